@@ -1,0 +1,5 @@
+"""Import every domain's models so metadata (alembic, tests) sees all tables."""
+
+from server.auth.models import User  # noqa: F401
+from server.divisions.models import Community, District, Street  # noqa: F401
+from server.grids.models import Grid, GridAssignment  # noqa: F401
