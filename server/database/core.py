@@ -43,6 +43,9 @@ def _check_extension_loading() -> None:
 
 def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     """Load SpatiaLite and set the pragmas that make concurrent use safe and fast."""
+    # Let SQLAlchemy emit BEGIN itself (see _on_sqlite_begin): pysqlite's implicit transactions
+    # break SAVEPOINTs and transactional DDL.
+    dbapi_conn.isolation_level = None
     dbapi_conn.enable_load_extension(True)
     try:
         dbapi_conn.load_extension(SPATIALITE_MODULE)
@@ -61,6 +64,10 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.execute("SELECT InitSpatialMetaData(1)")
 
 
+def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """Engine for a URL; SQLite files get their folder created and SpatiaLite wired in."""
     parsed = make_url(url)
@@ -70,6 +77,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

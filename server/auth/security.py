@@ -1,0 +1,32 @@
+"""Password hashing (bcrypt) and signed access tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import bcrypt
+import jwt
+
+ALGORITHM = "HS256"
+
+
+def hash_password(password: str, *, rounds: int = 12) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:
+        return False
+
+
+def create_token(*, subject: str, role: str, secret: str, minutes: int) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": subject, "role": role, "iat": now, "exp": now + timedelta(minutes=minutes)}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, *, secret: str) -> dict[str, object]:
+    """Claims of a valid token; raises jwt.PyJWTError for expired or forged ones."""
+    return jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})

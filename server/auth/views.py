@@ -1,0 +1,51 @@
+"""Login (OAuth2 password flow) and user administration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from server.auth import service
+from server.auth.enums import Role
+from server.auth.models import User
+from server.auth.schemas import Token, UserCreate, UserRead
+from server.auth.security import create_token
+from server.config import get_settings
+from server.deps import CurrentUser, DbSession, require_roles
+from server.errors import Forbidden, NotAuthenticated
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=Token)
+def login(db_session: DbSession, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    user = service.authenticate(db_session=db_session, username=form.username, password=form.password)
+    if user is None:
+        raise NotAuthenticated("wrong username or password", "用户名或密码错误", code="login_failed")
+    settings = get_settings()
+    token = create_token(
+        subject=user.username, role=user.role, secret=settings.secret_key, minutes=settings.token_minutes
+    )
+    return Token(access_token=token, expires_in=settings.token_minutes * 60)
+
+
+@router.get("/me", response_model=UserRead)
+def me(user: CurrentUser) -> User:
+    return user
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(
+    db_session: DbSession,
+    user_in: UserCreate,
+    admin: Annotated[User, Depends(require_roles(Role.district_admin))],
+) -> User:
+    if user_in.district_code and user_in.district_code != admin.district_code:
+        raise Forbidden("users outside your district", "不能创建本区以外的用户", code="scope_forbidden")
+    if user_in.street_code and not user_in.street_code.startswith(admin.district_code or "-"):
+        raise Forbidden("street outside your district", "街道不在本区范围内", code="scope_forbidden")
+    user = service.create(db_session=db_session, user_in=user_in)
+    db_session.commit()
+    return user

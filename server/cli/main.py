@@ -1,0 +1,93 @@
+"""`gridops` command line: the entry point that wires settings, database and services together."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from server.cli import grids_cmd
+from server.config import get_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from server.database.migrate import upgrade
+
+    upgrade(get_settings().database_url, args.revision)
+    print(f"database at {args.revision}: {get_settings().database_url}")
+    return 0
+
+
+def _db_downgrade(args: argparse.Namespace) -> int:
+    from server.database.migrate import downgrade
+
+    downgrade(get_settings().database_url, args.revision)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from server.database.core import get_sessionmaker
+    from server.demo import DEMO_PASSWORD, has_demo, load_demo
+
+    with get_sessionmaker()() as db_session:
+        if has_demo(db_session):
+            if args.if_empty:
+                print("demo data already present; nothing to do")
+                return 0
+            print("demo district 440112 already exists (use --if-empty to skip quietly)", file=sys.stderr)
+            return 1
+        counts = load_demo(db_session)
+        db_session.commit()
+    print("demo loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(f"demo logins (password {DEMO_PASSWORD}): admin, command, auditor, street01..street06, w001..")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.demo import DEMO_PASSWORD
+
+    print(f"gridops at http://{args.host}:{args.port}/  (API docs: http://{args.host}:{args.port}/docs)")
+    print(f"demo login: admin / {DEMO_PASSWORD}")
+    uvicorn.run("server.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="gridops", description="gridops: 网格化管理 field-operations platform.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP API and dashboard")
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (stateless)")
+    serve.set_defaults(func=_serve)
+
+    db = sub.add_parser("db", help="database migrations (alembic)").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest schema (or --revision)")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(func=_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate down to a revision ('base' empties the database)")
+    down.add_argument("revision")
+    down.set_defaults(func=_db_downgrade)
+
+    demo = sub.add_parser("demo", help="create the demo district: 6 streets, 36 communities, 288 grids, users")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing if the demo district exists")
+    demo.set_defaults(func=_demo)
+
+    grids_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

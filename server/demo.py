@@ -1,0 +1,123 @@
+"""A realistic demo district: streets, communities and a lattice of non-overlapping grids.
+
+Vertices are jittered per lattice node (not per cell), so neighbouring grids share edges
+exactly: no overlaps and no gaps, as a surveyed grid layer should be.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import shapely
+from shapely.geometry import Polygon
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gis.crs import CGCS2000, gk_epsg, gk_zone, transform, transformer
+from gis.shapefile_io import GridFeature
+from server.auth import service as auth_service
+from server.auth.enums import Role
+from server.auth.schemas import UserCreate
+from server.auth.security import hash_password
+from server.config import get_settings
+from server.divisions import service as divisions
+from server.divisions.models import District
+from server.grids import imports
+from server.grids import service as grids
+
+DISTRICT = ("440112", "黄埔区")
+STREETS = ["黄埔街道", "红山街道", "鱼珠街道", "大沙街道", "文冲街道", "穗东街道"]
+ORIGIN = (113.43, 23.08)  # lon, lat of the lattice's south-west corner
+DEMO_PASSWORD = "gridops2026"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Streets in a 3×2 block, each 3×2 communities, each `gx`×`gy` grids of `cell_m` metres."""
+
+    gx: int = 4
+    gy: int = 2
+    cell_w: float = 420.0
+    cell_h: float = 380.0
+    jitter: float = 60.0
+
+
+def _lattice(cols: int, rows: int, layout: Layout, seed: int) -> dict[tuple[int, int], tuple[float, float]]:
+    rnd = random.Random(seed)
+    epsg = gk_epsg(gk_zone(ORIGIN[0]))
+    x0, y0 = transformer(CGCS2000, epsg).transform(*ORIGIN)
+    nodes = {}
+    for i in range(cols + 1):
+        for j in range(rows + 1):
+            jx = rnd.uniform(-layout.jitter, layout.jitter) if 0 < i < cols else 0.0
+            jy = rnd.uniform(-layout.jitter, layout.jitter) if 0 < j < rows else 0.0
+            nodes[(i, j)] = (x0 + i * layout.cell_w + jx, y0 + j * layout.cell_h + jy)
+    return nodes
+
+
+def demo_features(layout: Layout = Layout(), seed: int = 2026) -> tuple[list[GridFeature], dict[str, Polygon]]:
+    """Grid features (EPSG:4490) and community boundaries for the demo district."""
+    per_street_x, per_street_y = 3 * layout.gx, 2 * layout.gy
+    cols, rows = 3 * per_street_x, 2 * per_street_y
+    nodes = _lattice(cols, rows, layout, seed)
+    epsg = gk_epsg(gk_zone(ORIGIN[0]))
+    features: list[GridFeature] = []
+    cells_by_community: dict[str, list[Polygon]] = {}
+    for i in range(cols):
+        for j in range(rows):
+            street_no = (j // per_street_y) * 3 + i // per_street_x + 1
+            community_no = ((j % per_street_y) // layout.gy) * 3 + (i % per_street_x) // layout.gx + 1
+            serial = (j % layout.gy) * layout.gx + (i % layout.gx) + 1
+            community = f"{DISTRICT[0]}{street_no:03d}{community_no:03d}"
+            ring = [nodes[(i, j)], nodes[(i + 1, j)], nodes[(i + 1, j + 1)], nodes[(i, j + 1)]]
+            poly = transform(Polygon(ring), epsg, CGCS2000)
+            name = f"{STREETS[street_no - 1]}第{community_no}社区第{serial}网格"
+            kind = "专属网格" if serial == 1 and community_no == 1 else "综合网格"
+            features.append(GridFeature(f"{community}{serial:03d}", name, community, kind, poly, {}))
+            cells_by_community.setdefault(community, []).append(poly)
+    boundaries = {c: shapely.union_all(cells) for c, cells in cells_by_community.items()}
+    return features, boundaries
+
+
+def _users(db_session: Session, features: list[GridFeature]) -> int:
+    hashed = hash_password(DEMO_PASSWORD, rounds=get_settings().bcrypt_rounds)  # once, not per user
+    district = DISTRICT[0]
+    staff = [("admin", "区综治中心管理员", Role.district_admin, None), ("command", "指挥中心值班员", Role.command_center, None),
+             ("auditor", "绩效审计员", Role.auditor, None)]
+    staff += [(f"street{n:02d}", f"{name}管理员", Role.street_admin, f"{district}{n:03d}000")
+              for n, name in enumerate(STREETS, 1)]
+    for username, full_name, role, street in staff:
+        auth_service.create(db_session=db_session, hashed_password=hashed, user_in=UserCreate(
+            username=username, full_name=full_name, password=DEMO_PASSWORD, role=role,
+            district_code=district, street_code=street))
+    for n, f in enumerate(features, 1):
+        worker = auth_service.create(db_session=db_session, hashed_password=hashed, user_in=UserCreate(
+            username=f"w{n:03d}", full_name=f"网格员{n:03d}", password=DEMO_PASSWORD, role=Role.grid_worker,
+            street_code=f.code[:9] + "000"))
+        grid = grids.get_by_code(db_session=db_session, code=f.code)
+        assert grid is not None
+        grids.assign_worker(db_session=db_session, grid=grid, worker=worker)
+    return len(staff) + len(features)
+
+
+def has_demo(db_session: Session) -> bool:
+    return db_session.scalar(select(District.id).where(District.code == DISTRICT[0])) is not None
+
+
+def load_demo(db_session: Session) -> dict[str, int]:
+    """Create the demo district in one transaction; the caller commits."""
+    features, boundaries = demo_features()
+    divisions.create_district(db_session=db_session, code=DISTRICT[0], name=DISTRICT[1])
+    for n, name in enumerate(STREETS, 1):
+        divisions.create_street(db_session=db_session, code=f"{DISTRICT[0]}{n:03d}000", name=name,
+                                district_code=DISTRICT[0])
+    for code, boundary in sorted(boundaries.items()):
+        street = code[:9] + "000"
+        divisions.create_community(db_session=db_session, code=code, name=f"{STREETS[int(code[6:9]) - 1]}第{int(code[9:])}社区",
+                                   street_code=street, boundary=boundary)
+    report = imports.import_features(db_session=db_session, features=features, source_epsg=CGCS2000, encoding="UTF-8")
+    if not report.committed:
+        raise RuntimeError(f"demo grids failed their own checks: {report.findings[:5]}")
+    users = _users(db_session, features)
+    return {"streets": len(STREETS), "communities": len(boundaries), "grids": len(report.created), "users": users}

@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the database session, the current user, and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import jwt
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from server.auth import service as auth_service
+from server.auth.enums import Role
+from server.auth.models import User
+from server.auth.security import decode_token
+from server.config import get_settings
+from server.database.core import get_db
+from server.errors import Forbidden, NotAuthenticated
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    if not token:
+        raise NotAuthenticated("missing bearer token", "缺少登录令牌", code="token_missing")
+    try:
+        claims = decode_token(token, secret=get_settings().secret_key)
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("token expired, log in again", "登录已过期，请重新登录", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise NotAuthenticated("invalid token", "登录令牌无效", code="token_invalid") from None
+    user = auth_service.get_by_username(db_session=db_session, username=str(claims["sub"]))
+    if user is None or not user.is_active:
+        raise NotAuthenticated("user disabled or unknown", "用户不存在或已停用", code="user_inactive")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """Dependency factory: the current user, if their role is one of `roles`."""
+    allowed = frozenset(roles)
+
+    def _check(user: CurrentUser) -> User:
+        if Role(user.role) not in allowed:
+            raise Forbidden(
+                f"role {user.role} may not do this (needs one of {sorted(allowed)})",
+                f"当前角色 {user.role} 无此权限",
+                code="role_forbidden",
+            )
+        return user
+
+    return _check

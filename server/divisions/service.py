@@ -1,0 +1,97 @@
+"""The administrative tree: creation with code-chain validation, and lookups."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from shapely.geometry.base import BaseGeometry
+
+from gis import codes
+from server.divisions.models import Community, District, Street
+from server.errors import Conflict, InvalidInput, NotFound
+from server.geometry import to_db_multipolygon
+
+
+def _valid(problem: str | None, what: str, code: str) -> None:
+    if problem:
+        raise InvalidInput(f"invalid {what} code {code}: {problem}", f"{what} 编码 {code} 无效：{problem}",
+                           code=f"invalid_{what}_code")
+
+
+def _unique(db_session: Session, model: type, code: str) -> None:
+    if db_session.scalar(select(model.id).where(model.code == code)) is not None:
+        raise Conflict(f"{model.__tablename__} {code} exists", f"编码 {code} 已存在", code="division_exists")
+
+
+def create_district(*, db_session: Session, code: str, name: str) -> District:
+    _valid(codes.district_code_problem(code), "district", code)
+    _unique(db_session, District, code)
+    district = District(code=code, name=name)
+    db_session.add(district)
+    db_session.flush()
+    return district
+
+
+def create_street(*, db_session: Session, code: str, name: str, district_code: str) -> Street:
+    """A street's 12-digit code must start with its district's 6 digits (GB/T 2260 chain)."""
+    _valid(codes.street_code_problem(code, district_code), "street", code)
+    district = get_district(db_session=db_session, code=district_code)
+    _unique(db_session, Street, code)
+    street = Street(code=code, name=name, district_id=district.id)
+    db_session.add(street)
+    db_session.flush()
+    return street
+
+
+def create_community(
+    *, db_session: Session, code: str, name: str, street_code: str, boundary: BaseGeometry | None = None
+) -> Community:
+    _valid(codes.community_code_problem(code, street_code), "community", code)
+    street = get_street(db_session=db_session, code=street_code)
+    _unique(db_session, Community, code)
+    community = Community(
+        code=code, name=name, street_id=street.id,
+        boundary=to_db_multipolygon(boundary) if boundary is not None else None,
+    )
+    db_session.add(community)
+    db_session.flush()
+    return community
+
+
+def _get(db_session: Session, model: type, code: str, label_zh: str):  # type: ignore[no-untyped-def]
+    obj = db_session.scalar(select(model).where(model.code == code))
+    if obj is None:
+        raise NotFound(f"{model.__tablename__} {code} not found", f"{label_zh} {code} 不存在",
+                       code=f"{model.__tablename__}_not_found")
+    return obj
+
+
+def get_district(*, db_session: Session, code: str) -> District:
+    return _get(db_session, District, code, "区")
+
+
+def get_street(*, db_session: Session, code: str) -> Street:
+    return _get(db_session, Street, code, "街道")
+
+
+def get_community(*, db_session: Session, code: str) -> Community:
+    return _get(db_session, Community, code, "社区")
+
+
+def communities_by_code(*, db_session: Session, codes_: set[str]) -> dict[str, Community]:
+    rows = db_session.scalars(select(Community).where(Community.code.in_(codes_))) if codes_ else []
+    return {c.code: c for c in rows}
+
+
+def list_streets(*, db_session: Session, district_code: str | None) -> list[Street]:
+    q = select(Street).order_by(Street.code)
+    if district_code:
+        q = q.where(Street.code.startswith(district_code))
+    return list(db_session.scalars(q))
+
+
+def list_communities(*, db_session: Session, street_code: str | None) -> list[Community]:
+    q = select(Community).order_by(Community.code)
+    if street_code:
+        q = q.where(Community.code.startswith(street_code[:9]))
+    return list(db_session.scalars(q))

@@ -1,0 +1,141 @@
+"""Grids: scoped reads, all-or-nothing import, export, retirement and worker assignment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from gis.shapefile_io import GridFeature
+from server.auth.models import User
+from server.database.types import utcnow
+from server.errors import Conflict, InvalidInput, NotFound
+from server.geometry import to_shapely
+from server.grids.models import Grid, GridAssignment
+from server.grids.schemas import GridSort
+from server.grids.scope import active_assignment, visible_grids
+
+SORT_COLUMNS = {"code": Grid.code, "name": Grid.name, "area": Grid.area_m2}
+
+
+@dataclass(frozen=True)
+class GridFilter:
+    street_code: str | None = None
+    community_code: str | None = None
+    grid_type: str | None = None
+    name_contains: str | None = None
+    include_retired: bool = False
+
+
+def _query(user: User | None, flt: GridFilter, at: datetime):  # type: ignore[no-untyped-def]
+    q = select(Grid).where(visible_grids(user, at))
+    if not flt.include_retired:
+        q = q.where(Grid.retired_at.is_(None))
+    if flt.street_code:
+        q = q.where(Grid.code.startswith(flt.street_code[:9]))
+    if flt.community_code:
+        q = q.where(Grid.code.startswith(flt.community_code))
+    if flt.grid_type:
+        q = q.where(Grid.grid_type == flt.grid_type)
+    if flt.name_contains:
+        q = q.where(Grid.name.contains(flt.name_contains, autoescape=True))
+    return q
+
+
+def list_grids(
+    *, db_session: Session, user: User, flt: GridFilter, page: int = 1, page_size: int = 50,
+    sort: GridSort = GridSort.code,
+) -> tuple[list[Grid], int]:
+    """One page of the grids the user may see, and the total count for the pager."""
+    q = _query(user, flt, utcnow())
+    total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    col = SORT_COLUMNS[sort.value.lstrip("-")]
+    order = col.desc() if sort.value.startswith("-") else col.asc()
+    rows = db_session.scalars(
+        q.options(joinedload(Grid.community)).order_by(order, Grid.code).offset((page - 1) * page_size).limit(page_size)
+    )
+    return list(rows), total
+
+
+def get_visible(*, db_session: Session, user: User, code: str) -> Grid:
+    """404 (not 403) for grids out of scope, so codes outside one's area do not leak."""
+    grid = db_session.scalar(select(Grid).where(Grid.code == code, visible_grids(user, utcnow())))
+    if grid is None:
+        raise NotFound(f"grid {code} not found", f"网格 {code} 不存在", code="grid_not_found")
+    return grid
+
+
+def get_by_code(*, db_session: Session, code: str) -> Grid | None:
+    return db_session.scalar(select(Grid).where(Grid.code == code))
+
+
+def to_feature(grid: Grid) -> GridFeature:
+    return GridFeature(
+        code=grid.code, name=grid.name, community_code=grid.community.code, grid_type=grid.grid_type,
+        geometry=to_shapely(grid.geom), attributes={},
+    )
+
+
+def export_features(*, db_session: Session, user: User | None, flt: GridFilter) -> list[GridFeature]:
+    q = _query(user, flt, utcnow()).options(joinedload(Grid.community)).order_by(Grid.code)
+    return [to_feature(g) for g in db_session.scalars(q)]
+
+
+def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: datetime | None = None) -> Grid:
+    """Retire a grid; its code stays taken forever, and open assignments end with it."""
+    grid = get_by_code(db_session=db_session, code=code)
+    if grid is None:
+        raise NotFound(f"grid {code} not found", f"网格 {code} 不存在", code="grid_not_found")
+    if grid.retired_at is not None:
+        raise Conflict(f"grid {code} is already retired", f"网格 {code} 已撤销", code="grid_retired")
+    if replaced_by_code and get_by_code(db_session=db_session, code=replaced_by_code) is None:
+        raise InvalidInput(f"replacement grid {replaced_by_code} does not exist",
+                           f"替代网格 {replaced_by_code} 不存在", code="replacement_not_found")
+    at = at or utcnow()
+    grid.retired_at = at
+    grid.replaced_by_code = replaced_by_code
+    for assignment in db_session.scalars(
+        select(GridAssignment).where(GridAssignment.grid_id == grid.id, active_assignment(at))
+    ):
+        assignment.valid_to = at
+    db_session.flush()
+    return grid
+
+
+def assign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime | None = None) -> GridAssignment:
+    """Open an assignment; assigning twice is a no-op so retries from the dashboard are safe."""
+    if worker.role != "grid_worker":
+        raise InvalidInput(f"{worker.username} is not a grid worker", f"{worker.username} 不是网格员",
+                           code="not_a_worker")
+    if grid.retired_at is not None:
+        raise Conflict(f"grid {grid.code} is retired", f"网格 {grid.code} 已撤销", code="grid_retired")
+    at = at or utcnow()
+    existing = db_session.scalar(select(GridAssignment).where(
+        GridAssignment.grid_id == grid.id, GridAssignment.user_id == worker.id, active_assignment(at)))
+    if existing is not None:
+        return existing
+    assignment = GridAssignment(grid_id=grid.id, user_id=worker.id, valid_from=at)
+    db_session.add(assignment)
+    db_session.flush()
+    return assignment
+
+
+def unassign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime | None = None) -> int:
+    """Close open assignments (history is kept); returns how many were closed."""
+    at = at or utcnow()
+    rows = list(db_session.scalars(select(GridAssignment).where(
+        GridAssignment.grid_id == grid.id, GridAssignment.user_id == worker.id, active_assignment(at))))
+    for a in rows:
+        a.valid_to = at
+    db_session.flush()
+    return len(rows)
+
+
+def worker_grid_codes(*, db_session: Session, worker: User, at: datetime | None = None) -> list[str]:
+    q = (select(Grid.code).join(GridAssignment, GridAssignment.grid_id == Grid.id)
+         .where(GridAssignment.user_id == worker.id, active_assignment(at or utcnow())).order_by(Grid.code))
+    return list(db_session.scalars(q))
+
+

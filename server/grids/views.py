@@ -1,0 +1,141 @@
+"""Grid API: list/filter/paginate, GeoJSON, one grid, shapefile import (zip) and export."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.responses import Response
+from shapely.geometry import mapping
+
+from gis import crs as gis_crs
+from gis.shapefile_io import FieldMapping, read_grids, write_grids
+from server.auth import service as auth_service
+from server.auth.enums import Role
+from server.auth.models import User
+from server.config import get_settings
+from server.deps import CurrentUser, DbSession, require_roles
+from server.errors import InvalidInput, NotFound
+from server.geometry import to_shapely
+from server.grids import imports, service
+from server.grids.models import Grid
+from server.grids.schemas import (
+    GRID_TYPE_LABELS_ZH, AssignmentRequest, GridPage, GridRead, GridSort, GridType, ImportReport, RetireRequest,
+)
+from server.uploads import extract_shapefile_zip
+
+router = APIRouter(prefix="/grids", tags=["grids"])
+Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
+
+
+def _read(grid: Grid, *, geometry: bool) -> GridRead:
+    community = grid.community.code
+    return GridRead(
+        code=grid.code, name=grid.name, grid_type=GridType(grid.grid_type),
+        grid_type_zh=GRID_TYPE_LABELS_ZH[GridType(grid.grid_type)], community_code=community,
+        street_code=community[:9] + "000", district_code=community[:6], area_m2=grid.area_m2,
+        valid_from=grid.valid_from, retired_at=grid.retired_at, replaced_by_code=grid.replaced_by_code,
+        geometry=mapping(to_shapely(grid.geom)) if geometry else None,
+    )
+
+
+def _filter(
+    street_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    community_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    grid_type: GridType | None = None,
+    q: Annotated[str | None, Query(max_length=64, description="name contains")] = None,
+    include_retired: bool = False,
+) -> service.GridFilter:
+    return service.GridFilter(street_code, community_code, grid_type.value if grid_type else None, q, include_retired)
+
+
+Filter = Annotated[service.GridFilter, Depends(_filter)]
+Page = Annotated[int, Query(ge=1)]
+PageSize = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("", response_model=GridPage)
+def list_grids(db_session: DbSession, user: CurrentUser, flt: Filter, page: Page = 1, page_size: PageSize = 50,
+               sort: GridSort = GridSort.code, geometry: bool = False) -> GridPage:
+    rows, total = service.list_grids(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size,
+                                     sort=sort)
+    return GridPage(items=[_read(g, geometry=geometry) for g in rows], total=total, page=page, page_size=page_size)
+
+
+@router.get("/geojson")
+def grids_geojson(db_session: DbSession, user: CurrentUser, flt: Filter, page: Page = 1,
+                  page_size: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
+    """A FeatureCollection in EPSG:4490 (RFC 7946 readers treat it as WGS-84: metre-level equal)."""
+    rows, total = service.list_grids(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size)
+    features = []
+    for g in rows:
+        props = _read(g, geometry=False).model_dump(mode="json", exclude={"geometry"})
+        features.append({"type": "Feature", "id": g.code, "properties": props, "geometry": mapping(to_shapely(g.geom))})
+    return {"type": "FeatureCollection", "features": features, "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/export")
+def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, epsg: int = gis_crs.CGCS2000) -> Response:
+    """Zipped shapefile (.shp/.shx/.dbf/.prj/.cpg) in CGCS2000, geographic or a GK zone."""
+    if epsg == gis_crs.WGS84 or not gis_crs.is_supported(epsg):
+        raise InvalidInput(f"export CRS must be EPSG:4490 or a CGCS2000 GK zone (4513–4554), not {epsg}",
+                           f"导出坐标系须为 CGCS2000（EPSG:4490 或 4513–4554），不支持 {epsg}", code="unsupported_crs")
+    features = service.export_features(db_session=db_session, user=user, flt=flt)
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in write_grids(Path(tmp) / "grids.shp", features, epsg=epsg):
+            zf.write(path, path.name)
+    return Response(buf.getvalue(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="grids_{epsg}.zip"'})
+
+
+@router.post("/import", response_model=ImportReport)
+def import_grids(
+    db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg")],
+    crs: Annotated[int | None, Query(description="EPSG code when the zip has no .prj")] = None,
+    encoding: str | None = None, layer: str | None = None, dry_run: bool = False,
+    code_field: str = "code", name_field: str = "name", community_field: str = "community", type_field: str = "type",
+) -> ImportReport:
+    """All or nothing: a report with `committed: false` and blocking findings means nothing was written."""
+    settings = get_settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "upload.zip"
+        with open(archive, "wb") as out:
+            while chunk := file.file.read(1024 * 1024):
+                out.write(chunk)
+        shp = extract_shapefile_zip(archive, Path(tmp) / "x", max_total_bytes=settings.max_unzipped_mb << 20,
+                                    layer=layer)
+        result = read_grids(shp, mapping=FieldMapping(code_field, name_field, community_field, type_field),
+                            crs=crs, encoding=encoding)
+    report = imports.import_features(db_session=db_session, features=result.features,
+                                     source_epsg=result.source_epsg, encoding=result.encoding, dry_run=dry_run)
+    if report.committed:
+        db_session.commit()
+    return report
+
+
+@router.get("/{code}", response_model=GridRead)
+def get_grid(db_session: DbSession, user: CurrentUser, code: str) -> GridRead:
+    return _read(service.get_visible(db_session=db_session, user=user, code=code), geometry=True)
+
+
+@router.post("/{code}/retire", response_model=GridRead)
+def retire_grid(db_session: DbSession, _: Editor, code: str, body: RetireRequest) -> GridRead:
+    grid = service.retire(db_session=db_session, code=code, replaced_by_code=body.replaced_by_code)
+    db_session.commit()
+    return _read(grid, geometry=False)
+
+
+@router.post("/{code}/workers", status_code=201)
+def assign_worker(db_session: DbSession, admin: Editor, code: str, body: AssignmentRequest) -> dict[str, Any]:
+    grid = service.get_visible(db_session=db_session, user=admin, code=code)
+    worker = auth_service.get_by_username(db_session=db_session, username=body.username)
+    if worker is None:
+        raise NotFound(f"user {body.username} not found", f"用户 {body.username} 不存在", code="user_not_found")
+    a = service.assign_worker(db_session=db_session, grid=grid, worker=worker)
+    db_session.commit()
+    return {"grid_code": grid.code, "username": worker.username, "valid_from": a.valid_from}

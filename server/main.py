@@ -1,0 +1,73 @@
+"""The FastAPI application: routers, error handlers, upload limit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gis.errors import GisInputError
+from server.auth.views import router as auth_router
+from server.config import get_settings
+from server.divisions.views import router as divisions_router
+from server.errors import GridopsError, InvalidInput
+from server.grids.views import router as grids_router
+from server.uploads import BodySizeLimit, BodyTooLarge, too_large
+
+API_PREFIX = "/api/v1"
+
+
+def _json(err: GridopsError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
+    return JSONResponse(err.body(), status_code=err.status_code, headers=headers)
+
+
+async def _gridops_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GridopsError)
+    return _json(exc)
+
+
+async def _gis_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GisInputError)
+    return _json(InvalidInput(exc.message_en, exc.message_zh, code=exc.code))
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return _json(InvalidInput("request validation failed", "请求参数校验失败", code="validation_error", detail=errors))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, BodyTooLarge):
+        return _json(too_large(get_settings().max_upload_mb * 1024 * 1024))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    err = GridopsError(str(exc.detail), str(exc.detail), code=code)
+    err.status_code = exc.status_code
+    return _json(err)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(title="gridops", version="0.1.0",
+                  description="网格化管理运营平台 API: grids, events, devices, indicators.")
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
+    app.add_exception_handler(GridopsError, _gridops_error)
+    app.add_exception_handler(GisInputError, _gis_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(divisions_router)
+    api.include_router(grids_router)
+
+    @api.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Unauthenticated on purpose: load balancers probe it."""
+        return {"status": "ok"}
+
+    app.include_router(api)
+    return app

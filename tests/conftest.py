@@ -1,0 +1,73 @@
+"""Fixtures: every database test runs on SpatiaLite and, when configured, on PostGIS.
+
+Each test runs inside a transaction that is rolled back (services may commit: with
+join_transaction_mode="create_savepoint" that only releases a savepoint).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("GRIDOPS_BCRYPT_ROUNDS", "4")  # fast hashes in tests; before settings are read
+os.environ.setdefault("GRIDOPS_SECRET_KEY", "test-secret-key-with-at-least-32-bytes!")
+
+import pytest
+from starlette.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from server.database.core import get_db, make_engine
+from server.database.migrate import upgrade
+from server.main import create_app
+
+PG_URL = os.environ.get("GRIDOPS_TEST_POSTGRES_URL")
+BACKENDS = ["spatialite"] + (["postgis"] if PG_URL else [])
+
+
+def _fresh_postgis(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "postgis":
+        assert PG_URL
+        url, eng = PG_URL, _fresh_postgis(PG_URL)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        eng = make_engine(url)
+    with eng.begin() as conn:
+        upgrade(url, connection=conn)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    conn = engine.connect()
+    trans = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def app(db_session: Session):  # type: ignore[no-untyped-def]
+    application = create_app()
+    application.dependency_overrides[get_db] = lambda: db_session
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as c:
+        yield c

@@ -1,0 +1,69 @@
+"""Test data built through the services, so tests exercise the same validation users hit."""
+
+from __future__ import annotations
+
+import itertools
+
+from shapely.geometry import Polygon, box
+from sqlalchemy.orm import Session
+
+from gis.crs import CGCS2000, gk_epsg, transform
+from gis.shapefile_io import GridFeature
+from server.auth import service as auth_service
+from server.auth.enums import Role
+from server.auth.models import User
+from server.auth.schemas import UserCreate
+from server.auth.security import create_token
+from server.config import get_settings
+from server.divisions import service as divisions
+from server.grids import imports
+from server.grids import service as grids
+from server.grids.models import Grid
+
+DISTRICT = "440112"
+STREET = "440112001000"
+COMMUNITY = "440112001001"
+ZONE38 = gk_epsg(38)  # plain GK zone around 114°E (Guangzhou)
+X0, Y0 = 479_500.0, 2_555_000.0  # metres in EPSG:4547 (CM 114°E), about 113.8°E 23.1°N
+_seq = itertools.count(1)
+
+
+def gk_square(ix: int, iy: int, size: float = 100.0) -> Polygon:
+    """A size×size metre square, cell (ix, iy) of a lattice, as EPSG:4490."""
+    return transform(box(X0 + ix * size, Y0 + iy * size, X0 + (ix + 1) * size, Y0 + (iy + 1) * size), ZONE38, CGCS2000)
+
+
+def tree(db_session: Session, *, streets: int = 2, communities: int = 2) -> None:
+    """District 440112 with `streets` streets of `communities` communities each."""
+    divisions.create_district(db_session=db_session, code=DISTRICT, name="黄埔区")
+    for s in range(1, streets + 1):
+        street = f"{DISTRICT}{s:03d}000"
+        divisions.create_street(db_session=db_session, code=street, name=f"街道{s}", district_code=DISTRICT)
+        for c in range(1, communities + 1):
+            divisions.create_community(db_session=db_session, code=f"{street[:9]}{c:03d}", name=f"社区{s}-{c}",
+                                       street_code=street)
+
+
+def grid(db_session: Session, code: str, geometry: Polygon, name: str | None = None) -> Grid:
+    report = imports.import_features(
+        db_session=db_session, features=[GridFeature(code, name or f"网格{code[-3:]}", code[:12], "综合网格", geometry, {})],
+        source_epsg=CGCS2000, encoding="UTF-8")
+    assert report.committed, report.findings
+    found = grids.get_by_code(db_session=db_session, code=code)
+    assert found is not None
+    return found
+
+
+def user(db_session: Session, role: Role, *, street_code: str | None = None, username: str | None = None) -> User:
+    name = username or f"{role.value}{next(_seq)}"
+    if role in (Role.grid_worker, Role.street_admin) and street_code is None:
+        street_code = STREET
+    return auth_service.create(db_session=db_session, user_in=UserCreate(
+        username=name, full_name=name, password="password123", role=role, district_code=DISTRICT,
+        street_code=street_code))
+
+
+def auth_headers(u: User) -> dict[str, str]:
+    settings = get_settings()
+    token = create_token(subject=u.username, role=u.role, secret=settings.secret_key, minutes=5)
+    return {"Authorization": f"Bearer {token}"}

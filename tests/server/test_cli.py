@@ -1,0 +1,93 @@
+"""The `gridops` command end to end, as a user runs it: migrate, demo, check, export, re-import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PG_URL
+
+GRIDOPS = [sys.executable, "-m", "server.cli.main"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_BCRYPT_ROUNDS": "4"}
+    return subprocess.run([*GRIDOPS, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+def _fresh_pg_database(name: str) -> str:
+    assert PG_URL
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["spatialite"] + (["postgis"] if PG_URL else []))
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgis":
+        return _fresh_pg_database("gridops_cli_test")
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run([*GRIDOPS, "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    for cmd in ("serve", "db", "demo", "grids"):
+        assert cmd in out
+    grids = subprocess.run([*GRIDOPS, "grids", "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    for cmd in ("import", "export", "check"):
+        assert cmd in grids
+
+
+def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
+    assert _run(db_url, "db", "upgrade").returncode == 0
+    demo = _run(db_url, "demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "288 grids" in demo.stdout and "36 communities" in demo.stdout
+    assert _run(db_url, "demo", "--if-empty").returncode == 0
+
+    check = _run(db_url, "grids", "check", "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert json.loads(check.stdout)["findings"] == []
+
+    out = tmp_path / "export.zip"
+    export = _run(db_url, "grids", "export", str(out), "--epsg", "4547")
+    assert export.returncode == 0, export.stderr
+    assert "exported 288 grids" in export.stdout
+
+    again = _run(db_url, "grids", "import", str(out), "--dry-run")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "288 grids read, 0 created, 288 unchanged" in again.stdout
+
+
+def test_import_without_prj_says_how_to_fix(tmp_path: Path) -> None:
+    from gis.shapefile_io import GridFeature, write_grids
+    from tests.factories import gk_square
+
+    paths = write_grids(tmp_path / "g.shp", [GridFeature("440112001001001", "a", None, None, gk_square(0, 0), {})])
+    next(p for p in paths if p.suffix == ".prj").unlink()
+    r = _run(f"sqlite:///{tmp_path / 'x.db'}", "grids", "check", str(tmp_path / "g.shp"))
+    assert r.returncode == 2
+    assert "missing_prj" in r.stderr and "--crs" in r.stderr
+    ok = _run(f"sqlite:///{tmp_path / 'x.db'}", "grids", "check", str(tmp_path / "g.shp"), "--crs", "4490")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_pyproj_and_spatialite_coexist_at_exit(tmp_path: Path) -> None:
+    """mod_spatialite loaded before pyproj aborts the interpreter at exit; our import order prevents it."""
+    code = ("from server.database.core import make_engine; from sqlalchemy import text;"
+            f"e = make_engine('sqlite:///{tmp_path / 'p.db'}');"
+            "c = e.connect(); print(c.execute(text('select spatialite_version()')).scalar());"
+            "import pyproj; pyproj.Transformer.from_crs(4490, 4547, always_xy=True).transform(113.3, 23.1)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
