@@ -74,8 +74,10 @@ def transform(geom: BaseGeometry, src_epsg: int, dst_epsg: int) -> BaseGeometry:
 
 
 def local_gk_epsg(geom_4490: BaseGeometry) -> int:
-    """The plain GK zone CRS for a CGCS2000 geometry, chosen by its centroid longitude."""
-    return gk_epsg(gk_zone(geom_4490.centroid.x))
+    """The plain GK zone CRS for a CGCS2000 geometry, chosen by the middle of its extent
+    (not the centroid, which is empty for zero-area shapes such as a symmetric bow-tie)."""
+    minx, _, maxx, _ = geom_4490.bounds
+    return gk_epsg(gk_zone((minx + maxx) / 2.0))
 
 
 def area_m2(geom_4490: BaseGeometry) -> float:

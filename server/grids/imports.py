@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from geoalchemy2.shape import from_shape
 from shapely import box
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -52,6 +53,11 @@ def _neighbours(db_session: Session, features: Sequence[GridFeature], exclude: s
     return [g for g in db_session.scalars(q) if g.code not in exclude]
 
 
+def _same_shape(stored: BaseGeometry, imported: BaseGeometry) -> bool:
+    """Same vertices to 1e-9°, whatever the ring orientation or start vertex (normalised)."""
+    return stored.normalize().equals_exact(as_multipolygon(imported).normalize(), 1e-9)
+
+
 def _existing(db_session: Session, features: Sequence[GridFeature]) -> tuple[list[str], list[FindingRead]]:
     """Codes already stored: the same grid again is 'unchanged'; anything else is refused."""
     by_code = {g.code: g for g in db_session.scalars(select(Grid).where(Grid.code.in_([f.code for f in features])))}
@@ -62,7 +68,7 @@ def _existing(db_session: Session, features: Sequence[GridFeature]) -> tuple[lis
             continue
         if stored.retired_at is not None:
             findings.append(_finding("code_retired", [f.code], "a retired grid's code is never reused"))
-        elif stored.name == f.name and to_shapely(stored.geom).equals_exact(as_multipolygon(f.geometry), 1e-9):
+        elif stored.name == f.name and _same_shape(to_shapely(stored.geom), f.geometry):
             unchanged.append(f.code)
         else:
             findings.append(_finding("code_exists", [f.code], "a grid with this code exists with other data; "
