@@ -20,7 +20,8 @@ def alembic_config(url: str, connection: Connection | None = None) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head", connection: Connection | None = None) -> None:
+def upgrade(url: str, revision: str = "heads", connection: Connection | None = None) -> None:
+    """Default "heads": each domain grows its own branch from the first revision until merged."""
     command.upgrade(alembic_config(url, connection), revision)
 
 
