@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "gridops-dev-secret-change-me-in-production"
@@ -23,6 +24,21 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = 8000
+    # visits (巡查走访): what makes one count toward visits per worker-month
+    visit_min_minutes: float = 10.0
+    visit_min_inside_share: float = 0.8
+    visit_target_per_month: int = 20
+    # photos: limits and where the bytes live ("filesystem" under media_root, or "s3")
+    photo_max_mb: int = 15
+    media_root: str = "var/media"
+    media_backend: str = "filesystem"
+    s3_bucket: str = ""
+    s3_prefix: str = "photos/"
+    s3_endpoint_url: str | None = None  # MinIO, OSS, COS…; None means AWS
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # None: boto3's default credential chain
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: str = "auto"  # "path" for most MinIO set-ups
 
 
 @lru_cache

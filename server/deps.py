@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated
 
 import jwt
@@ -15,12 +16,26 @@ from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.security import decode_token
 from server.config import get_settings
-from server.database.core import get_db
+from server.database.core import get_db, get_sessionmaker
 from server.errors import Forbidden, NotAuthenticated
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 DbSession = Annotated[Session, Depends(get_db)]
+
+
+@contextmanager
+def _session_scope() -> Iterator[Session]:
+    with get_sessionmaker()() as session:
+        yield session
+
+
+def get_session_scope() -> Callable[[], AbstractContextManager[Session]]:
+    """For long-lived responses (the live feed): a short session per poll, never one held open."""
+    return _session_scope
+
+
+SessionScope = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_session_scope)]
 
 
 def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:

@@ -12,7 +12,10 @@ from server.auth.views import router as auth_router
 from server.config import get_settings
 from server.divisions.views import router as divisions_router
 from server.errors import GridopsError, InvalidInput
+from server.events.views import router as events_router
 from server.grids.views import router as grids_router
+from server.photos.views import router as photos_router
+from server.visits.views import router as visits_router
 from server.uploads import BodySizeLimit, BodyTooLarge, too_large
 
 API_PREFIX = "/api/v1"
@@ -63,6 +66,9 @@ def create_app() -> FastAPI:
     api.include_router(auth_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)
+    api.include_router(events_router)
+    api.include_router(photos_router)
+    api.include_router(visits_router)
 
     @api.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 
 os.environ.setdefault("GRIDOPS_BCRYPT_ROUNDS", "4")  # fast hashes in tests; before settings are read
 os.environ.setdefault("GRIDOPS_SECRET_KEY", "test-secret-key-with-at-least-32-bytes!")
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from server.database.core import get_db, make_engine
+from server.deps import get_session_scope
 from server.database.migrate import upgrade
 from server.main import create_app
 
@@ -64,6 +66,7 @@ def db_session(engine: Engine) -> Iterator[Session]:
 def app(db_session: Session):  # type: ignore[no-untyped-def]
     application = create_app()
     application.dependency_overrides[get_db] = lambda: db_session
+    application.dependency_overrides[get_session_scope] = lambda: (lambda: nullcontext(db_session))
     return application
 
 
@@ -71,3 +74,26 @@ def app(db_session: Session):  # type: ignore[no-untyped-def]
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app) as c:
         yield c
+
+
+def fresh_database_url(backend: str, tmp_path, name: str) -> str:  # type: ignore[no-untyped-def]
+    """An empty database of its own, for tests that need real commits from several connections."""
+    if backend == "postgis":
+        assert PG_URL
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    return f"sqlite:///{tmp_path / (name + '.db')}"
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    url = fresh_database_url(request.param, tmp_path, f"gridops_{request.node.name.split('[')[0][-40:]}".lower())
+    upgrade(url)
+    return url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import Polygon, box
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from gis.crs import CGCS2000, gk_epsg, transform
 from gis.shapefile_io import GridFeature
 from server.auth import service as auth_service
 from server.auth.enums import Role
-from server.auth.models import User
+from server.auth.models import User  # noqa: F401  (tests use factories.User)
 from server.auth.schemas import UserCreate
 from server.auth.security import create_token
 from server.config import get_settings
@@ -67,3 +68,37 @@ def auth_headers(u: User) -> dict[str, str]:
     settings = get_settings()
     token = create_token(subject=u.username, role=u.role, secret=settings.secret_key, minutes=5)
     return {"Authorization": f"Bearer {token}"}
+
+
+def event_body(point: Polygon | None = None, **overrides: object) -> dict[str, object]:
+    """A phone's report at the centre of `point`'s square (default: grid cell (0, 0)), in CGCS2000."""
+    import uuid as uuid_
+
+    c = (point or gk_square(0, 0)).centroid
+    body: dict[str, object] = {
+        "uuid": str(uuid_.uuid4()), "category_code": "sanitation.garbage", "description": "楼下垃圾堆放",
+        "lon": c.x, "lat": c.y, "datum": "cgcs2000", "gps_accuracy_m": 8.0, "address": "黄埔东路1号",
+        "reported_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+    }
+    body.update(overrides)
+    return body
+
+
+def event_world(db_session: Session) -> dict[str, object]:
+    """Street 1: grids A (cell 0,0) and B (cell 1,0) with workers; street 2: grid C (cell 5,5)."""
+    tree(db_session)
+    a = grid(db_session, "440112001001001", gk_square(0, 0))
+    b = grid(db_session, "440112001001002", gk_square(1, 0))
+    c = grid(db_session, "440112002001001", gk_square(5, 5))
+    users = {
+        "worker_a": user(db_session, Role.grid_worker), "worker_b": user(db_session, Role.grid_worker),
+        "worker_c": user(db_session, Role.grid_worker, street_code="440112002000"),
+        "street1": user(db_session, Role.street_admin), "street2": user(db_session, Role.street_admin,
+                                                                         street_code="440112002000"),
+        "admin": user(db_session, Role.district_admin), "command": user(db_session, Role.command_center),
+        "auditor": user(db_session, Role.auditor),
+    }
+    since = datetime.now(UTC) - timedelta(days=60)  # assigned well before any visit in the tests
+    for key, g in (("worker_a", a), ("worker_b", b), ("worker_c", c)):
+        grids.assign_worker(db_session=db_session, grid=g, worker=users[key], at=since)
+    return {"grids": {"A": a, "B": b, "C": c}, "users": users}

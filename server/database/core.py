@@ -65,7 +65,10 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
 
 
 def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    conn.exec_driver_sql("BEGIN")
+    """BEGIN IMMEDIATE: a deferred transaction that read and then writes fails at once with
+    "database is locked" when another writer committed meanwhile (WAL snapshot), whatever
+    the busy timeout; taking the write lock up front makes writers queue instead."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from geoalchemy2 import WKTElement
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from gis.shapefile_io import GridFeature
+from gis.crs import CGCS2000
 from server.auth.models import User
 from server.database.types import utcnow
 from server.errors import Conflict, InvalidInput, NotFound
@@ -139,3 +141,19 @@ def worker_grid_codes(*, db_session: Session, worker: User, at: datetime | None 
     return list(db_session.scalars(q))
 
 
+
+
+def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
+    """The active grid containing a CGCS2000 point, by the gis.assign rule.
+
+    A point on a shared border touches several grids; the smallest code wins, as in
+    gis.assign, so the database and the batch path agree. SpatiaLite only uses its R*Tree
+    through the SpatialIndex virtual table (FACTS.md), so that pre-filter is explicit there.
+    """
+    point = WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000)
+    q = select(Grid).where(Grid.retired_at.is_(None), func.ST_Intersects(Grid.geom, point))
+    if db_session.get_bind().dialect.name == "sqlite":
+        candidates = text("SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grid' "
+                          "AND f_geometry_column = 'geom' AND search_frame = MakePoint(:x, :y, 4490)")
+        q = q.where(Grid.id.in_(candidates.bindparams(x=lon, y=lat)))
+    return db_session.scalars(q.order_by(Grid.code).limit(1)).first()

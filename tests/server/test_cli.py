@@ -9,10 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from tests.conftest import PG_URL
+from tests.conftest import BACKENDS, fresh_database_url
 
 GRIDOPS = [sys.executable, "-m", "server.cli.main"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,21 +20,9 @@ def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*GRIDOPS, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
 
 
-def _fresh_pg_database(name: str) -> str:
-    assert PG_URL
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["spatialite"] + (["postgis"] if PG_URL else []))
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgis":
-        return _fresh_pg_database("gridops_cli_test")
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    return fresh_database_url(request.param, tmp_path, "gridops_cli_test")
 
 
 def test_help_lists_every_command() -> None:

@@ -1,0 +1,111 @@
+"""Events, their append-only history, the category catalogue, SLA policy rows and disputes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gis.crs import CGCS2000
+from server.database.core import Base
+from server.database.types import UTCDateTime, utcnow
+
+
+class EventCategory(Base):
+    """Two-level catalogue: a top level (parent_code null) and its sub-categories."""
+
+    __tablename__ = "event_category"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("event_category.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SlaPolicy(Base):
+    """Time limit of one step for a category ('*' = default), e.g. '8wh', '3wd', '30d'."""
+
+    __tablename__ = "sla_policy"
+
+    category_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)
+    time_limit: Mapped[str] = mapped_column(String(16))
+
+
+class Event(Base):
+    __tablename__ = "event"
+    __table_args__ = (
+        Index("ix_event_street_state", "street_code", "state"),
+        Index("ix_event_category_reported", "category_code", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # client-generated: the idempotency key
+    request_hash: Mapped[str] = mapped_column(String(64))
+    category_code: Mapped[str] = mapped_column(ForeignKey("event_category.code"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(256))
+    geom = mapped_column(Geometry("POINT", srid=CGCS2000, spatial_index=True), nullable=False)
+    lon: Mapped[float] = mapped_column(Float)  # CGCS2000, kept for portable bbox pre-filters
+    lat: Mapped[float] = mapped_column(Float)
+    source_datum: Mapped[str] = mapped_column(String(16))
+    gps_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    street_code: Mapped[str] = mapped_column(String(12))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the phone's clock, checked for skew
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # deadline of the current step
+    closure_due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # deadline for 办结
+    step_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    dispatched_to: Mapped[str | None] = mapped_column(String(128))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(32))
+    possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)  # sha256 keys
+    history: Mapped[list[EventHistory]] = relationship(
+        back_populates="event", order_by="EventHistory.id", foreign_keys="EventHistory.event_id")
+
+
+class EventHistory(Base):
+    """Append-only: one row per change. Its id is also the sync and live-feed cursor."""
+
+    __tablename__ = "event_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # create | transition | warning | overdue | merge | dispute
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    event: Mapped[Event] = relationship(back_populates="history", foreign_keys=[event_id])
+
+
+class Dispute(Base):
+    """矛盾纠纷 / 人民调解: the extra fields of an event in the dispute category."""
+
+    __tablename__ = "dispute"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), primary_key=True)
+    parties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    mediation_result: Mapped[str | None] = mapped_column(String(16))  # success | failure | transferred
+    mediated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reply_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,163 @@
+"""Events: exactly-once creation from phones, scoped reads, lists and the change feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from geoalchemy2 import WKTElement
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gis.crs import CGCS2000
+from gis.datum import to_cgcs2000
+from server.auth.models import User
+from server.database.types import utcnow
+from server.errors import InvalidInput, NotFound
+from server.events import duplicates, sla
+from server.events.enums import EventState, SlaStep
+from server.events.models import Dispute, Event, EventCategory, EventHistory
+from server.events.schemas import EventCreate
+from server.events.scope import visible_events
+from server.grids import service as grids
+from server.idempotency import check_replay, fingerprint
+from server.photos import service as photos
+
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+MAX_REPORT_AGE = timedelta(days=30)  # offline phones sync late, but not a month late
+
+
+def _check_time(reported_at: datetime, now: datetime) -> None:
+    if reported_at > now + MAX_CLOCK_SKEW:
+        raise InvalidInput(f"reported_at {reported_at.isoformat()} is in the future: check the phone's clock",
+                           "上报时间晚于服务器时间，请校准手机时间", code="clock_skew")
+    if reported_at < now - MAX_REPORT_AGE:
+        raise InvalidInput("reported_at is more than 30 days old", "上报时间早于30天前", code="report_too_old")
+
+
+def _category(db_session: Session, code: str) -> EventCategory:
+    category = db_session.get(EventCategory, code)
+    if category is None or not category.active:
+        raise InvalidInput(f"unknown event category {code}", f"事件类别 {code} 不存在", code="unknown_category")
+    return category
+
+
+def is_dispute(category: EventCategory) -> bool:
+    return category.code == "dispute" or category.parent_code == "dispute"
+
+
+def _existing(db_session: Session, uuid: str, request_hash: str) -> Event | None:
+    event = db_session.scalar(select(Event).where(Event.uuid == uuid))
+    if event is not None:
+        check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash)
+    return event
+
+
+def create(*, db_session: Session, reporter: User, data: EventCreate, now: datetime | None = None) -> tuple[Event, bool]:
+    """(event, created). A retry with the same uuid and body returns the first event."""
+    now = now or utcnow()
+    request_hash = fingerprint(data)
+    uuid = str(data.uuid)
+    if (found := _existing(db_session, uuid, request_hash)) is not None:
+        return found, False
+    category = _category(db_session, data.category_code)
+    _check_time(data.reported_at, now)
+    lon, lat = to_cgcs2000(data.lon, data.lat, data.datum.value)
+    grid = grids.grid_at(db_session=db_session, lon=lon, lat=lat)
+    if grid is None:
+        raise InvalidInput(f"location ({lon:.6f}, {lat:.6f}) is outside every grid; if the phone sent GCJ-02 "
+                           "or BD-09, say so in `datum`", "上报位置不在任何网格内；如坐标为GCJ-02或BD-09请在datum中注明",
+                           code="location_outside_grids")
+    photos.ensure_exist(db_session=db_session, keys=data.photos)
+    if data.dispute is not None and not is_dispute(category):
+        raise InvalidInput("dispute fields are only for dispute categories", "仅矛盾纠纷类事件可填写纠纷信息",
+                           code="not_a_dispute")
+    event = Event(
+        uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
+        address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,
+        source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m, reporter_id=reporter.id,
+        grid_id=grid.id, street_code=grid.code[:9] + "000", state=EventState.reported.value,
+        reported_at=data.reported_at, created_at=now, updated_at=now, photos=list(data.photos),
+        due_at=sla.deadline(db_session=db_session, category_code=category.code, step=SlaStep.accept,
+                            start=data.reported_at),
+        closure_due_at=sla.deadline(db_session=db_session, category_code=category.code, step=SlaStep.closure,
+                                    start=data.reported_at),
+    )
+    event.possible_duplicate_of_id = duplicates.find_candidate(db_session=db_session, event=event)
+    try:
+        with db_session.begin_nested():
+            db_session.add(event)
+            db_session.flush()
+    except IntegrityError:  # a concurrent retry inserted the same uuid first
+        found = _existing(db_session, uuid, request_hash)
+        if found is None:
+            raise
+        return found, False
+    db_session.add(EventHistory(event_id=event.id, kind="create", from_state=None, to_state=event.state,
+                                actor_id=reporter.id, actor_role=reporter.role, at=now, attachments=list(data.photos),
+                                data={"grid_code": grid.code}))
+    if data.dispute is not None or is_dispute(category):
+        parties = [p.model_dump() for p in data.dispute.parties] if data.dispute else []
+        db_session.add(Dispute(event_id=event.id, parties=parties, reply_due_at=data.reported_at + timedelta(days=30)))
+    db_session.flush()
+    return event, True
+
+
+def get_visible(*, db_session: Session, user: User, uuid: str) -> Event:
+    event = db_session.scalar(select(Event).where(Event.uuid == uuid, visible_events(user, utcnow())))
+    if event is None:
+        raise NotFound(f"event {uuid} not found", f"事件 {uuid} 不存在", code="event_not_found")
+    return event
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    state: list[str] | None = None
+    category: str | None = None  # a code; sub-categories included
+    grid_code: str | None = None
+    street_code: str | None = None
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    overdue: bool | None = None
+
+
+SORTS = {"reported_at": Event.reported_at, "due_at": Event.due_at, "closure_due_at": Event.closure_due_at,
+         "updated_at": Event.updated_at}
+
+
+def query(*, user: User, flt: EventFilter):  # type: ignore[no-untyped-def]
+    q = select(Event).where(visible_events(user, utcnow()))
+    if flt.state:
+        q = q.where(Event.state.in_(flt.state))
+    if flt.category:
+        q = q.where((Event.category_code == flt.category) | Event.category_code.startswith(flt.category + "."))
+    if flt.grid_code:
+        q = q.where(Event.grid_id.in_(select(grids.Grid.id).where(grids.Grid.code == flt.grid_code)))
+    if flt.street_code:
+        q = q.where(Event.street_code == flt.street_code)
+    if flt.reported_from:
+        q = q.where(Event.reported_at >= flt.reported_from)
+    if flt.reported_to:
+        q = q.where(Event.reported_at < flt.reported_to)
+    if flt.overdue is not None:
+        q = q.where(Event.overdue.is_(flt.overdue))
+    return q
+
+
+def list_events(*, db_session: Session, user: User, flt: EventFilter, page: int, page_size: int,
+                sort: str = "-reported_at") -> tuple[list[Event], int]:
+    q = query(user=user, flt=flt)
+    total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    col = SORTS[sort.lstrip("-")]
+    order = col.desc() if sort.startswith("-") else col.asc()
+    rows = db_session.scalars(q.order_by(order, Event.id).offset((page - 1) * page_size).limit(page_size))
+    return list(rows), total
+
+
+def changes_since(*, db_session: Session, user: User, cursor: int, limit: int) -> list[tuple[EventHistory, str]]:
+    """History rows after `cursor` on events the user may see, oldest first: sync and live feed."""
+    q = (select(EventHistory, Event.uuid).join(Event, Event.id == EventHistory.event_id)
+         .where(EventHistory.id > cursor, visible_events(user, utcnow()))
+         .order_by(EventHistory.id).limit(limit))
+    return [(h, u) for h, u in db_session.execute(q)]

@@ -1,0 +1,142 @@
+"""Event API: report (exactly once), read, list/filter/export, transitions, disputes, changes, feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from server.auth.enums import Role
+from server.auth.models import User
+from server.deps import CurrentUser, DbSession, SessionScope, require_roles
+from server.errors import Forbidden
+from server.events import actions, export, service
+from server.events.enums import EventState
+from server.events.presenters import change, event_read
+from server.events.schemas import ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TransitionIn
+
+router = APIRouter(prefix="/events", tags=["events"])
+Writer = Annotated[User, Depends(require_roles(Role.grid_worker, Role.street_admin, Role.district_admin,
+                                               Role.command_center))]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+
+@router.post("", response_model=EventRead, status_code=201,
+             responses={200: {"description": "a retry of an event already received: the first result"}})
+def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response) -> EventRead:
+    event, created = service.create(db_session=db_session, reporter=user, data=body)
+    db_session.commit()
+    if not created:
+        response.status_code = 200
+    return event_read(db_session, event)
+
+
+def _filter(
+    state: Annotated[list[EventState] | None, Query()] = None, category: str | None = None,
+    grid_code: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
+    street_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
+    reported_from: datetime | None = None, reported_to: datetime | None = None, overdue: bool | None = None,
+) -> service.EventFilter:
+    return service.EventFilter([s.value for s in state] if state else None, category, grid_code, street_code,
+                               reported_from, reported_to, overdue)
+
+
+Filter = Annotated[service.EventFilter, Depends(_filter)]
+Sort = Annotated[str, Query(pattern=r"^-?(reported_at|due_at|closure_due_at|updated_at)$")]
+
+
+@router.get("", response_model=EventPage)
+def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, page: Annotated[int, Query(ge=1)] = 1,
+                page_size: Annotated[int, Query(ge=1, le=500)] = 50, sort: Sort = "-reported_at") -> EventPage:
+    rows, total = service.list_events(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size,
+                                      sort=sort)
+    return EventPage(items=[event_read(db_session, e) for e in rows], total=total, page=page, page_size=page_size)
+
+
+@router.get("/export")
+def export_events(db_session: DbSession, user: CurrentUser, flt: Filter,
+                  format: Annotated[str, Query(pattern=r"^(csv|xlsx)$")] = "xlsx") -> Response:
+    """The filtered list with Chinese headers and Asia/Shanghai times, for 台账 and reports."""
+    rows = list(db_session.scalars(service.query(user=user, flt=flt).order_by(service.Event.reported_at)))
+    content, media = export.render(db_session, rows, fmt=format)
+    return Response(content, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="events.{format}"'})
+
+
+@router.get("/changes", response_model=ChangePage)
+def changes(db_session: DbSession, user: CurrentUser, cursor: Annotated[int, Query(ge=0)] = 0,
+            limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ChangePage:
+    """Incremental sync: every change after `cursor` on events you may see, oldest first."""
+    rows = service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ChangePage(changes=[change(h, u) for h, u in rows], next_cursor=rows[-1][0].id if rows else cursor,
+                      has_more=more)
+
+
+def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cursor: int) -> list[dict]:
+    with scope() as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        return [change(h, u).model_dump(mode="json") for h, u in
+                service.changes_since(db_session=s, user=user, cursor=cursor, limit=500)]
+
+
+@router.get("/feed")
+async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor: Annotated[int, Query(ge=0)] = 0,
+               seconds: Annotated[float, Query(ge=0, le=3600)] = 300, poll: Annotated[float, Query(ge=0.2)] = 1.0
+               ) -> StreamingResponse:
+    """Server-Sent Events of new events and transitions. Stateless: each worker polls the history
+    table by cursor, so any number of server processes can serve the feed behind a proxy."""
+    user_id = user.id
+
+    async def stream():  # type: ignore[no-untyped-def]
+        nonlocal cursor
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        yield ": gridops event feed\n\n"
+        while True:
+            for item in await run_in_threadpool(_poll, scope, user_id, cursor):
+                cursor = item["cursor"]
+                yield f"id: {cursor}\nevent: {item['kind']}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+            if loop.time() >= end or await request.is_disconnected():
+                return
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/{uuid}", response_model=EventRead)
+def get_event(db_session: DbSession, user: CurrentUser, uuid: str) -> EventRead:
+    return event_read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid), history=True)
+
+
+@router.post("/{uuid}/transitions", response_model=EventRead,
+             responses={409: {"description": "illegal transition; error.detail.allowed_next lists the states"}})
+def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionIn,
+               idempotency_key: IdempotencyKey = None) -> EventRead:
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid)
+    actions.apply(db_session=db_session, event=event, body=body, actor=user, idempotency_key=idempotency_key)
+    db_session.commit()
+    return event_read(db_session, event, history=True)
+
+
+@router.patch("/{uuid}/dispute", response_model=DisputeRead)
+def update_dispute(db_session: DbSession, user: Writer, uuid: str, body: DisputeUpdate) -> DisputeRead:
+    if Role(user.role) is Role.grid_worker and body.mediation_result is not None:
+        raise Forbidden("grid workers record parties, not mediation results", "网格员不能登记调解结果",
+                        code="role_forbidden")
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid)
+    actions.update_dispute(db_session=db_session, event=event, body=body, actor=user)
+    db_session.commit()
+    read = event_read(db_session, event).dispute
+    assert read is not None
+    return read

@@ -1,0 +1,135 @@
+"""Visits: exactly-once recording, the counting rule, and visits per worker-month.
+
+A visit counts toward `visits per worker-month` only if it lasted at least
+`visit_min_minutes` and at least `visit_min_inside_share` of its check-in points fall inside
+grids assigned to the worker when the visit started. The API says why a visit did not count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPoint
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gis.assign import GridIndex
+from gis.crs import CGCS2000
+from gis.datum import to_cgcs2000
+from server.auth.models import User
+from server.config import get_settings
+from server.database.types import utcnow
+from server.errors import InvalidInput, NotFound
+from server.events.service import MAX_CLOCK_SKEW
+from server.geometry import to_shapely
+from server.grids.models import Grid, GridAssignment
+from server.grids.scope import active_assignment
+from server.idempotency import check_replay, fingerprint
+from server.photos import service as photos
+from server.visits.models import Visit
+from server.visits.schemas import VisitCreate
+from server.visits.scope import visible_visits
+
+
+def _assigned_grids(db_session: Session, worker: User, at: datetime) -> list[Grid]:
+    q = (select(Grid).join(GridAssignment, GridAssignment.grid_id == Grid.id)
+         .where(GridAssignment.user_id == worker.id, active_assignment(at)).order_by(Grid.code))
+    return list(db_session.scalars(q))
+
+
+def judge(*, grids: list[Grid], lon: np.ndarray, lat: np.ndarray, minutes: float) -> tuple[bool, str | None, str | None, int | None]:
+    """(counted, reason code, reason text, main grid id) for a visit's points and duration."""
+    settings = get_settings()
+    inside = np.full(len(lon), -1)
+    if grids:
+        inside = GridIndex([g.code for g in grids], [to_shapely(g.geom) for g in grids]).assign(lon, lat)
+    hits = inside[inside >= 0]
+    main = grids[Counter(hits.tolist()).most_common(1)[0][0]].id if len(hits) else None
+    if not grids:
+        return False, "no_assigned_grids", "worker had no assigned grid when the visit started / 走访时未分配网格", main
+    if minutes < settings.visit_min_minutes:
+        return False, "too_short", (f"lasted {minutes:.1f} min, needs {settings.visit_min_minutes} / "
+                                    f"时长{minutes:.1f}分钟，不足{settings.visit_min_minutes}分钟"), main
+    share = len(hits) / len(lon)
+    if share < settings.visit_min_inside_share:
+        return False, "outside_assigned_grids", (
+            f"{len(lon) - len(hits)} of {len(lon)} points outside the worker's grids "
+            f"({share:.0%} inside, needs {settings.visit_min_inside_share:.0%}) / "
+            f"{len(lon) - len(hits)}个定位点不在本人网格内"), main
+    return True, None, None, main
+
+
+def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetime | None = None) -> tuple[Visit, bool]:
+    """(visit, created); a retry with the same uuid and body returns the first visit."""
+    now = now or utcnow()
+    request_hash = fingerprint(data)
+    if (found := _existing(db_session, str(data.uuid), request_hash)) is not None:
+        return found, False
+    if data.started_at > now + MAX_CLOCK_SKEW:
+        raise InvalidInput("started_at is in the future: check the phone's clock", "走访开始时间晚于服务器时间",
+                           code="clock_skew")
+    photos.ensure_exist(db_session=db_session, keys=data.photos)
+    lon, lat = to_cgcs2000(np.array([p.lon for p in data.points]), np.array([p.lat for p in data.points]),
+                           data.datum.value)
+    minutes = (data.ended_at - data.started_at).total_seconds() / 60.0
+    counted, reason, detail, grid_id = judge(grids=_assigned_grids(db_session, worker, data.started_at),
+                                             lon=lon, lat=lat, minutes=minutes)
+    visit = Visit(
+        uuid=str(data.uuid), request_hash=request_hash, worker_id=worker.id, street_code=worker.street_code,
+        grid_id=grid_id, started_at=data.started_at, ended_at=data.ended_at, geom=from_shape(MultiPoint(np.column_stack([lon, lat])), srid=CGCS2000),
+        points=[{"lon": float(x), "lat": float(y), "at": p.at.isoformat() if p.at else None}
+                for x, y, p in zip(lon, lat, data.points, strict=True)],
+        households=data.households, notes=data.notes, photos=data.photos, counted=counted,
+        not_counted_reason=reason, not_counted_detail=detail, created_at=now)
+    try:
+        with db_session.begin_nested():
+            db_session.add(visit)
+            db_session.flush()
+    except IntegrityError:
+        found = _existing(db_session, str(data.uuid), request_hash)
+        if found is None:
+            raise
+        return found, False
+    return visit, True
+
+
+def _existing(db_session: Session, uuid: str, request_hash: str) -> Visit | None:
+    visit = db_session.scalar(select(Visit).where(Visit.uuid == uuid))
+    if visit is not None:
+        check_replay(key=uuid, stored_hash=visit.request_hash, request_hash=request_hash)
+    return visit
+
+
+def get_visible(*, db_session: Session, user: User, uuid: str) -> Visit:
+    visit = db_session.scalar(select(Visit).where(Visit.uuid == uuid, visible_visits(user, utcnow())))
+    if visit is None:
+        raise NotFound(f"visit {uuid} not found", f"走访记录 {uuid} 不存在", code="visit_not_found")
+    return visit
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """A calendar month in Asia/Shanghai as a UTC half-open interval."""
+    tz = ZoneInfo(get_settings().timezone)
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        start = datetime(year, mon, 1, tzinfo=tz)
+    except ValueError:
+        raise InvalidInput(f"month must be YYYY-MM, got {month!r}", "月份格式应为YYYY-MM", code="bad_month") from None
+    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+def per_worker_month(*, db_session: Session, user: User, month: str) -> list[tuple[User, int, int]]:
+    """(worker, counted, total) for every visible worker with visits that month (by start time)."""
+    start, end = month_bounds(month)
+    q = (select(Visit.worker_id, func.sum(cast(Visit.counted, Integer)), func.count())
+         .where(Visit.started_at >= start, Visit.started_at < end, visible_visits(user, utcnow()))
+         .group_by(Visit.worker_id))
+    rows = db_session.execute(q).all()
+    workers = {u.id: u for u in db_session.scalars(select(User).where(User.id.in_([r[0] for r in rows])))}
+    return sorted(((workers[w], int(c or 0), int(t)) for w, c, t in rows), key=lambda r: r[0].username)

@@ -1,0 +1,46 @@
+"""A flaky phone's retries arriving at the same moment still make exactly one event."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.auth.enums import Role
+from server.database.core import make_engine
+from server.events import service
+from server.events.models import Event, EventHistory
+from server.events.schemas import EventCreate
+from tests import factories
+
+THREADS = 8
+
+
+def test_concurrent_duplicate_reports_make_one_event(fresh_db_url: str) -> None:
+    engine = make_engine(fresh_db_url)
+    with Session(engine) as s:
+        factories.tree(s)
+        factories.grid(s, "440112001001001", factories.gk_square(0, 0))
+        worker_id = factories.user(s, Role.district_admin).id
+        s.commit()
+    data = EventCreate(**factories.event_body())
+    barrier = threading.Barrier(THREADS, timeout=30)
+
+    def submit(_: int) -> tuple[str, bool]:
+        barrier.wait()  # all start together; each then waits its turn for the write lock
+        with Session(engine) as s:
+            reporter = s.get(factories.User, worker_id)
+            event, created = service.create(db_session=s, reporter=reporter, data=data)
+            s.commit()
+            return event.uuid, created
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(submit, range(THREADS)))
+    assert {u for u, _ in results} == {str(data.uuid)}
+    assert sum(created for _, created in results) == 1
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 1
+        assert s.scalar(select(func.count()).select_from(EventHistory)) == 1
+    engine.dispose()

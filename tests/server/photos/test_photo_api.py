@@ -1,0 +1,73 @@
+"""Photo upload through the API, and events that refer to uploaded photos."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests import factories
+
+
+@pytest.fixture
+def world(db_session, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from server.config import get_settings
+
+    monkeypatch.setenv("GRIDOPS_MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setenv("GRIDOPS_PHOTO_MAX_MB", "1")
+    get_settings.cache_clear()
+    yield factories.event_world(db_session)
+    get_settings.cache_clear()
+
+
+def _jpeg(color: str = "red", size: tuple[int, int] = (640, 480)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _upload(client, world, data: bytes, name: str = "p.jpg", who: str = "worker_a"):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/photos", files={"file": (name, data, "image/jpeg")},
+                       headers=factories.auth_headers(world["users"][who]))
+
+
+def test_upload_dedupe_and_download(client, world) -> None:  # type: ignore[no-untyped-def]
+    data = _jpeg()
+    first = _upload(client, world, data)
+    assert first.status_code == 201, first.text
+    assert first.json()["content_type"] == "image/jpeg" and first.json()["width"] == 640
+    again = _upload(client, world, data, name="renamed.png")
+    assert again.status_code == 200 and again.json()["sha256"] == first.json()["sha256"]
+    h = factories.auth_headers(world["users"]["street1"])
+    got = client.get(f"/api/v1/photos/{first.json()['sha256']}", headers=h)
+    assert got.status_code == 200 and got.content == data
+    thumb = client.get(f"/api/v1/photos/{first.json()['sha256']}?thumbnail=true", headers=h)
+    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (320, 240)
+
+
+@pytest.mark.parametrize(("data", "status", "code"), [
+    (b"GIF89a" + b"\0" * 100, 422, "unsupported_photo_type"),
+    (b"%PDF-1.7 fake", 422, "unsupported_photo_type"),
+    (_jpeg()[:200], 422, "corrupt_photo"),
+])
+def test_bad_photos_refused(client, world, data: bytes, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+    r = _upload(client, world, data)
+    assert r.status_code == status and r.json()["error"]["code"] == code
+
+
+def test_oversized_photo_refused(client, world) -> None:  # type: ignore[no-untyped-def]
+    big = _jpeg(size=(20, 20)) + b"\0" * (1024 * 1024 + 10)
+    r = _upload(client, world, big)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "photo_too_large"
+
+
+def test_event_with_uploaded_photo(client, world) -> None:  # type: ignore[no-untyped-def]
+    key = _upload(client, world, _jpeg("blue")).json()["sha256"]
+    r = client.post("/api/v1/events", json=factories.event_body(photos=[key]),
+                    headers=factories.auth_headers(world["users"]["worker_a"]))
+    assert r.status_code == 201 and r.json()["photos"] == [key]
+
+
+def test_auditor_cannot_upload(client, world) -> None:  # type: ignore[no-untyped-def]
+    assert _upload(client, world, _jpeg(), who="auditor").status_code == 403
