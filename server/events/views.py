@@ -9,7 +9,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
@@ -18,8 +19,8 @@ from server.auth.enums import Role
 from server.auth.models import User
 from server.deps import CurrentUser, DbSession, SessionScope, require_roles
 from server.errors import Forbidden
-from server.events import actions, export, service
-from server.events.enums import EventState
+from server.events import actions, catalogue, export, service
+from server.events.enums import EventState, SlaStep
 from server.events.presenters import change, event_read
 from server.events.schemas import ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TransitionIn
 
@@ -112,6 +113,48 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
             await asyncio.sleep(poll)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+class CategoryIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    parent_code: str | None = None
+    active: bool = True
+
+
+class PolicyIn(BaseModel):
+    time_limit: str = Field(max_length=16, description="8wh, 3wd (working hours/days), 24h, 30d (calendar)")
+
+
+Admin = Annotated[User, Depends(require_roles(Role.district_admin))]
+
+
+@router.get("/categories")
+def list_categories(db_session: DbSession, _: CurrentUser) -> list[dict[str, object]]:
+    return [{"code": c.code, "name": c.name, "parent_code": c.parent_code, "active": c.active}
+            for c in catalogue.categories(db_session=db_session)]
+
+
+@router.put("/categories/{code}")
+def put_category(db_session: DbSession, _: Admin, code: Annotated[str, Path(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)?$")],
+                 body: CategoryIn) -> dict[str, object]:
+    c = catalogue.upsert_category(db_session=db_session, code=code, name=body.name, parent_code=body.parent_code,
+                                  active=body.active)
+    db_session.commit()
+    return {"code": c.code, "name": c.name, "parent_code": c.parent_code, "active": c.active}
+
+
+@router.get("/sla-policies")
+def list_policies(db_session: DbSession, _: CurrentUser) -> list[dict[str, str]]:
+    return [{"category_code": p.category_code, "step": p.step, "time_limit": p.time_limit}
+            for p in catalogue.policies(db_session=db_session)]
+
+
+@router.put("/sla-policies/{category_code}/{step}")
+def put_policy(db_session: DbSession, _: Admin, category_code: str, step: SlaStep, body: PolicyIn) -> dict[str, str]:
+    """Applies to deadlines computed from now on; existing events keep theirs (they are stored)."""
+    p = catalogue.set_policy(db_session=db_session, category_code=category_code, step=step, time_limit=body.time_limit)
+    db_session.commit()
+    return {"category_code": p.category_code, "step": p.step, "time_limit": p.time_limit}
 
 
 @router.get("/{uuid}", response_model=EventRead)
