@@ -40,7 +40,14 @@ def _demo(args: argparse.Namespace) -> int:
             return 1
         counts = load_demo(db_session)
         db_session.commit()
-    print("demo loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        print("demo loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
+        if args.days:
+            from server.database.types import utcnow
+            from server.demo_operations import load_operations
+
+            ops = load_operations(db_session, now=utcnow(), days=args.days)
+            db_session.commit()
+            print(f"operations for the last {args.days} days: " + ", ".join(f"{v} {k}" for k, v in ops.items()))
     print(f"demo logins (password {DEMO_PASSWORD}): admin, command, auditor, street01..street06, w001..")
     return 0
 
@@ -77,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="create the demo district: 6 streets, 36 communities, 288 grids, users")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if the demo district exists")
+    demo.add_argument("--days", type=int, default=365, metavar="N",
+                      help="days of synthetic events and visits to generate (0: none)")
     demo.set_defaults(func=_demo)
 
     grids_cmd.add_parser(sub)

@@ -8,6 +8,7 @@ grids assigned to the worker when the visit started. The API says why a visit di
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -42,15 +43,22 @@ def _assigned_grids(db_session: Session, worker: User, at: datetime) -> list[Gri
     return list(db_session.scalars(q))
 
 
-def judge(*, grids: list[Grid], lon: np.ndarray, lat: np.ndarray, minutes: float) -> tuple[bool, str | None, str | None, int | None]:
-    """(counted, reason code, reason text, main grid id) for a visit's points and duration."""
+def grid_index(grids: Sequence[Grid]) -> GridIndex | None:
+    """The worker's grids as a point → grid index (None when the worker has none)."""
+    return GridIndex([g.code for g in grids], [to_shapely(g.geom) for g in grids]) if grids else None
+
+
+def judge(*, index: GridIndex | None, grid_ids: Sequence[int], lon: np.ndarray, lat: np.ndarray,
+          minutes: float) -> tuple[bool, str | None, str | None, int | None]:
+    """(counted, reason code, reason text, main grid id) for a visit's points and duration.
+
+    `grid_ids` are in the order of the index's grids; the main grid is where most points fell.
+    """
     settings = get_settings()
-    inside = np.full(len(lon), -1)
-    if grids:
-        inside = GridIndex([g.code for g in grids], [to_shapely(g.geom) for g in grids]).assign(lon, lat)
+    inside = index.assign(lon, lat) if index is not None else np.full(len(lon), -1)
     hits = inside[inside >= 0]
-    main = grids[Counter(hits.tolist()).most_common(1)[0][0]].id if len(hits) else None
-    if not grids:
+    main = grid_ids[Counter(hits.tolist()).most_common(1)[0][0]] if len(hits) else None
+    if index is None:
         return False, "no_assigned_grids", "worker had no assigned grid when the visit started / 走访时未分配网格", main
     if minutes < settings.visit_min_minutes:
         return False, "too_short", (f"lasted {minutes:.1f} min, needs {settings.visit_min_minutes} / "
@@ -77,7 +85,8 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
     lon, lat = to_cgcs2000(np.array([p.lon for p in data.points]), np.array([p.lat for p in data.points]),
                            data.datum.value)
     minutes = (data.ended_at - data.started_at).total_seconds() / 60.0
-    counted, reason, detail, grid_id = judge(grids=_assigned_grids(db_session, worker, data.started_at),
+    grids = _assigned_grids(db_session, worker, data.started_at)
+    counted, reason, detail, grid_id = judge(index=grid_index(grids), grid_ids=[g.id for g in grids],
                                              lon=lon, lat=lat, minutes=minutes)
     visit = Visit(
         uuid=str(data.uuid), request_hash=request_hash, worker_id=worker.id, street_code=worker.street_code,

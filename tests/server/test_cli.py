@@ -36,7 +36,7 @@ def test_help_lists_every_command() -> None:
 
 def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
     assert _run(db_url, "db", "upgrade").returncode == 0
-    demo = _run(db_url, "demo")
+    demo = _run(db_url, "demo", "--days", "20")
     assert demo.returncode == 0, demo.stderr
     assert "288 grids" in demo.stdout and "36 communities" in demo.stdout
     assert _run(db_url, "demo", "--if-empty").returncode == 0
