@@ -13,6 +13,7 @@ from gis.shapefile_io import GridFeature
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User  # noqa: F401  (tests use factories.User)
+from server.events.models import Dispute  # noqa: F401  (tests use factories.Dispute)
 from server.auth.schemas import UserCreate
 from server.auth.security import create_token
 from server.config import get_settings

@@ -1,0 +1,127 @@
+"""Event, visit and dispute indicators on hand-made data whose answers are worked out here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server.events import service as events
+from server.events.enums import EventState
+from server.events.schemas import EventCreate
+from server.events.transitions import transition
+from server.indicators import event_queries as q
+from server.indicators.periods import parse_period, parse_scope
+from tests import factories
+
+SH = ZoneInfo("Asia/Shanghai")
+NOV = parse_period("2026-11")
+OCT = parse_period("2026-10")
+STREET1 = parse_scope("street:440112001")
+NOW = datetime(2026, 12, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(db_session):  # type: ignore[no-untyped-def]
+    return factories.event_world(db_session)
+
+
+def _report(db_session, world, at: datetime, *, who: str = "worker_a", square=(0, 0), category="sanitation.garbage"):  # type: ignore[no-untyped-def]
+    body = factories.event_body(factories.gk_square(*square), reported_at=at.isoformat(), category_code=category,
+                                uuid=str(uuid.uuid4()))
+    event, _ = events.create(db_session=db_session, reporter=world["users"][who], data=EventCreate(**body),
+                             now=at + timedelta(minutes=1))
+    return event
+
+
+def _walk(db_session, world, event, states: list[str], at: datetime) -> None:  # type: ignore[no-untyped-def]
+    for i, s in enumerate(states):
+        transition(db_session=db_session, event=event, to=EventState(s), actor=world["users"]["admin"],
+                   at=at + timedelta(minutes=i))
+    db_session.flush()
+
+
+CLOSE = ["accepted", "dispatched", "handled", "closed"]
+
+
+def test_no_events_is_no_data_not_100(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    r = q.closure_rate(db_session, STREET1, NOV)
+    assert (r.numerator, r.denominator, r.value) == (0, 0, None)
+    assert q.satisfaction(db_session, STREET1, NOV).value is None
+
+
+def test_closure_and_on_time_rates(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    t = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # Tuesday 10:00 Shanghai
+    on_time1, on_time2, late, still_open, rejected = (_report(db_session, world, t + timedelta(hours=i))
+                                                      for i in range(5))
+    _walk(db_session, world, on_time1, CLOSE, t + timedelta(days=1))
+    _walk(db_session, world, on_time2, CLOSE + ["reviewed"], t + timedelta(days=2))
+    _walk(db_session, world, late, CLOSE, late.closure_due_at + timedelta(hours=1))
+    _walk(db_session, world, still_open, ["accepted"], t + timedelta(hours=6))
+    _walk(db_session, world, rejected, [], t)
+    transition(db_session=db_session, event=rejected, to=EventState.rejected, actor=world["users"]["admin"], at=t)
+    _report(db_session, world, t, who="worker_c", square=(5, 5))  # street 2: out of scope
+    closure = q.closure_rate(db_session, STREET1, NOV)
+    assert (closure.numerator, closure.denominator, closure.value) == (3, 4, 75.0)
+    on_time = q.on_time_closure_rate(db_session, STREET1, NOV)
+    assert (on_time.numerator, on_time.denominator, on_time.value) == (2, 4, 50.0)
+    assert q.closure_rate(db_session, parse_scope("district:440112"), NOV).denominator == 5
+    assert q.closure_rate(db_session, parse_scope("grid:440112001001001"), NOV).denominator == 4
+    assert q.closure_rate(db_session, parse_scope("grid:440112001001002"), NOV).value is None
+
+
+def test_period_boundaries(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """Reported 31 Oct 23:00 Shanghai (15:00 UTC) belongs to October; closed in November it is
+    open for October's closure rate, and not a November case at all."""
+    late_oct = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)
+    e = _report(db_session, world, late_oct)
+    _walk(db_session, world, e, CLOSE, datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+    assert q.closure_rate(db_session, STREET1, OCT).value == 0.0
+    assert q.closure_rate(db_session, STREET1, NOV).value is None
+    assert q.closure_rate(db_session, STREET1, parse_period("2026")).value == 100.0
+
+
+def test_satisfaction_formula(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    t = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+    for sat in ("very_satisfied", "neutral", "dissatisfied", "satisfied"):
+        e = _report(db_session, world, t)
+        _walk(db_session, world, e, CLOSE + ["reviewed"], t + timedelta(days=1))
+        e.satisfaction = sat
+    _report(db_session, world, t)  # not reviewed: not in the denominator
+    db_session.flush()
+    r = q.satisfaction(db_session, STREET1, NOV)
+    assert (r.numerator, r.denominator, r.value) == (3, 4, 75.0)  # (一般+满意+非常满意)/评价数量
+
+
+def test_reports_and_visits_per_worker_month(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """Street 1 has two workers assigned all of November: 2 worker-months."""
+    t = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+    for i in range(6):
+        _report(db_session, world, t + timedelta(hours=i), who="worker_a" if i < 4 else "worker_b")
+    r = q.reports_per_worker_month(db_session, STREET1, NOV, NOW)
+    assert (r.numerator, r.denominator, r.value) == (6, 2.0, 3.0)
+    half = parse_period("2026-11-01..2026-11-15")  # half of November: 2 × 15/30 worker-months
+    assert q.reports_per_worker_month(db_session, STREET1, half, NOW).denominator == pytest.approx(1.0)
+    mid_month_now = datetime(2026, 11, 16, 16, 0, tzinfo=UTC)  # 17 Nov 00:00 Shanghai: 16 of 30 days elapsed
+    assert q.worker_months(db_session, STREET1, NOV, mid_month_now) == pytest.approx(2 * 16 / 30)
+
+
+def test_dispute_rates(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    t = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    results = [("success", 5), ("success", 40), ("failure", 10), (None, None)]
+    for result, reply_days in results:
+        e = _report(db_session, world, t, category="dispute.neighbour")
+        d = db_session.get(factories.Dispute, e.id)
+        d.mediation_result = result
+        d.replied_at = t + timedelta(days=reply_days) if reply_days else None
+    db_session.flush()
+    m = q.mediation_success_rate(db_session, STREET1, NOV)
+    assert (m.numerator, m.denominator) == (2, 3)
+    # all four are past their 30-day reply deadline at NOW: answered in time 2 of 4
+    reply = q.dispute_reply_rate(db_session, STREET1, NOV, NOW)
+    assert (reply.numerator, reply.denominator, reply.value) == (2, 4, 50.0)
+    # on 20 November none is due yet; only the one answered (5 days) counts, and it was in time
+    early = q.dispute_reply_rate(db_session, STREET1, NOV, datetime(2026, 11, 20, tzinfo=UTC))
+    assert (early.numerator, early.denominator) == (2, 2)
