@@ -72,7 +72,7 @@ def worker_months(db_session: Session, scope: Scope, period: Period, now: dateti
         end = min(month.end, now)
         if end <= month.start:
             continue
-        full = _full_month_seconds(month)
+        full = month_seconds(month)
         q = (select(func.count(func.distinct(GridAssignment.user_id)))
              .join(Grid, Grid.id == GridAssignment.grid_id).join(User, User.id == GridAssignment.user_id)
              .where(User.role == "grid_worker", Grid.code.startswith(scope.prefix),
@@ -82,7 +82,8 @@ def worker_months(db_session: Session, scope: Scope, period: Period, now: dateti
     return total
 
 
-def _full_month_seconds(month: Period) -> float:
+def month_seconds(month: Period) -> float:
+    """Length of the whole calendar month a (possibly clipped) month period belongs to."""
     whole = parse_period(month.label)
     return (whole.end - whole.start).total_seconds()
 

@@ -125,3 +125,22 @@ def test_dispute_rates(db_session, world) -> None:  # type: ignore[no-untyped-de
     # on 20 November none is due yet; only the one answered (5 days) counts, and it was in time
     early = q.dispute_reply_rate(db_session, STREET1, NOV, datetime(2026, 11, 20, tzinfo=UTC))
     assert (early.numerator, early.denominator) == (2, 2)
+
+
+def test_quality_score_rule(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """Default rule (30 points): description ≥ 10 chars 5, photo 10, accuracy ≤ 30 m 5, address 5,
+    sub-category 5. event_body has a 6-char description, no photo, 8 m, an address, a sub-category."""
+    from server.indicators.quality import quality_score
+
+    t = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+    _report(db_session, world, t)  # 5 + 5 + 5 = 15
+    b = _report(db_session, world, t)
+    b.description, b.photos = "小区门口垃圾堆放多日无人清理", ["f" * 64]  # 30
+    c = _report(db_session, world, datetime(2026, 10, 10, 2, 0, tzinfo=UTC), category="other")  # 10 (no sub-category)
+    c.gps_accuracy_m = 80.0  # 5 (address only)
+    db_session.flush()
+    nov = quality_score(db_session, STREET1, NOV)
+    assert nov.value == pytest.approx(22.5)
+    both = quality_score(db_session, STREET1, parse_period("2026-10-01..2026-11-30"))
+    assert (both.denominator, both.value) == (2, pytest.approx((5 + 22.5) / 2))
+    assert quality_score(db_session, STREET1, parse_period("2026-09")).value is None

@@ -1,0 +1,98 @@
+"""The records behind an indicator value: which events were not closed or late, who visited too little.
+
+Rows are plain dicts with Chinese-labelled keys decided here, so the API, the xlsx sheet and
+the drafted deviation reasons show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from server.auth.models import User
+from server.config import get_settings
+from server.events.enums import SATISFIED
+from server.events.models import Event
+from server.grids.models import Grid, GridAssignment
+from server.indicators import event_queries as q
+from server.indicators.periods import Period, Scope
+from server.visits.models import Visit
+
+REPORTS_TARGET = 4.0  # seed 003: 人均月上报量 ≥ 4
+
+Rows = list[dict[str, Any]]
+
+
+def _event_rows(db_session: Session, stmt, limit: int) -> Rows:  # type: ignore[no-untyped-def]
+    stmt = stmt.add_columns(Grid.code).join(Grid, Grid.id == Event.grid_id).order_by(Event.reported_at).limit(limit)
+    return [{"事件编号": e.uuid, "网格": code, "类别": e.category_code, "状态": e.state,
+             "上报时间": e.reported_at.isoformat(), "办结时限": e.closure_due_at.isoformat(),
+             "办结时间": e.closed_at.isoformat() if e.closed_at else None, "超期": e.overdue}
+            for e, code in db_session.execute(stmt)]
+
+
+def not_closed(db_session: Session, scope: Scope, period: Period, now: datetime, limit: int) -> Rows:
+    closed = and_(Event.closed_at.is_not(None), Event.closed_at < period.end)
+    return _event_rows(db_session, q.cases(scope, period).where(not_(closed)), limit)
+
+
+def not_on_time(db_session: Session, scope: Scope, period: Period, now: datetime, limit: int) -> Rows:
+    on_time = and_(Event.closed_on_time.is_(True), Event.closed_at < period.end)
+    return _event_rows(db_session, q.cases(scope, period).where(not_(on_time)), limit)
+
+
+def dissatisfied(db_session: Session, scope: Scope, period: Period, now: datetime, limit: int) -> Rows:
+    stmt = q.cases(scope, period).where(Event.satisfaction.is_not(None),
+                                        Event.satisfaction.not_in([s.value for s in SATISFIED]))
+    return _event_rows(db_session, stmt, limit)
+
+
+def _workers_in_scope(db_session: Session, scope: Scope, period: Period) -> list[tuple[int, str, str]]:
+    stmt = (select(User.id, User.username, User.full_name).distinct()
+            .join(GridAssignment, GridAssignment.user_id == User.id).join(Grid, Grid.id == GridAssignment.grid_id)
+            .where(User.role == "grid_worker", Grid.code.startswith(scope.prefix), GridAssignment.valid_from < period.end,
+                   or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > period.start)))
+    return [tuple(r) for r in db_session.execute(stmt)]  # type: ignore[misc]
+
+
+def _below_target(db_session: Session, scope: Scope, period: Period, now: datetime, counts: dict[int, int],
+                  target: float, limit: int) -> Rows:
+    """Workers whose own monthly average is below target (months elapsed in the period)."""
+    months = sum((min(m.end, now) - m.start).total_seconds() / q.month_seconds(m)
+                 for m in period.months() if min(m.end, now) > m.start)
+    rows = []
+    for uid, username, full_name in _workers_in_scope(db_session, scope, period):
+        avg = counts.get(uid, 0) / months if months else 0.0
+        if avg < target:
+            rows.append({"网格员": username, "姓名": full_name, "数量": counts.get(uid, 0), "月均": round(avg, 2),
+                         "目标": target})
+    return sorted(rows, key=lambda r: (r["月均"], r["网格员"]))[:limit]
+
+
+def low_visits(db_session: Session, scope: Scope, period: Period, now: datetime, limit: int) -> Rows:
+    stmt = (select(Visit.worker_id, func.count()).where(
+        Visit.counted.is_(True), q.in_scope(scope, Visit.street_code, Visit.grid_id),
+        Visit.started_at >= period.start, Visit.started_at < period.end).group_by(Visit.worker_id))
+    counts = dict(db_session.execute(stmt).tuples().all())
+    return _below_target(db_session, scope, period, now, counts, get_settings().visit_target_per_month, limit)
+
+
+def low_reports(db_session: Session, scope: Scope, period: Period, now: datetime, limit: int) -> Rows:
+    stmt = (select(Event.reporter_id, func.count()).where(
+        q.in_scope(scope, Event.street_code, Event.grid_id), Event.reported_at >= period.start,
+        Event.reported_at < period.end).group_by(Event.reporter_id))
+    counts = dict(db_session.execute(stmt).tuples().all())
+    return _below_target(db_session, scope, period, now, counts, REPORTS_TARGET, limit)
+
+
+REGISTRY: dict[str, Callable[[Session, Scope, Period, datetime, int], Rows]] = {
+    "closure_rate": not_closed,
+    "on_time_closure_rate": not_on_time,
+    "satisfaction": dissatisfied,
+    "visits_per_worker_month": low_visits,
+    "reports_per_worker_month": low_reports,
+}
