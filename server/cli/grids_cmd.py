@@ -10,11 +10,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gis.errors import GisInputError
 from gis.shapefile_io import FieldMapping, read_grids, write_grids
 from gis.topology import CheckInput, check_grids, report_json, report_text
 from server.config import get_settings
-from server.errors import GridopsError
+from server.cli.common import guard
 
 
 def _progress() -> tuple[tqdm, object]:
@@ -109,21 +108,6 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if any(f.kind != "gap" for f in findings) else 0
 
 
-def _guard(func):  # type: ignore[no-untyped-def]
-    """Bad input ends with its precise reason and exit 2, not a traceback."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except GisInputError as exc:
-            print(f"error [{exc.code}]: {exc.message_zh} / {exc.message_en}", file=sys.stderr)
-        except GridopsError as exc:
-            print(f"error [{exc.code}]: {exc.message_zh} / {exc.message_en}", file=sys.stderr)
-        return 2
-
-    return run
-
-
 def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crs", type=int, help="EPSG code to use when the shapefile has no .prj (e.g. 4490, 4526)")
     p.add_argument("--encoding", help="attribute encoding (default: .cpg, else UTF-8, else GBK)")
@@ -142,16 +126,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     imp.add_argument("path")
     imp.add_argument("--dry-run", action="store_true", help="check only, write nothing")
     _source_args(imp)
-    imp.set_defaults(func=_guard(_import))
+    imp.set_defaults(func=guard(_import))
 
     exp = grids.add_parser("export", help="export grids as a shapefile (.zip or .shp path) in CGCS2000")
     exp.add_argument("out")
     exp.add_argument("--epsg", type=int, default=4490, help="4490, or a GK zone 4513–4554")
     exp.add_argument("--street", help="12-digit street code to export only that street")
-    exp.set_defaults(func=_guard(_export))
+    exp.set_defaults(func=guard(_export))
 
     chk = grids.add_parser("check", help="topology and code report for stored grids, or for a shapefile")
     chk.add_argument("path", nargs="?", help="shapefile (.shp/.zip) to check instead of the database")
     chk.add_argument("--json", action="store_true", help="JSON instead of text")
     _source_args(chk)
-    chk.set_defaults(func=_guard(_check))
+    chk.set_defaults(func=guard(_check))
