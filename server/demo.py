@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import shapely
 from shapely.geometry import Polygon
@@ -30,6 +31,8 @@ DISTRICT = ("440112", "黄埔区")
 STREETS = ["黄埔街道", "红山街道", "鱼珠街道", "大沙街道", "文冲街道", "穗东街道"]
 ORIGIN = (113.43, 23.08)  # lon, lat of the lattice's south-west corner
 DEMO_PASSWORD = "gridops2026"
+# Workers have been on their grids for over a year, so the demo year of operations is theirs.
+ASSIGNED_SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def _users(db_session: Session, features: list[GridFeature]) -> int:
             street_code=f.code[:9] + "000"))
         grid = grids.get_by_code(db_session=db_session, code=f.code)
         assert grid is not None
-        grids.assign_worker(db_session=db_session, grid=grid, worker=worker)
+        grids.assign_worker(db_session=db_session, grid=grid, worker=worker, at=ASSIGNED_SINCE)
     return len(staff) + len(features)
 
 

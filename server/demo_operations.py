@@ -9,6 +9,7 @@ the same rule as the API; rows are bulk-inserted because the ORM path costs minu
 
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 from geoalchemy2 import WKTElement
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPoint, Point
@@ -32,6 +34,7 @@ from server.events.sla import calendar, time_limit
 from server.events.transitions import TRANSITIONS
 from server.geometry import to_shapely
 from server.grids.models import Grid, GridAssignment
+from server.photos import service as photos
 from server.visits.models import Visit
 from server.visits.service import judge
 
@@ -65,6 +68,8 @@ class Generator:
                                     .where(EventCategory.parent_code.is_not(None))).all()
         self.leaves = {top: [c for c, p in leaves if p == top] or [top] for top in CATEGORY_WEIGHTS}
         self.batch = Batch()
+        self.category_names = dict(db_session.execute(select(EventCategory.code, EventCategory.name)).tuples().all())
+        self.photos: list[str] = []
 
     def deadline(self, category: str, step: SlaStep, start: datetime) -> datetime | None:
         key = (category, step)
@@ -112,6 +117,19 @@ def _timeline(g: Generator, category: str, reported_at: datetime, closure_due: d
     return steps
 
 
+PHRASES = ["现场核实情况属实，已拍照取证，需相关部门尽快处置", "居民反映问题持续多日，影响周边群众正常生活",
+           "巡查中发现，已向当事人做好解释劝导工作", "存在安全隐患，已设置临时警示并持续跟踪"]
+
+
+def _description(g: Generator, category: str) -> str:
+    name = g.category_names.get(category, category)
+    return name if g.rnd.random() < 0.08 else f"{name}：{g.rnd.choice(PHRASES)}"
+
+
+def _address(g: Generator, grid: tuple[int, str, Any]) -> str | None:
+    return None if g.rnd.random() < 0.1 else f"{grid[1][9:12]}社区{g.rnd.randint(1, 40)}号楼附近"
+
+
 def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, reported_at: datetime,
            previous: int | None) -> int:
     r = g.rnd
@@ -123,13 +141,15 @@ def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, 
     assert closure_due is not None
     row: dict[str, Any] = {
         "id": eid, "uuid": str(uuid.UUID(int=r.getrandbits(128), version=4)), "request_hash": "demo",
-        "category_code": category, "description": f"{worker.full_name}巡查发现：{top}问题", "address": None,
+        "category_code": category, "description": _description(g, category), "address": _address(g, grid),
         "geom": WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), "lon": lon, "lat": lat,
-        "source_datum": "gcj02", "gps_accuracy_m": round(r.uniform(3, 25), 1), "reporter_id": worker.id,
+        "source_datum": "gcj02", "gps_accuracy_m": round(r.uniform(3, 25) if r.random() < 0.93 else
+                                                         r.uniform(31, 120), 1), "reporter_id": worker.id,
         "grid_id": grid[0], "street_code": grid[1][:9] + "000", "reported_at": reported_at,
         "created_at": reported_at, "closure_due_at": closure_due, "closed_at": None, "closed_on_time": None,
         "dispatched_to": None, "rejection_reason": None, "satisfaction": None, "possible_duplicate_of_id": None,
-        "merged_into_id": None, "photos": [], "warned_at": None,
+        "merged_into_id": None, "photos": [r.choice(g.photos)] if g.photos and r.random() < 0.85 else [],
+        "warned_at": None,
     }
     _history(g, eid, "create", None, "reported", reported_at, worker, grid_code=grid[1])
     state, entered = "reported", reported_at
@@ -216,6 +236,22 @@ def _visits(g: Generator, worker: User, grid: tuple[int, str, Any], days: list[d
 
 
 
+def _demo_photos(db_session: Session, rnd: random.Random, count: int = 12) -> list[str]:
+    """A few real JPEGs through the photo pipeline (checks, storage, thumbnails) to attach to events."""
+    uploader = db_session.scalars(select(User).where(User.role == "grid_worker").order_by(User.id)).first()
+    if uploader is None:
+        return []
+    keys = []
+    for i in range(count):
+        img = Image.new("RGB", (640, 480), tuple(rnd.randrange(40, 220) for _ in range(3)))
+        ImageDraw.Draw(img).rectangle((80 + 20 * i, 120, 400 + 10 * i, 360), fill=(rnd.randrange(256), 90, 60))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=80)
+        photo, _ = photos.store(db_session=db_session, data=buf.getvalue(), uploader=uploader)
+        keys.append(photo.sha256)
+    return keys
+
+
 def _days(now: datetime, count: int) -> list[datetime]:
     """UTC instants of the last `count` local (Asia/Shanghai) midnights, oldest first."""
     tz = ZoneInfo("Asia/Shanghai")
@@ -250,6 +286,7 @@ def load_operations(db_session: Session, *, now: datetime, days: int = 365, seed
                     reports_per_month: float = 4.3, visits_per_month: float = 21.0) -> dict[str, int]:
     """Generate and insert a year of events and visits; the caller commits."""
     g = Generator(db_session, now=now, seed=seed)
+    g.photos = _demo_photos(db_session, g.rnd)
     rng = np.random.default_rng(seed)
     day_list = _days(now, days)
     staff = _staff(db_session)

@@ -14,6 +14,8 @@ from server.divisions.views import router as divisions_router
 from server.errors import GridopsError, InvalidInput
 from server.events.views import router as events_router
 from server.grids.views import router as grids_router
+from server.devices.views import router as devices_router
+from server.indicators.views import router as indicators_router
 from server.photos.views import router as photos_router
 from server.visits.views import router as visits_router
 from server.uploads import BodySizeLimit, BodyTooLarge, too_large
@@ -69,6 +71,8 @@ def create_app() -> FastAPI:
     api.include_router(events_router)
     api.include_router(photos_router)
     api.include_router(visits_router)
+    api.include_router(devices_router)
+    api.include_router(indicators_router)
 
     @api.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from server.cli import events_cmd, grids_cmd
+from server.cli import events_cmd, grids_cmd, metrics_cmd
 from server.config import get_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grids_cmd.add_parser(sub)
     events_cmd.add_parser(sub)
+    metrics_cmd.add_parser(sub)
     return parser
 
 

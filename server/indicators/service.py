@@ -1,0 +1,91 @@
+"""Indicator values for a scope and period: the registry from catalogue codes to computations.
+
+The catalogue (names, units, directions, default targets, formula text) lives in the metrics
+library; this module only knows how each code is computed from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from metrics.catalogue import get_indicator
+from server.auth.enums import DISTRICT_WIDE, Role
+from server.auth.models import User
+from server.errors import Forbidden, NotFound
+from server.indicators import event_queries as q
+from server.indicators.periods import Period, Scope
+from server.indicators.quality import quality_score
+from server.indicators.results import Ratio
+
+Compute = Callable[[Session, Scope, Period, datetime], Ratio]
+
+COMPUTE: dict[str, Compute] = {
+    "closure_rate": lambda s, sc, p, now: q.closure_rate(s, sc, p),
+    "on_time_closure_rate": lambda s, sc, p, now: q.on_time_closure_rate(s, sc, p),
+    "satisfaction": lambda s, sc, p, now: q.satisfaction(s, sc, p),
+    "reports_per_worker_month": q.reports_per_worker_month,
+    "visits_per_worker_month": q.visits_per_worker_month,
+    "mediation_success_rate": lambda s, sc, p, now: q.mediation_success_rate(s, sc, p),
+    "dispute_reply_within_30_days_rate": q.dispute_reply_rate,
+    "quality_score": lambda s, sc, p, now: quality_score(s, sc, p),
+}
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    code: str
+    name_zh: str
+    unit: str
+    direction: str
+    target: float | None
+    value: float | None
+    numerator: float
+    denominator: float
+    status: str  # met | not_met | no_data
+    scope: str
+    period: str
+
+
+def _status(value: float | None, target: float | None, direction: str) -> str:
+    if value is None:
+        return "no_data"
+    if target is None:
+        return "met"
+    return "met" if (value >= target if direction == ">=" else value <= target) else "not_met"
+
+
+def check_scope(user: User, scope: Scope) -> None:
+    """Indicators of an area only for those who may see the area."""
+    role = Role(user.role)
+    allowed = (user.district_code or "") if role in DISTRICT_WIDE else (user.street_code or "-")[:9]
+    if role is Role.grid_worker and scope.level != "grid":
+        allowed = "-"
+    if not scope.prefix.startswith(allowed) and not (role in DISTRICT_WIDE and not user.district_code):
+        raise Forbidden(f"scope {scope} is outside your area", f"统计范围 {scope} 超出您的管辖范围",
+                        code="scope_forbidden")
+
+
+def compute(*, db_session: Session, code: str, scope: Scope, period: Period, now: datetime,
+            target: float | None = None) -> IndicatorValue:
+    if code not in COMPUTE:
+        raise NotFound(f"indicator {code} is not computed from data", f"指标 {code} 无法由数据计算",
+                       code="indicator_not_computable", detail={"computable": sorted(COMPUTE)})
+    meta = get_indicator(code)
+    ratio = COMPUTE[code](db_session, scope, period, now)
+    goal = meta.default_target if target is None else target
+    return IndicatorValue(code=code, name_zh=meta.name_zh, unit=meta.unit, direction=meta.direction, target=goal,
+                          value=ratio.value, numerator=ratio.numerator, denominator=ratio.denominator,
+                          status=_status(ratio.value, goal, meta.direction), scope=str(scope), period=period.label)
+
+
+def compute_all(*, db_session: Session, scope: Scope, period: Period, now: datetime) -> list[IndicatorValue]:
+    return [compute(db_session=db_session, code=c, scope=scope, period=period, now=now) for c in COMPUTE]
+
+
+def series(*, db_session: Session, code: str, scope: Scope, period: Period, now: datetime) -> list[IndicatorValue]:
+    """Month by month, for trend charts on the dashboard."""
+    return [compute(db_session=db_session, code=code, scope=scope, period=m, now=now) for m in period.months()]

@@ -1,0 +1,53 @@
+"""Indicator API for the dashboard: values with target and status, monthly series, drill-down."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from server.database.types import utcnow
+from server.deps import CurrentUser, DbSession
+from server.errors import NotFound
+from server.indicators import drilldown, service
+from server.indicators.periods import parse_period, parse_scope
+
+router = APIRouter(prefix="/indicators", tags=["indicators"])
+ScopeQ = Annotated[str, Query(description="district:440112, street:440112001, community:…, grid:…")]
+PeriodQ = Annotated[str, Query(description="2026, 2026-Q3, 2026-11, 2026-W47, 2026-01-01..2026-03-31")]
+
+
+def _args(user, scope: str, period: str):  # type: ignore[no-untyped-def]
+    sc, pe = parse_scope(scope), parse_period(period)
+    service.check_scope(user, sc)
+    return sc, pe
+
+
+@router.get("")
+def values(db_session: DbSession, user: CurrentUser, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
+    sc, pe = _args(user, scope, period)
+    return [asdict(v) for v in service.compute_all(db_session=db_session, scope=sc, period=pe, now=utcnow())]
+
+
+@router.get("/{code}")
+def value(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ) -> dict[str, Any]:
+    sc, pe = _args(user, scope, period)
+    return asdict(service.compute(db_session=db_session, code=code, scope=sc, period=pe, now=utcnow()))
+
+
+@router.get("/{code}/series")
+def series(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
+    sc, pe = _args(user, scope, period)
+    return [asdict(v) for v in service.series(db_session=db_session, code=code, scope=sc, period=pe, now=utcnow())]
+
+
+@router.get("/{code}/drilldown")
+def drill(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ,
+          limit: Annotated[int, Query(ge=1, le=10000)] = 500) -> dict[str, Any]:
+    """The records behind the value: what was not closed, late, dissatisfied, or below target."""
+    sc, pe = _args(user, scope, period)
+    if code not in drilldown.REGISTRY:
+        raise NotFound(f"no drill-down for {code}", f"指标 {code} 无明细", code="no_drilldown")
+    rows = drilldown.REGISTRY[code](db_session, sc, pe, utcnow(), limit)
+    return {"code": code, "scope": str(sc), "period": pe.label, "rows": rows, "count": len(rows)}
