@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None  # None: boto3's default credential chain
     s3_secret_access_key: SecretStr | None = None
     s3_addressing_style: str = "auto"  # "path" for most MinIO set-ups
+    # devices over MQTT (README: MQTT ingestion)
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None  # the ingester's broker account
+    mqtt_password: SecretStr | None = None
+    mqtt_client_id: str = "gridops-ingester"  # the persistent session is keyed by it: one per ingester
+    mqtt_protocol: int = 5  # 5 (Mosquitto) or 311
+    mqtt_embedded: bool = True  # `gridops serve` starts the in-process amqtt broker + ingester (demo)
+    demo_devices: int = 200  # with the embedded broker: a simulated fleet publishing for the demo
+    ingest_batch_size: int = 2000
+    ingest_batch_ms: int = 200
+    device_tolerance: float = 2.5  # online while heartbeats arrive within interval × tolerance
+    device_max_skew_s: float = 300.0  # messages dated further ahead are dead letters (clock_skew)
+    device_max_age_s: float = 86400.0  # messages older than this are dead letters (stale)
+    # rentals and tenants
+    pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; derived from secret_key if unset
+    tenant_no_entry_days: int = 30  # no card entry for this long: a deregistration candidate
 
 
 @lru_cache

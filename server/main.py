@@ -17,6 +17,7 @@ from server.grids.views import router as grids_router
 from server.devices.views import router as devices_router
 from server.indicators.views import router as indicators_router
 from server.photos.views import router as photos_router
+from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
 from server.uploads import BodySizeLimit, BodyTooLarge, too_large
 
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     api.include_router(visits_router)
     api.include_router(devices_router)
     api.include_router(indicators_router)
+    api.include_router(reports_router)
 
     @api.get("/health", tags=["health"])
     def health() -> dict[str, str]:

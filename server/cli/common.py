@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from gis.errors import GisInputError
+from metrics.declaration import DeclarationError
 from server.errors import GridopsError
 
 
@@ -18,6 +19,8 @@ def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
             return func(args)
         except (GisInputError, GridopsError) as exc:
             print(f"error [{exc.code}]: {exc.message_zh} / {exc.message_en}", file=sys.stderr)
+        except DeclarationError as exc:
+            print(f"error [declaration]: {exc}", file=sys.stderr)
         return 2
 
     return run

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
+from server.cli import devices_cmd
 from server.config import get_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -59,6 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     print(f"gridops at http://{args.host}:{args.port}/  (API docs: http://{args.host}:{args.port}/docs)")
     print(f"demo login: admin / {DEMO_PASSWORD}")
+    from server.cli.devices_cmd import start_embedded  # MQTT broker + ingester for the demo (GRIDOPS_MQTT_EMBEDDED)
+    start_embedded(get_settings())
     uvicorn.run("server.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     grids_cmd.add_parser(sub)
+    devices_cmd.add_parser(sub)
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from server.cli.common import guard
 
@@ -36,6 +37,90 @@ def _compute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _declaration(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from metrics.declaration import load_mapping, read_declaration
+
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    return read_declaration(args.declaration, sheet=args.sheet, mapping=mapping)
+
+
+def _budget(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from metrics.budget import BudgetExecution
+
+    if args.budget is None and args.executed is None:
+        return None
+    return BudgetExecution(budget_wan=args.budget, executed_wan=args.executed)
+
+
+def _self_eval(args: argparse.Namespace) -> int:
+    from metrics.declaration import write_mapping
+    from metrics.self_evaluation import write_self_evaluation
+    from server.database.core import get_sessionmaker
+    from server.database.types import utcnow
+    from server.indicators.evaluation import actual_values
+    from server.indicators.periods import parse_period, parse_scope
+
+    declaration = _declaration(args)
+    with get_sessionmaker()() as db_session:
+        actuals = actual_values(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
+                                period=parse_period(str(args.year)), now=utcnow())
+    out = write_self_evaluation(args.output, declaration, actuals, budget=_budget(args), unit_name=args.unit_name)
+    unmapped = declaration.unmapped
+    print(f"{out}: {len(declaration.rows)} rows, {len(actuals)} computed from data, "
+          f"{len(declaration.rows) - len([r for r in declaration.rows if r.indicator_code in actuals])} for manual input")
+    if unmapped and args.write_mapping:
+        print(f"mapping to review: {write_mapping(args.write_mapping, declaration)} ({len(unmapped)} unmapped rows)")
+    return 0
+
+
+def _monitoring(args: argparse.Namespace) -> int:
+    from metrics.monitoring import write_monitoring
+    from server.database.core import get_sessionmaker
+    from server.database.types import utcnow
+    from server.indicators.evaluation import quarterly_progress
+    from server.indicators.periods import parse_scope
+
+    declaration = _declaration(args)
+    with get_sessionmaker()() as db_session:
+        progress = quarterly_progress(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
+                                      year=args.year, now=utcnow())
+    out = write_monitoring(args.output, declaration, progress, quarter=args.quarter, budget=_budget(args),
+                           unit_name=args.unit_name)
+    print(f"{out}: quarterly monitoring to Q{args.quarter} {args.year}")
+    return 0
+
+
+def _weekly(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from server.database.core import get_sessionmaker
+    from server.database.types import utcnow
+    from server.reports.service import produce_weekly
+
+    now = utcnow()
+    week = date.fromisoformat(args.week) if args.week else now.date()
+    with get_sessionmaker()() as db_session:
+        row, files = produce_weekly(db_session=db_session, district_code=args.district, area=args.area or args.district,
+                                    week_start=week, now=now, user=None, out_dir=Path(args.output))
+        db_session.commit()
+    assert files is not None
+    print(f"weekly report for the week of {row.week_start}: {files.markdown}"
+          + (f", {files.docx}" if files.docx else ""))
+    return 0
+
+
+def _table_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--declaration", required=True, help="绩效目标表 xlsx")
+    p.add_argument("--sheet", help="sheet name (default: the first with an indicator table)")
+    p.add_argument("--mapping", help="reviewed row → indicator mapping CSV (see --write-mapping)")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--scope", default="district:440112", help="whose figures (default district:440112)")
+    p.add_argument("--budget", type=float, help="预算数 (万元), for the budget execution row")
+    p.add_argument("--executed", type=float, help="执行数 (万元)")
+    p.add_argument("--unit-name", default="", help="填报单位, printed under the title")
+    p.add_argument("-o", "--output", required=True, help="xlsx to write")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     metrics = sub.add_parser("metrics", help="indicators computed from operational data").add_subparsers(
         dest="metrics_command", required=True)
@@ -45,3 +130,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     compute.add_argument("--indicator", action="append", help="only this indicator code (repeatable)")
     compute.add_argument("--json", action="store_true", help="JSON instead of a table")
     compute.set_defaults(func=guard(_compute))
+
+    self_eval = metrics.add_parser("self-eval", help="绩效自评表 from a declaration and the data")
+    _table_args(self_eval)
+    self_eval.add_argument("--write-mapping", metavar="CSV", help="write the row mapping here for review")
+    self_eval.set_defaults(func=guard(_self_eval))
+
+    monitoring = metrics.add_parser("monitoring", help="绩效运行监控表: progress by quarter")
+    _table_args(monitoring)
+    monitoring.add_argument("--quarter", type=int, choices=[1, 2, 3, 4], default=4, help="up to this quarter")
+    monitoring.set_defaults(func=guard(_monitoring))
+
+    weekly = metrics.add_parser("weekly-report", help="Friday situation report (周报): Markdown, docx, charts")
+    weekly.add_argument("--week", help="any day of the week (YYYY-MM-DD); default: this week")
+    weekly.add_argument("--district", default="440112", help="6-digit district code")
+    weekly.add_argument("--area", help="name printed in the title (default: the code)")
+    weekly.add_argument("-o", "--output", default="var/reports", help="folder for the files")
+    weekly.set_defaults(func=guard(_weekly))

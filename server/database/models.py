@@ -6,3 +6,5 @@ from server.grids.models import Grid, GridAssignment  # noqa: F401
 from server.events.models import Dispute, Event, EventCategory, EventHistory, SlaPolicy  # noqa: F401
 from server.photos.models import Photo  # noqa: F401
 from server.visits.models import Visit  # noqa: F401
+from server.devices.models import CardEvent, DeadLetter, Device, DeviceAlarm, DeviceMaintenance, DeviceState, DeviceStatusInterval, DoorEvent  # noqa: F401
+from server.reports.models import Training, WeeklyReport  # noqa: F401

@@ -24,6 +24,7 @@ from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 
 DEFAULT_RULE = Path(__file__).with_name("quality_rule.json")
+RULE_60 = Path(__file__).with_name("quality_rule_60.json")  # the same criteria on the 60-point scale
 
 CHECKS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "description_min_chars": lambda n: func.length(Event.description) >= int(n),

@@ -18,8 +18,9 @@ from server.auth.models import User
 from server.errors import Forbidden, NotFound
 from server.indicators import event_queries as q
 from server.indicators.periods import Period, Scope
-from server.indicators.quality import quality_score
+from server.indicators.quality import RULE_60, load_rule, quality_score
 from server.indicators.results import Ratio
+from server.reports import service as reports
 
 Compute = Callable[[Session, Scope, Period, datetime], Ratio]
 
@@ -32,6 +33,9 @@ COMPUTE: dict[str, Compute] = {
     "mediation_success_rate": lambda s, sc, p, now: q.mediation_success_rate(s, sc, p),
     "dispute_reply_within_30_days_rate": q.dispute_reply_rate,
     "quality_score": lambda s, sc, p, now: quality_score(s, sc, p),
+    "quality_score_60": lambda s, sc, p, now: quality_score(s, sc, p, load_rule(str(RULE_60))),
+    "trainings_held": lambda s, sc, p, now: reports.trainings_held(s, sc, p),
+    "weekly_reports_produced": lambda s, sc, p, now: reports.weekly_reports_produced(s, sc, p),
 }
 
 

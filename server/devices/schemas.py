@@ -1,0 +1,193 @@
+"""API shapes for devices, their status, import reports and online rates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from devices.codes import DeviceKind
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class DeviceStatus(StrEnum):
+    online = "online"
+    offline = "offline"
+    unknown = "unknown"  # registered, never heard from
+
+
+class Located(BaseModel):
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    datum: str = Field(default="cgcs2000", description="wgs84, gcj02, bd09 or cgcs2000; converted to CGCS2000")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Located:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        return self
+
+
+class DeviceCreate(Located):
+    code: str = Field(pattern=CODE_PATTERN, description="MQTT username and topic level; GB/T 28181 id for cameras")
+    gb_code: str | None = Field(default=None, description="20-digit GB/T 28181 id of a camera")
+    name: str = Field(min_length=1, max_length=128)
+    kind: DeviceKind
+    address: str | None = Field(default=None, max_length=256)
+    owner_unit: str | None = Field(default=None, max_length=128)
+    installed_at: AwareDatetime | date | None = Field(default=None, description="a date is midnight Asia/Shanghai")
+    heartbeat_interval_s: int = Field(default=60, ge=5, le=86400)
+
+
+class DeviceUpdate(Located):
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    address: str | None = Field(default=None, max_length=256)
+    owner_unit: str | None = Field(default=None, max_length=128)
+    installed_at: AwareDatetime | date | None = None
+    heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
+
+
+class RetireRequest(BaseModel):
+    retired_at: AwareDatetime | date | None = None
+
+
+class DeviceRead(BaseModel):
+    code: str
+    gb_code: str | None
+    name: str
+    kind: DeviceKind
+    kind_zh: str
+    lon: float | None
+    lat: float | None
+    grid_code: str | None
+    street_code: str | None
+    address: str | None
+    owner_unit: str | None
+    installed_at: datetime | None
+    retired_at: datetime | None
+    heartbeat_interval_s: int
+    status: DeviceStatus
+    status_since: datetime | None
+    last_seen_at: datetime | None
+    has_credentials: bool
+
+
+class IntervalRead(BaseModel):
+    status: DeviceStatus
+    start_at: datetime
+    end_at: datetime | None
+    reason: str
+
+
+class MaintenanceCreate(BaseModel):
+    start_at: AwareDatetime
+    end_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceCreate:
+        if self.end_at <= self.start_at:
+            raise ValueError("end_at must be after start_at")
+        return self
+
+
+class MaintenanceRead(MaintenanceCreate):
+    created_by: str | None
+
+
+class DeviceDetail(DeviceRead):
+    online_until: datetime | None
+    heartbeats: int
+    messages: int
+    recent_intervals: list[IntervalRead]
+    maintenance: list[MaintenanceRead]
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceRead]
+    total: int
+    page: int
+    page_size: int
+
+
+class Credentials(BaseModel):
+    """Shown once: only the hash is stored (in Mosquitto's password_file format)."""
+
+    code: str
+    username: str
+    secret: str
+
+
+class DeviceCreated(BaseModel):
+    device: DeviceRead
+    credentials: Credentials
+
+
+class RowError(BaseModel):
+    row: int = Field(description="spreadsheet row number (the header is row 1)")
+    column: str | None
+    code: str
+    message: str
+    message_zh: str
+    blocking: bool = True
+
+
+class ImportReport(BaseModel):
+    """What an import did or, refused / dry run, would have done; nothing is half-imported."""
+
+    rows: int
+    created: list[str]
+    errors: list[RowError]
+    committed: bool
+    credentials: list[Credentials] = []
+
+
+class DeadLetterRead(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    device_code: str | None
+    reason: str
+    detail: str
+    payload: str
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterRead]
+    total: int
+    counts: dict[str, int]
+    page: int
+    page_size: int
+
+
+class RateMode(StrEnum):
+    snapshot = "snapshot"
+    availability = "availability"
+
+
+class GroupBy(StrEnum):
+    kind = "kind"
+    grid = "grid"
+    street = "street"
+    district = "district"
+
+
+class RateRow(BaseModel):
+    key: str
+    label: str
+    numerator: float = Field(description="snapshot: devices online; availability: online seconds")
+    denominator: float = Field(description="snapshot: devices in service; availability: expected seconds")
+    devices: int
+    online_rate: float | None
+
+
+class OnlineRateRead(BaseModel):
+    mode: RateMode
+    group_by: GroupBy
+    at: datetime | None
+    start: datetime | None
+    end: datetime | None
+    groups: list[RateRow]
+    total: RateRow

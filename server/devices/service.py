@@ -1,0 +1,195 @@
+"""Device registry: scoped reads, registration, changes, retirement, credentials, maintenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from devices import credentials
+from devices.codes import DeviceKind, check_gb28181
+from devices.errors import DeviceInputError
+from server.auth.enums import DISTRICT_WIDE, Role
+from server.auth.models import User
+from server.database.types import utcnow
+from server.devices import placement
+from server.devices.models import Device, DeviceMaintenance, DeviceState, DeviceStatusInterval
+from server.devices.schemas import DeviceCreate, DeviceUpdate, MaintenanceCreate
+from server.errors import Conflict, InvalidInput, NotFound
+from server.grids.models import Grid
+from server.grids.scope import visible_grids
+
+
+@dataclass(frozen=True)
+class DeviceFilter:
+    kind: DeviceKind | None = None
+    street_code: str | None = None
+    grid_code: str | None = None
+    status: str | None = None
+    name_contains: str | None = None
+    include_retired: bool = False
+
+
+def visible(user: User | None, at: datetime) -> ColumnElement[bool]:
+    """The grid scope rule (server.grids.scope) applied to devices through their grid.
+
+    A device outside every grid has no street, so only district-wide roles see it.
+    """
+    in_grids = Device.grid_id.in_(select(Grid.id).where(visible_grids(user, at)))
+    if user is None or Role(user.role) in DISTRICT_WIDE:
+        return or_(in_grids, Device.grid_id.is_(None))
+    return in_grids
+
+
+def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select:  # type: ignore[type-arg]
+    q = select(Device).outerjoin(Grid, Device.grid_id == Grid.id).join(DeviceState).where(visible(user, at))
+    if not flt.include_retired:
+        q = q.where(or_(Device.retired_at.is_(None), Device.retired_at > at))
+    if flt.kind:
+        q = q.where(Device.kind == flt.kind.value)
+    if flt.street_code:
+        q = q.where(Grid.code.startswith(flt.street_code[:9]))
+    if flt.grid_code:
+        q = q.where(Grid.code == flt.grid_code)
+    if flt.status:
+        q = q.where(DeviceState.status == flt.status)
+    if flt.name_contains:
+        q = q.where(or_(Device.name.contains(flt.name_contains, autoescape=True),
+                        Device.code.contains(flt.name_contains, autoescape=True)))
+    return q
+
+
+def list_devices(*, db_session: Session, user: User, flt: DeviceFilter, page: int = 1,
+                 page_size: int = 50) -> tuple[list[Device], int]:
+    """One page of the devices the user may see, by code, and the total for the pager."""
+    q = scoped_query(user, flt, utcnow())
+    total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = db_session.scalars(q.options(joinedload(Device.grid)).order_by(Device.code)
+                              .offset((page - 1) * page_size).limit(page_size))
+    return list(rows.unique()), total
+
+
+def get_by_code(*, db_session: Session, code: str) -> Device | None:
+    return db_session.scalar(select(Device).where(Device.code == code))
+
+
+def get_visible(*, db_session: Session, user: User, code: str) -> Device:
+    """404 for devices out of scope, so codes outside one's area do not leak."""
+    device = db_session.scalar(select(Device).where(Device.code == code, visible(user, utcnow())))
+    if device is None:
+        raise NotFound(f"device {code} not found", f"设备 {code} 不存在", code="device_not_found")
+    return device
+
+
+def gb_code_for(device_in: DeviceCreate) -> str | None:
+    """The GB/T 28181 id: given explicitly, or a camera's 20-digit device code."""
+    gb = device_in.gb_code
+    if gb is None and device_in.kind is DeviceKind.camera and len(device_in.code) == 20 and device_in.code.isdigit():
+        gb = device_in.code
+    if gb is not None and device_in.kind is not DeviceKind.camera:
+        raise InvalidInput("only cameras carry a GB/T 28181 id", "只有视频监控点位有国标编码", code="gb_code_not_camera")
+    if gb is None:
+        return None
+    try:
+        return check_gb28181(gb)
+    except DeviceInputError as exc:
+        raise InvalidInput(exc.message_en, exc.message_zh, code=exc.code) from None
+
+
+def _unique(db_session: Session, code: str, gb_code: str | None) -> None:
+    if get_by_code(db_session=db_session, code=code) is not None:
+        raise Conflict(f"device {code} exists (codes are never reused)", f"设备编码 {code} 已存在",
+                       code="device_exists")
+    if gb_code and db_session.scalar(select(Device.id).where(Device.gb_code == gb_code)) is not None:
+        raise Conflict(f"GB/T 28181 id {gb_code} is registered", f"国标编码 {gb_code} 已登记", code="gb_code_exists")
+
+
+def new_device(device_in: DeviceCreate, gb_code: str | None, point: tuple[float, float] | None,
+               grid_id: int | None) -> Device:
+    """The row for a checked registration, with its empty state (no database access)."""
+    device = Device(
+        code=device_in.code, gb_code=gb_code, name=device_in.name, kind=device_in.kind.value,
+        location=placement.db_point(*point) if point else None, grid_id=grid_id, address=device_in.address,
+        owner_unit=device_in.owner_unit, installed_at=placement.as_utc(device_in.installed_at),
+        heartbeat_interval_s=device_in.heartbeat_interval_s, created_at=utcnow(),
+    )
+    device.state = DeviceState(status="unknown", heartbeats=0, messages=0)
+    return device
+
+
+def create(*, db_session: Session, device_in: DeviceCreate) -> tuple[Device, str]:
+    """Register a device and issue its MQTT secret, returned once (only its hash is kept)."""
+    gb_code = gb_code_for(device_in)
+    _unique(db_session, device_in.code, gb_code)
+    point = placement.to_point(device_in.lon, device_in.lat, device_in.datum) if device_in.lon is not None else None
+    device = new_device(device_in, gb_code, point, placement.grid_ids(db_session, [point])[0])
+    secret = credentials.new_secret()
+    device.secret_hash = credentials.hash_secret(secret)
+    db_session.add(device)
+    db_session.flush()
+    return device, secret
+
+
+def update(*, db_session: Session, device: Device, changes: DeviceUpdate) -> Device:
+    """Change descriptive fields; a new location is re-assigned to its grid."""
+    data = changes.model_dump(exclude_unset=True, exclude={"lon", "lat", "datum"})
+    if "installed_at" in data:
+        data["installed_at"] = placement.as_utc(changes.installed_at)
+    for key, value in data.items():
+        if value is not None or key in ("address", "owner_unit", "installed_at"):
+            setattr(device, key, value)
+    if changes.lon is not None and changes.lat is not None:
+        point = placement.to_point(changes.lon, changes.lat, changes.datum)
+        device.location = placement.db_point(*point)
+        device.grid_id = placement.grid_ids(db_session, [point])[0]
+    db_session.flush()
+    return device
+
+
+def retire(*, db_session: Session, device: Device, at: datetime | None = None) -> Device:
+    """Retired devices leave expected time from `at` on; the code stays taken forever."""
+    if device.retired_at is not None:
+        raise Conflict(f"device {device.code} is already retired", f"设备 {device.code} 已撤除", code="device_retired")
+    device.retired_at = at or utcnow()
+    device.secret_hash = None  # the broker refuses it from the next password_file on
+    db_session.flush()
+    return device
+
+
+def rotate_secret(*, db_session: Session, device: Device) -> str:
+    if device.retired_at is not None:
+        raise Conflict(f"device {device.code} is retired", f"设备 {device.code} 已撤除", code="device_retired")
+    secret = credentials.new_secret()
+    device.secret_hash = credentials.hash_secret(secret)
+    db_session.flush()
+    return secret
+
+
+def add_maintenance(*, db_session: Session, device: Device, window: MaintenanceCreate,
+                    actor: str | None) -> DeviceMaintenance:
+    row = DeviceMaintenance(device_id=device.id, start_at=window.start_at, end_at=window.end_at,
+                            reason=window.reason, created_by=actor, created_at=utcnow())
+    db_session.add(row)
+    db_session.flush()
+    return row
+
+
+def maintenance_of(*, db_session: Session, device: Device, since: datetime | None = None) -> list[DeviceMaintenance]:
+    q = select(DeviceMaintenance).where(DeviceMaintenance.device_id == device.id)
+    if since:
+        q = q.where(DeviceMaintenance.end_at > since)
+    return list(db_session.scalars(q.order_by(DeviceMaintenance.start_at)))
+
+
+def intervals_of(*, db_session: Session, device: Device, limit: int = 20) -> list[DeviceStatusInterval]:
+    q = (select(DeviceStatusInterval).where(DeviceStatusInterval.device_id == device.id)
+         .order_by(DeviceStatusInterval.start_at.desc(), DeviceStatusInterval.id.desc()).limit(limit))
+    return list(db_session.scalars(q))
+
+
+def password_entries(*, db_session: Session) -> list[tuple[str, str]]:
+    """(username, hash) of every device in service that holds credentials, for the password_file."""
+    q = select(Device.code, Device.secret_hash).where(Device.secret_hash.is_not(None), Device.retired_at.is_(None))
+    return [(code, hashed) for code, hashed in db_session.execute(q.order_by(Device.code))]

@@ -1,0 +1,157 @@
+"""Device API: scoped list and detail with status, registration, import, credentials,
+maintenance windows, dead letters and the online rate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from sqlalchemy import func, select
+
+from devices.codes import KIND_LABELS_ZH, DeviceKind
+from server.auth.enums import Role
+from server.auth.models import User
+from server.deps import CurrentUser, DbSession, require_roles
+from server.devices import imports, placement, rates, service, sheets
+from server.devices.models import DeadLetter, Device
+from server.devices.schemas import (
+    Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DevicePage, DeviceRead,
+    DeviceStatus, DeviceUpdate, GroupBy, ImportReport, IntervalRead, MaintenanceCreate, MaintenanceRead,
+    OnlineRateRead, RateMode, RetireRequest,
+)
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
+DistrictReader = Annotated[User, Depends(require_roles(Role.district_admin, Role.command_center, Role.auditor))]
+Page = Annotated[int, Query(ge=1)]
+PageSize = Annotated[int, Query(ge=1, le=500)]
+
+
+def _read(d: Device) -> DeviceRead:
+    lon, lat = placement.lon_lat(d.location)
+    grid_code = d.grid.code if d.grid else None
+    return DeviceRead(
+        code=d.code, gb_code=d.gb_code, name=d.name, kind=DeviceKind(d.kind), kind_zh=KIND_LABELS_ZH[DeviceKind(d.kind)],
+        lon=lon, lat=lat, grid_code=grid_code, street_code=f"{grid_code[:9]}000" if grid_code else None,
+        address=d.address, owner_unit=d.owner_unit, installed_at=d.installed_at, retired_at=d.retired_at,
+        heartbeat_interval_s=d.heartbeat_interval_s, status=DeviceStatus(d.state.status),
+        status_since=d.state.status_since, last_seen_at=d.state.last_seen_at, has_credentials=d.secret_hash is not None,
+    )
+
+
+def _filter(
+    kind: DeviceKind | None = None,
+    street_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    grid_code: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
+    status: DeviceStatus | None = None,
+    q: Annotated[str | None, Query(max_length=64, description="name or code contains")] = None,
+    include_retired: bool = False,
+) -> service.DeviceFilter:
+    return service.DeviceFilter(kind, street_code, grid_code, status.value if status else None, q, include_retired)
+
+
+Filter = Annotated[service.DeviceFilter, Depends(_filter)]
+
+
+@router.get("", response_model=DevicePage)
+def list_devices(db_session: DbSession, user: CurrentUser, flt: Filter, page: Page = 1,
+                 page_size: PageSize = 50) -> DevicePage:
+    rows, total = service.list_devices(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size)
+    return DevicePage(items=[_read(d) for d in rows], total=total, page=page, page_size=page_size)
+
+
+@router.post("", response_model=DeviceCreated, status_code=201)
+def create_device(db_session: DbSession, _: Editor, body: DeviceCreate) -> DeviceCreated:
+    """The secret in the answer is shown once; only its hash is stored."""
+    device, secret = service.create(db_session=db_session, device_in=body)
+    db_session.commit()
+    return DeviceCreated(device=_read(device), credentials=Credentials(code=device.code, username=device.code,
+                                                                       secret=secret))
+
+
+@router.get("/online-rate", response_model=OnlineRateRead)
+def online_rate(
+    db_session: DbSession, user: CurrentUser, flt: Filter, mode: RateMode = RateMode.snapshot,
+    group_by: GroupBy = GroupBy.kind, at: datetime | None = None, start: datetime | None = None,
+    end: datetime | None = None,
+) -> OnlineRateRead:
+    """Snapshot (share online at `at`, default now) or time-weighted availability over [start, end)."""
+    return rates.online_rate(db_session=db_session, user=user, flt=flt, mode=mode, group_by=group_by,
+                             at=at, start=start, end=end)
+
+
+@router.post("/import", response_model=ImportReport)
+def import_devices(
+    db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
+    datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
+) -> ImportReport:
+    """All or nothing: `committed: false` with row errors means nothing was written."""
+    sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
+    report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, dry_run=dry_run,
+                                 issue_secrets=issue_secrets)
+    if report.committed:
+        db_session.commit()
+    return report
+
+
+@router.get("/dead-letters", response_model=DeadLetterPage)
+def dead_letters(db_session: DbSession, _: DistrictReader, reason: str | None = None, device_code: str | None = None,
+                 page: Page = 1, page_size: PageSize = 50) -> DeadLetterPage:
+    """Messages the ingester refused, newest first, with counts per reason."""
+    q = select(DeadLetter)
+    if reason:
+        q = q.where(DeadLetter.reason == reason)
+    if device_code:
+        q = q.where(DeadLetter.device_code == device_code)
+    total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    counts = dict(db_session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
+    rows = db_session.scalars(q.order_by(DeadLetter.id.desc()).offset((page - 1) * page_size).limit(page_size))
+    return DeadLetterPage(items=[DeadLetterRead.model_validate(r, from_attributes=True) for r in rows], total=total,
+                          counts=counts, page=page, page_size=page_size)
+
+
+@router.get("/{code}", response_model=DeviceDetail)
+def get_device(db_session: DbSession, user: CurrentUser, code: str) -> DeviceDetail:
+    d = service.get_visible(db_session=db_session, user=user, code=code)
+    intervals = service.intervals_of(db_session=db_session, device=d)
+    windows = service.maintenance_of(db_session=db_session, device=d)
+    return DeviceDetail(
+        **_read(d).model_dump(), online_until=d.state.online_until, heartbeats=d.state.heartbeats,
+        messages=d.state.messages,
+        recent_intervals=[IntervalRead.model_validate(i, from_attributes=True) for i in intervals],
+        maintenance=[MaintenanceRead.model_validate(m, from_attributes=True) for m in windows],
+    )
+
+
+@router.patch("/{code}", response_model=DeviceRead)
+def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceUpdate) -> DeviceRead:
+    d = service.update(db_session=db_session, device=service.get_visible(db_session=db_session, user=admin, code=code),
+                       changes=body)
+    db_session.commit()
+    return _read(d)
+
+
+@router.post("/{code}/retire", response_model=DeviceRead)
+def retire_device(db_session: DbSession, admin: Editor, code: str, body: RetireRequest) -> DeviceRead:
+    d = service.get_visible(db_session=db_session, user=admin, code=code)
+    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at))
+    db_session.commit()
+    return _read(d)
+
+
+@router.post("/{code}/credentials", response_model=Credentials)
+def rotate_credentials(db_session: DbSession, admin: Editor, code: str) -> Credentials:
+    """A new secret (shown once); the broker accepts it once its password_file is regenerated."""
+    d = service.get_visible(db_session=db_session, user=admin, code=code)
+    secret = service.rotate_secret(db_session=db_session, device=d)
+    db_session.commit()
+    return Credentials(code=d.code, username=d.code, secret=secret)
+
+
+@router.post("/{code}/maintenance", response_model=MaintenanceRead, status_code=201)
+def add_maintenance(db_session: DbSession, admin: Editor, code: str, body: MaintenanceCreate) -> MaintenanceRead:
+    d = service.get_visible(db_session=db_session, user=admin, code=code)
+    row = service.add_maintenance(db_session=db_session, device=d, window=body, actor=admin.username)
+    db_session.commit()
+    return MaintenanceRead.model_validate(row, from_attributes=True)

@@ -1,0 +1,79 @@
+"""Declaration in, self-evaluation and quarterly monitoring out: actual values with drafted reasons.
+
+Each declaration row mapped to a computable indicator gets its value for the scope and the
+year (or quarter), the records behind it when the target is missed, and a drafted deviation
+reason (偏差原因) for the user to edit. Rows that cannot be computed are left to the metrics
+library, which keeps their original text and marks them for manual input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from metrics.catalogue import get_indicator, units_compatible
+from metrics.declaration import Declaration
+from metrics.self_evaluation import ActualValue
+from server.indicators import drilldown, service
+from server.indicators.periods import Period, Scope, parse_period
+
+
+def _declared_target(declaration: Declaration, code: str) -> float | None:
+    """The row's own target when it is a number in the indicator's unit (the annual column may hold
+    a formula and the number only the implementation-period column: scored_target knows)."""
+    unit = get_indicator(code).unit
+    for row in declaration.rows:
+        target = row.scored_target
+        if row.indicator_code == code and target is not None and target.kind == "numeric" \
+                and units_compatible(target.unit, unit):
+            return target.value
+    return None
+
+
+def draft_reason(value: service.IndicatorValue, rows: list[dict[str, Any]]) -> str | None:
+    """One sentence a person can start from: how much was missed and where it concentrates."""
+    if value.status != "not_met":
+        return None
+    missed = value.denominator - value.numerator
+    head = f"{value.name_zh}{value.value:.2f}{value.unit}，未达到目标{value.direction}{value.target:g}{value.unit}"
+    if rows and "网格" in rows[0]:
+        where = Counter(r["网格"] for r in rows).most_common(3)
+        spots = "、".join(f"{g}({n}件)" for g, n in where)
+        return f"{head}：{missed:g}件未按要求办结（共{value.denominator:g}件），主要集中在网格{spots}。"
+    if rows and "网格员" in rows[0]:
+        names = "、".join(f"{r['姓名']}({r['月均']})" for r in rows[:3])
+        return f"{head}：{len(rows)}名网格员月均低于{rows[0]['目标']:g}，如{names}。"
+    return f"{head}。"
+
+
+def actual_values(*, db_session: Session, declaration: Declaration, scope: Scope, period: Period, now: datetime,
+                  drill_limit: int = 500) -> dict[str, ActualValue]:
+    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTE)
+    out: dict[str, ActualValue] = {}
+    for code in codes:
+        assert code is not None
+        v = service.compute(db_session=db_session, code=code, scope=scope, period=period, now=now,
+                            target=_declared_target(declaration, code))
+        rows = drilldown.REGISTRY[code](db_session, scope, period, now, drill_limit) \
+            if v.status == "not_met" and code in drilldown.REGISTRY else []
+        out[code] = ActualValue(value=v.value, unit=v.unit, deviation_reason=draft_reason(v, rows), drilldown=rows)
+    return out
+
+
+def quarterly_progress(*, db_session: Session, declaration: Declaration, scope: Scope, year: int,
+                       now: datetime) -> dict[str, list[float | None]]:
+    """Q1..Q4 values per computable code; quarters not yet started are None (not zero)."""
+    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTE)
+    progress: dict[str, list[float | None]] = {}
+    for code in codes:
+        assert code is not None
+        values: list[float | None] = []
+        for q in range(1, 5):
+            period = parse_period(f"{year}-Q{q}")
+            values.append(None if period.start > now else service.compute(
+                db_session=db_session, code=code, scope=scope, period=period, now=now).value)
+        progress[code] = values
+    return progress

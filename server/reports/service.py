@@ -1,0 +1,68 @@
+"""Trainings and weekly reports: recording them, producing the report, counting both."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from metrics.weekly_report import WeeklyReportFiles, render_markdown, write_weekly_report
+from server.auth.enums import Role
+from server.auth.models import User
+from server.errors import Forbidden
+from server.indicators.periods import Period, Scope
+from server.indicators.results import Ratio
+from server.reports import weekly
+from server.reports.models import Training, WeeklyReport
+from server.reports.schemas import TrainingIn
+
+
+def add_training(*, db_session: Session, user: User, data: TrainingIn) -> Training:
+    """Street admins record their street's trainings; district admins any in their district."""
+    street = data.street_code
+    if Role(user.role) is Role.street_admin:
+        if street not in (None, user.street_code):
+            raise Forbidden("trainings of another street", "不能登记其他街道的培训", code="scope_forbidden")
+        street = user.street_code
+    elif street and not street.startswith(user.district_code or "-"):
+        raise Forbidden("street outside your district", "街道不在本区范围内", code="scope_forbidden")
+    row = Training(title=data.title, held_at=data.held_at, street_code=street, district_code=user.district_code or "",
+                   attendees=data.attendees, notes=data.notes, created_by=user.id)
+    db_session.add(row)
+    db_session.flush()
+    return row
+
+
+def trainings_held(db_session: Session, scope: Scope, period: Period) -> Ratio:
+    """网格员业务培训场次: a count (scale 1, denominator 1); district-wide sessions count for every street."""
+    in_scope = Training.street_code.startswith(scope.prefix[:9]) if scope.level != "district" else \
+        Training.district_code == scope.code
+    if scope.level in ("street", "community", "grid"):
+        in_scope = or_(in_scope, (Training.street_code.is_(None)) & (Training.district_code == scope.code[:6]))
+    n = db_session.scalar(select(func.count(Training.id)).where(
+        in_scope, Training.held_at >= period.start, Training.held_at < period.end)) or 0
+    return Ratio(float(n), 1.0, scale=1.0)
+
+
+def weekly_reports_produced(db_session: Session, scope: Scope, period: Period) -> Ratio:
+    """社会治安形势周报期数: distinct weeks with a report for the district, produced within the period."""
+    n = db_session.scalar(select(func.count(func.distinct(WeeklyReport.week_start))).where(
+        WeeklyReport.district_code == scope.code[:6], WeeklyReport.generated_at >= period.start,
+        WeeklyReport.generated_at < period.end)) or 0
+    return Ratio(float(n), 1.0, scale=1.0)
+
+
+def produce_weekly(*, db_session: Session, district_code: str, area: str, week_start: date, now: datetime,
+                   user: User | None, out_dir: Path | None = None) -> tuple[WeeklyReport, WeeklyReportFiles | None]:
+    """Gather the week, render Markdown (and docx/charts into out_dir if given), log the report."""
+    summary = weekly.summary(db_session=db_session, district_code=district_code, area=area,
+                             week_start=weekly.week_of(week_start), now=now)
+    files = write_weekly_report(summary, out_dir) if out_dir is not None else None
+    markdown = files.markdown.read_text(encoding="utf-8") if files else render_markdown(summary)
+    row = WeeklyReport(district_code=district_code, week_start=summary.week_start, generated_at=now,
+                       generated_by=user.id if user else None, markdown=markdown)
+    db_session.add(row)
+    db_session.flush()
+    return row, files

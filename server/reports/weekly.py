@@ -1,0 +1,103 @@
+"""The Friday situation report (周报): figures gathered from events and devices for one week.
+
+The week runs Monday 00:00 to the next Monday 00:00, Asia/Shanghai. The layout and charts are the
+metrics library's; this module only answers "what happened that week" from the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from metrics.weekly_report import DeviceOutage, OverdueEvent, WeekFigures, WeeklySummary
+from server.devices.models import Device, DeviceStatusInterval
+from server.events.enums import CLOSED_STATES, TERMINAL, EventState
+from server.events.models import Event, EventCategory
+from server.grids.models import Grid
+
+TZ = ZoneInfo("Asia/Shanghai")
+KIND_ZH = {"camera": "视频监控点位", "access_controller": "门禁", "link": "政法网链路", "terminal": "视联网终端"}
+OPEN_STATES = [s.value for s in EventState if s not in TERMINAL and s not in CLOSED_STATES]
+
+
+def week_of(day: date) -> date:
+    """The Monday of the week containing `day`."""
+    return day - timedelta(days=day.weekday())
+
+
+def _bounds(week_start: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(week_start, time(0), TZ).astimezone(UTC)
+    return start, start + timedelta(days=7)
+
+
+def _in_district(district_code: str):  # type: ignore[no-untyped-def]
+    return Event.street_code.startswith(district_code)
+
+
+def _by_category(db_session: Session, district: str, start: datetime, end: datetime) -> dict[str, int]:
+    top = func.coalesce(EventCategory.parent_code, EventCategory.code)
+    names = dict(db_session.execute(select(EventCategory.code, EventCategory.name)).tuples().all())
+    rows = db_session.execute(
+        select(top, func.count(Event.id)).join(EventCategory, EventCategory.code == Event.category_code)
+        .where(_in_district(district), Event.reported_at >= start, Event.reported_at < end).group_by(top)).all()
+    return {names.get(code, code): n for code, n in sorted(rows, key=lambda r: -r[1])}
+
+
+def _by_grid(db_session: Session, district: str, start: datetime, end: datetime, top: int = 15) -> dict[str, int]:
+    rows = db_session.execute(
+        select(Grid.code, func.count(Event.id)).join(Grid, Grid.id == Event.grid_id)
+        .where(_in_district(district), Event.reported_at >= start, Event.reported_at < end)
+        .group_by(Grid.code).order_by(func.count(Event.id).desc(), Grid.code).limit(top)).all()
+    return {code: n for code, n in rows}
+
+
+def _overdue(db_session: Session, district: str, at: datetime, limit: int = 50) -> list[OverdueEvent]:
+    rows = db_session.execute(
+        select(Event, Grid.code).join(Grid, Grid.id == Event.grid_id)
+        .where(_in_district(district), Event.state.in_(OPEN_STATES), Event.closure_due_at < at,
+               Event.reported_at < at).order_by(Event.closure_due_at).limit(limit)).all()
+    return [OverdueEvent(event_id=e.uuid, category=e.category_code, grid_code=code, reported_at=e.reported_at,
+                         due_at=e.closure_due_at, state=e.state,
+                         overdue_hours=round((at - e.closure_due_at).total_seconds() / 3600, 1)) for e, code in rows]
+
+
+def _outages(db_session: Session, district: str, at: datetime, limit: int = 100) -> list[DeviceOutage]:
+    """Devices inside an offline interval at `at` (status intervals, so past weeks work too)."""
+    iv = DeviceStatusInterval
+    rows = db_session.execute(
+        select(Device, iv.start_at).join(iv, iv.device_id == Device.id)
+        .join(Grid, Grid.id == Device.grid_id, isouter=True)
+        .where(iv.status == "offline", iv.start_at <= at, (iv.end_at.is_(None)) | (iv.end_at > at),
+               (Device.retired_at.is_(None)) | (Device.retired_at > at),
+               func.coalesce(Grid.code, district).startswith(district))
+        .order_by(iv.start_at).limit(limit)).all()
+    return [DeviceOutage(device_code=d.code, kind=KIND_ZH.get(d.kind, d.kind), location=d.address or d.name,
+                         offline_since=since, offline_hours=round((at - since).total_seconds() / 3600, 1))
+            for d, since in rows]
+
+
+def _closed(db_session: Session, district: str, start: datetime, end: datetime) -> int:
+    return db_session.scalar(select(func.count(Event.id)).where(
+        _in_district(district), Event.closed_at >= start, Event.closed_at < end)) or 0
+
+
+def summary(*, db_session: Session, district_code: str, area: str, week_start: date, now: datetime) -> WeeklySummary:
+    start, end = _bounds(week_start)
+    at = min(end, now)
+    last_start = start - timedelta(days=7)
+    by_category = _by_category(db_session, district_code, start, end)
+    last_by_category = _by_category(db_session, district_code, last_start, start)
+    overdue = _overdue(db_session, district_code, at)
+    outages = _outages(db_session, district_code, at)
+    last = WeekFigures(new_events=sum(last_by_category.values()),
+                       closed_events=_closed(db_session, district_code, last_start, start),
+                       overdue_events=len(_overdue(db_session, district_code, start, limit=10_000)),
+                       device_outages=len(_outages(db_session, district_code, start, limit=100_000)))
+    return WeeklySummary(area=area, week_start=week_start, week_end=week_start + timedelta(days=6),
+                         events_by_category=by_category, events_by_grid=_by_grid(db_session, district_code, start, end),
+                         overdue=overdue, device_outages=outages,
+                         closed_events=_closed(db_session, district_code, start, end), last_week=last,
+                         last_week_by_category=last_by_category)
