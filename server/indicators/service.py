@@ -16,6 +16,8 @@ from metrics.catalogue import get_indicator
 from server.auth.enums import DISTRICT_WIDE, Role
 from server.auth.models import User
 from server.errors import Forbidden, NotFound
+from devices.codes import DeviceKind
+from server.indicators import device_queries
 from server.indicators import event_queries as q
 from server.indicators.periods import Period, Scope
 from server.indicators.quality import RULE_60, load_rule, quality_score
@@ -34,6 +36,9 @@ COMPUTE: dict[str, Compute] = {
     "dispute_reply_within_30_days_rate": q.dispute_reply_rate,
     "quality_score": lambda s, sc, p, now: quality_score(s, sc, p),
     "quality_score_60": lambda s, sc, p, now: quality_score(s, sc, p, load_rule(str(RULE_60))),
+    "online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.camera),
+    "link_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.link),
+    "terminal_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.terminal),
     "trainings_held": lambda s, sc, p, now: reports.trainings_held(s, sc, p),
     "weekly_reports_produced": lambda s, sc, p, now: reports.weekly_reports_produced(s, sc, p),
 }
