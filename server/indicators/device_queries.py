@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
-from server.devices.rates import NO_GRID, online_rate
+from devices.availability import availability as device_availability
+from server.devices.rates import NO_GRID, load, online_rate
 from server.devices.schemas import GroupBy, RateMode
 from server.devices.service import DeviceFilter
 from server.indicators.periods import Period, Scope
@@ -28,3 +29,22 @@ def availability(db_session: Session, scope: Scope, period: Period, now: datetim
     rows = [g for g in rates.groups
             if g.key.startswith(scope.prefix) or (g.key == NO_GRID and scope.level == "district")]
     return Ratio(sum(g.numerator for g in rows), sum(g.denominator for g in rows))
+
+
+def offline_devices(db_session: Session, scope: Scope, period: Period, now: datetime, kind: DeviceKind,
+                    limit: int) -> list[dict[str, object]]:
+    """Devices of the scope below full availability in the period, worst first, with offline hours."""
+    end = min(period.end, now)
+    if period.start >= end:
+        return []
+    rows = []
+    for row, record in load(db_session=db_session, user=None, flt=DeviceFilter(kind=kind), start=period.start,
+                            end=end):
+        grid = row.grid_code or NO_GRID
+        if not (grid.startswith(scope.prefix) or (grid == NO_GRID and scope.level == "district")):
+            continue
+        rate = device_availability([record], period.start, end)
+        if rate.denominator and rate.numerator < rate.denominator:
+            rows.append({"设备编码": row.code, "网格": row.grid_code, "在线率": round(rate.value * 100, 2),
+                         "离线小时": round((rate.denominator - rate.numerator) / 3600, 1)})
+    return sorted(rows, key=lambda r: (r["在线率"], r["设备编码"]))[:limit]

@@ -39,7 +39,11 @@ def draft_reason(value: service.IndicatorValue, rows: list[dict[str, Any]]) -> s
         return None
     missed = value.denominator - value.numerator
     head = f"{value.name_zh}{value.value:.2f}{value.unit}，未达到目标{value.direction}{value.target:g}{value.unit}"
-    if rows and "网格" in rows[0]:
+    if rows and "设备编码" in rows[0]:
+        hours = sum(r["离线小时"] for r in rows)
+        worst = "、".join(f"{r['设备编码']}({r['在线率']}%)" for r in rows[:3])
+        return f"{head}：{len(rows)}台设备存在离线，累计离线{hours:g}小时，在线率最低的为{worst}。"
+    if rows and "事件编号" in rows[0]:
         where = Counter(r["网格"] for r in rows).most_common(3)
         spots = "、".join(f"{g}({n}件)" for g, n in where)
         return f"{head}：{missed:g}件未按要求办结（共{value.denominator:g}件），主要集中在网格{spots}。"

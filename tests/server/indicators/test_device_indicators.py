@@ -41,3 +41,20 @@ def test_camera_online_rate_per_scope(db_session, world) -> None:  # type: ignor
     future = service.compute(db_session=db_session, code="online_rate", scope=parse_scope("district:440112"),
                              period=parse_period("2027"), now=NOW)
     assert future.value is None
+
+
+def test_offline_drilldown_and_reason(db_session, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from server.indicators.drilldown import REGISTRY
+    from server.indicators.evaluation import draft_reason
+
+    d = world["devices"]
+    _iv(db_session, d["CAM-A"], "online", -10, 6)
+    _iv(db_session, d["CAM-A"], "offline", 6, 12)
+    _iv(db_session, d["CAM-A"], "online", 12, None)
+    _iv(db_session, d["CAM-B"], "online", -48, None)
+    db_session.flush()
+    scope = parse_scope("street:440112001")
+    rows = REGISTRY["online_rate"](db_session, scope, DAY, NOW, 100)
+    assert rows == [{"设备编码": "CAM-A", "网格": "440112001001001", "在线率": 75.0, "离线小时": 6.0}]
+    reason = draft_reason(_value(db_session, "online_rate", "street:440112001"), rows)
+    assert reason is not None and "1台设备存在离线" in reason and "CAM-A(75.0%)" in reason
