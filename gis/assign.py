@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
+from gis.datum import coordinate_arrays
 from gis.errors import GisInputError
 
 OUTSIDE = -1
@@ -53,14 +54,7 @@ def _check_grids(codes: Sequence[str], polygons: Sequence[Polygon | MultiPolygon
 
 
 def _xy(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        x, y = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise GisInputError(
-            "invalid_coordinate",
-            f"经纬度无法解析或长度不一致：{exc}",
-            f"longitude/latitude are not numeric or have mismatched shapes: {exc}",
-        ) from None
+    x, y, _ = coordinate_arrays(lon, lat)
     return x.ravel(), y.ravel()
 
 

@@ -63,7 +63,7 @@ MAX_ITERATIONS = 30
 # ---------------------------------------------------------------- array plumbing
 
 
-def _arrays(lon: Coord, lat: Coord) -> tuple[np.ndarray, np.ndarray, bool]:
+def coordinate_arrays(lon: Coord, lat: Coord) -> tuple[np.ndarray, np.ndarray, bool]:
     """Float arrays of one shape, and whether the caller passed scalars (floats back)."""
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
     try:
@@ -83,7 +83,7 @@ def _out(x: np.ndarray, y: np.ndarray, scalar: bool) -> Pair:
 
 def validate(lon: Coord, lat: Coord) -> None:
     """Reject NaN/inf and out-of-range values before they turn into silent garbage."""
-    x, y, _ = _arrays(lon, lat)
+    x, y, _ = coordinate_arrays(lon, lat)
     bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180.0) & (np.abs(y) <= 90.0))
     if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
@@ -102,7 +102,7 @@ def _china_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def in_china(lon: Coord, lat: Coord) -> bool | np.ndarray:
     """The bounding box the SDKs use to decide whether to obfuscate at all."""
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     mask = _china_mask(x, y)
     return bool(mask) if scalar else mask
 
@@ -140,7 +140,7 @@ def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def wgs84_to_gcj02(lon: Coord, lat: Coord) -> Pair:
     """Forward GCJ-02; identity outside the China box (the SDKs do the same)."""
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     xf, yf = x.reshape(-1), y.reshape(-1)  # views: _arrays returns contiguous copies
     inside = _china_mask(xf, yf)
     dlon, dlat = _gcj_delta(xf[inside], yf[inside])
@@ -203,7 +203,7 @@ def gcj02_to_wgs84(lon: Coord, lat: Coord) -> Pair:
     The box check is made on the GCJ-02 input; inside it the WGS-84 answer is assumed to
     be inside too (only wrong within ~1 km of the box edge, which is sea or abroad).
     """
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     xf, yf = x.reshape(-1), y.reshape(-1)  # views: _arrays returns contiguous copies
     inside = _china_mask(xf, yf)
     if inside.any():
@@ -222,7 +222,7 @@ def _bd_forward(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def gcj02_to_bd09(lon: Coord, lat: Coord) -> Pair:
     """Baidu's published GCJ-02 -> BD-09 formula (applied everywhere, no box check)."""
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     bx, by = _bd_forward(x, y)
     return _out(bx, by, scalar)
 
@@ -234,7 +234,7 @@ def bd09_to_gcj02(lon: Coord, lat: Coord) -> Pair:
     gcj->bd->gcj is off by up to ~2e-6 deg (~0.22 m measured over China) — fine for
     display, not for the 0.01 m target; use ``bd09_to_gcj02_exact`` for that.
     """
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     x, y = x - _BD_DLON, y - _BD_DLAT
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
@@ -243,7 +243,7 @@ def bd09_to_gcj02(lon: Coord, lat: Coord) -> Pair:
 
 def bd09_to_gcj02_exact(lon: Coord, lat: Coord) -> Pair:
     """Iterative inverse of ``gcj02_to_bd09`` to < 0.01 m (usually one extra step)."""
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     sx, sy = _invert(_bd_forward, x.ravel(), y.ravel(), "BD-09")
     return _out(sx.reshape(x.shape), sy.reshape(y.shape), scalar)
 
@@ -285,7 +285,7 @@ def _to_wgs84(lon: Coord, lat: Coord, name: str) -> Pair:
         return bd09_to_wgs84(lon, lat)
     if name == "cgcs2000":
         return _reproject(lon, lat, crs.CGCS2000, crs.WGS84)
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     return _out(x, y, scalar)
 
 
@@ -298,13 +298,13 @@ def to_cgcs2000(lon: Coord, lat: Coord, datum: str) -> Pair:
     name = normalize_datum(datum)
     validate(lon, lat)
     if name == "cgcs2000":
-        x, y, scalar = _arrays(lon, lat)
+        x, y, scalar = coordinate_arrays(lon, lat)
         return _out(x, y, scalar)
     wlon, wlat = _to_wgs84(lon, lat, name)
     return _reproject(wlon, wlat, crs.WGS84, crs.CGCS2000)
 
 
 def _reproject(lon: Coord, lat: Coord, src: int, dst: int) -> Pair:
-    x, y, scalar = _arrays(lon, lat)
+    x, y, scalar = coordinate_arrays(lon, lat)
     rx, ry = crs.transformer(src, dst).transform(x, y)
     return _out(np.asarray(rx, dtype=float), np.asarray(ry, dtype=float), scalar)
