@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = 12
     max_upload_mb: int = 200
     max_unzipped_mb: int = 1024
+    sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = 8000

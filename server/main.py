@@ -5,16 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import GisInputError
 from server.auth.views import router as auth_router
+from server.concurrency import ConcurrencyLimit
 from server.config import get_settings
 from server.divisions.views import router as divisions_router
 from server.errors import GridopsError, InvalidInput
 from server.events.views import router as events_router
 from server.grids.views import router as grids_router
 from server.devices.views import router as devices_router
+from server.rentals.views import router as rentals_router
 from server.indicators.views import router as indicators_router
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
@@ -60,6 +63,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="gridops", version="0.1.0",
                   description="网格化管理运营平台 API: grids, events, devices, indicators.")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(GisInputError, _gis_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -73,6 +78,7 @@ def create_app() -> FastAPI:
     api.include_router(photos_router)
     api.include_router(visits_router)
     api.include_router(devices_router)
+    api.include_router(rentals_router)
     api.include_router(indicators_router)
     api.include_router(reports_router)
 
