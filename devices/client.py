@@ -113,7 +113,10 @@ class Subscriber:
                        _props: Properties | None) -> None:
         self.connected.clear()
         self.subscribed.clear()
-        log.warning("MQTT disconnected (%s); paho reconnects", reason)
+        if reason.value == 0:
+            log.info("MQTT disconnected")
+        else:
+            log.warning("MQTT connection lost (%s); paho reconnects", reason)
 
     def _handler(self, message: Message | None) -> Callable[[mqtt.Client, object, mqtt.MQTTMessage], None]:
         def handle(_client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:

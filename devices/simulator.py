@@ -1,6 +1,6 @@
 """A fleet simulator: heartbeats, outages and door/card events from many devices at once.
 
-Devices are spread evenly over the heartbeat interval (phases in code order), so the fleet
+Devices are spread evenly over the heartbeat interval (phases in a shuffled order), so the fleet
 publishes `count / interval` heartbeats per second as a steady stream. Each device's messages
 carry its own `seq`. Outages: at any moment about `outage_share` of the devices are silent for
 3–10 intervals; half of the outages start with an explicit offline status (a clean shutdown),
@@ -81,6 +81,7 @@ class Simulator:
         self.mqtt = mqtt
         self.rng = random.Random(config.seed)
         self.devices = [_Device(code, kind) for code, kind in fleet(config.count, config.prefix)]
+        self.rng.shuffle(self.devices)  # phases: kinds mixed over the interval, not cameras first
         self.stats = SimStats()
         self._pool: list[Publisher] = []
         self._publish = publish or self._mqtt_publish

@@ -66,6 +66,10 @@ def _ingest(args: argparse.Namespace) -> int:
         overrides["client_id"] = args.client_id
     stop = _stop_on_signals()
     svc = runner.start(get_sessionmaker(), runner.mqtt_config(settings, **overrides), runner.ingest_config(settings))
+    if not args.no_card_sync:
+        from server.rentals.scheduled import start_card_sync
+
+        start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days)
     while not stop.wait(args.report_every):
         s = svc.ingester.stats
         log.info("processed %d (accepted %s; dead letters %s), %d batches, queue %d", s.processed,
@@ -89,8 +93,9 @@ def _simulate(args: argparse.Namespace) -> int:
                                    interval_s=int(args.interval))
             db_session.commit()
         print(f"registered {added} simulated devices")
-    mqtt = MqttConfig(host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"gridops-sim-{args.prefix}",
-                      **{k: v for k, v in _mqtt_overrides(args).items()})  # type: ignore[arg-type]
+    fields: dict[str, object] = {"host": settings.mqtt_host, "port": settings.mqtt_port,
+                                 "client_id": f"gridops-sim-{args.prefix}", **_mqtt_overrides(args)}
+    mqtt = MqttConfig(**fields)  # type: ignore[arg-type]
     sim = Simulator(SimConfig(count=args.count, interval_s=args.interval, duration_s=args.duration,
                               prefix=args.prefix, connections=args.connections, outage_share=args.outage_share), mqtt)
     stats = sim.run(_stop_on_signals())
@@ -133,6 +138,18 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync_cards(args: argparse.Namespace) -> int:
+    from server.database.core import get_sessionmaker
+    from server.rentals.cards import sync_cards
+
+    with get_sessionmaker()() as db_session:
+        report = sync_cards(db_session=db_session, no_entry_days=args.no_entry_days)
+        db_session.commit()
+    print(f"{report.events} card events read: {report.registrations} pending registrations, "
+          f"{report.deregistrations + report.no_entry} deregistration candidates ({report.no_entry} for no entry)")
+    return 0
+
+
 def _guard(func):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         try:
@@ -166,6 +183,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     _mqtt_args(ing)
     ing.add_argument("--client-id", help="MQTT client id: the persistent session (default GRIDOPS_MQTT_CLIENT_ID)")
     ing.add_argument("--report-every", type=float, default=60.0, metavar="S", help="log counters every S seconds")
+    ing.add_argument("--no-card-sync", action="store_true",
+                     help="do not turn card events into tenant detections every minute (rentals)")
     ing.set_defaults(func=_ingest)
 
     sim = dev.add_parser("simulate", help="publish heartbeats, outages and door events for a simulated fleet")
@@ -193,6 +212,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     sch = dev.add_parser("schemas", help="write the payload JSON Schemas (devices/schemas) to a folder")
     sch.add_argument("out")
     sch.set_defaults(func=_schemas)
+
+
+def add_rentals_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rentals = sub.add_parser("rentals", help="rental housing and tenants").add_subparsers(
+        dest="rentals_command", required=True)
+    sync = rentals.add_parser("sync-cards", help="turn new access-controller card events into tenant detections")
+    sync.add_argument("--no-entry-days", type=int, default=get_settings().tenant_no_entry_days)
+    sync.set_defaults(func=_guard(_sync_cards))
 
 
 def start_embedded(settings: Settings) -> object | None:

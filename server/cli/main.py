@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grids_cmd.add_parser(sub)
     devices_cmd.add_parser(sub)
+    devices_cmd.add_rentals_parser(sub)
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
     return parser

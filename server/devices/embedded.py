@@ -17,6 +17,7 @@ from server.config import Settings
 from server.database.core import get_sessionmaker
 from server.devices import runner
 from server.devices.fleet import register_fleet
+from server.rentals.scheduled import start_card_sync
 
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "DEMO"
@@ -61,6 +62,7 @@ def _demo_fleet(settings: Settings, stop: threading.Event) -> Simulator | None:
 
 
 def start(settings: Settings) -> Embedded:
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # amqtt's state machine logs every step
     broker = None
     if _port_free(settings.mqtt_host, settings.mqtt_port):
         broker = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port).start()
@@ -70,4 +72,5 @@ def start(settings: Settings) -> Embedded:
     ingest = runner.start(get_sessionmaker(), runner.mqtt_config(settings, protocol=311),
                           runner.ingest_config(settings))
     stop = threading.Event()
+    start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days)
     return Embedded(broker, ingest, _demo_fleet(settings, stop), stop)

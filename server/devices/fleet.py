@@ -7,6 +7,7 @@ import random
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devices.codes import KIND_LABELS_ZH
 from devices.simulator import fleet
 from server.devices import placement
 from server.devices.models import Device
@@ -35,7 +36,7 @@ def register_fleet(*, db_session: Session, count: int, prefix: str = "SIM", inte
             points.append(None)
     grid_ids = placement.grid_ids(db_session, points)
     for (code, kind), point, grid_id in zip(missing, points, grid_ids, strict=True):
-        device_in = DeviceCreate(code=code, name=f"模拟{kind.value}{code[-6:]}", kind=kind,
+        device_in = DeviceCreate(code=code, name=f"模拟{KIND_LABELS_ZH[kind]}{code[-6:]}", kind=kind,
                                  heartbeat_interval_s=interval_s, owner_unit="模拟设备")
         db_session.add(new_device(device_in, None, point, grid_id))
     db_session.flush()

@@ -60,6 +60,8 @@ class Stats:
     db_errors: int = 0
     transitions: int = 0
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=500_000))  # device ts → commit, s
+    first_received: float | None = None  # time.time() of the first message, for throughput figures
+    last_commit: float | None = None
 
     @property
     def processed(self) -> int:
@@ -170,6 +172,10 @@ class Ingester:
     def _after_commit(self, items: list[Received], batch: Batch) -> None:
         done = time.time()
         self.stats.lags.extend(done - ts.timestamp() for ts in batch.heartbeat_ts)
+        if items:
+            self.stats.last_commit = done
+            if self.stats.first_received is None:
+                self.stats.first_received = items[0].received_at
         self.stats.batches += 1
         self.stats.transitions += len(batch.intervals)
         if self.ack is not None and items:

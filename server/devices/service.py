@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -32,15 +33,19 @@ class DeviceFilter:
     include_retired: bool = False
 
 
-def visible(user: User | None, at: datetime) -> ColumnElement[bool]:
-    """The grid scope rule (server.grids.scope) applied to devices through their grid.
+def visible_through_grid(user: User | None, grid_id: Any, at: datetime) -> ColumnElement[bool]:
+    """The grid scope rule (server.grids.scope) for anything placed in a grid (devices, rentals).
 
-    A device outside every grid has no street, so only district-wide roles see it.
+    Something outside every grid has no street, so only district-wide roles see it.
     """
-    in_grids = Device.grid_id.in_(select(Grid.id).where(visible_grids(user, at)))
+    in_grids = grid_id.in_(select(Grid.id).where(visible_grids(user, at)))
     if user is None or Role(user.role) in DISTRICT_WIDE:
-        return or_(in_grids, Device.grid_id.is_(None))
+        return or_(in_grids, grid_id.is_(None))
     return in_grids
+
+
+def visible(user: User | None, at: datetime) -> ColumnElement[bool]:
+    return visible_through_grid(user, Device.grid_id, at)
 
 
 def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select:  # type: ignore[type-arg]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ from server.devices.ingester import IngestConfig
 from server.devices.models import DeadLetter, DeviceState
 from tests.server.devices.conftest import register
 
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto not installed (apt-get install mosquitto)")
 _ids = itertools.count()
 
@@ -162,3 +166,43 @@ def test_devices_publish_only_on_their_own_topics(tmp_path: Path, ingest_db) -> 
         assert dead(ingest_db) == {}  # the forged message never reached the ingester
         svc.stop()
         cam1.stop()
+
+
+def _ingest_process(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_MQTT_PORT": str(port), "GRIDOPS_INGEST_BATCH_MS": "50"}
+    return subprocess.Popen([sys.executable, "-m", "server.cli.main", "devices", "ingest", "--report-every", "1"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_ingester_killed_mid_stream_resumes_without_double_counting(tmp_path: Path, ingest_db,  # type: ignore[no-untyped-def]
+                                                                    ingest_engine) -> None:
+    """SIGKILL `gridops devices ingest` while it holds uncommitted and unacknowledged messages;
+    the broker keeps them for the persistent session and the next ingester counts each once."""
+    codes = [f"CAM{i:03d}" for i in range(100)]
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes])
+    url = ingest_engine.url.render_as_string(hide_password=False)
+    with Mosquitto(tmp_path / "broker") as broker:
+        first = _ingest_process(url, broker.port)
+        assert wait_for(lambda: "as gridops-ingester" in broker.log(), 30), broker.log()
+        pub = publisher(broker)
+        total = 0
+        for round_ in range(30):
+            for c in codes:
+                pub.publish(*heartbeat(c, round_))
+                total += 1
+            if round_ == 10:
+                assert wait_for(lambda: heartbeats(ingest_db) > 0, 30)
+                first.kill()  # mid-stream, no clean shutdown
+                first.wait()
+            time.sleep(0.02)
+        assert heartbeats(ingest_db) < total
+        second = _ingest_process(url, broker.port)
+        try:
+            assert wait_for(lambda: heartbeats(ingest_db) >= total, 60), (heartbeats(ingest_db), total)
+            time.sleep(1.0)  # anything further would be a double count
+        finally:
+            second.terminate()
+            second.wait(30)
+            pub.stop()
+    assert heartbeats(ingest_db) == total
+    assert set(dead(ingest_db)) <= {"duplicate"}

@@ -1,0 +1,88 @@
+"""Rental indicators, per street, grid or district, for the rentals the user may see.
+
+* rental_managed_rate (纳管率) at instant t = rentals managed at t / rentals let at t.
+  Let at t: registered before t and not closed at t. Managed at t: managed_at ≤ t (the
+  current management state; un-managing clears managed_at). Target ≥ 98 %.
+* registration rate (来穗人员登记率) over [start, end) = registrations confirmed before `end`
+  / registrations due, where due = every registration record that occurred in the period
+  (a move-in reported by a worker, or a new card at the rental's access controller) and was
+  not rejected as a false detection. "Of the people who moved in, the share registered."
+* deregistration rate (注销率) over [start, end): the same for deregistration records (card
+  revoked, no entry for N days, or reported move-outs). "Of those who left, the share deregistered."
+Each is None when its denominator is 0.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from server.auth.models import User
+from server.database.types import utcnow
+from server.devices.service import visible_through_grid
+from server.errors import InvalidInput
+from server.grids.models import Grid
+from server.rentals.models import Rental, Tenant, TenantRecord
+from server.rentals.schemas import RentalRateRow, RentalRatesRead
+from server.rentals.service import rentals_query
+
+DIGITS = {"district": 6, "street": 9, "grid": 15}
+
+
+def _key(group_by: str) -> Any:
+    """Inline constants: PostgreSQL only matches SELECT and GROUP BY expressions without parameters."""
+    return func.substr(Grid.code, literal_column("1"), literal_column(str(DIGITS[group_by])))
+
+
+def _label(key: str | None, group_by: str) -> str:
+    if key is None:
+        return "none"
+    return f"{key}000" if group_by == "street" else key
+
+
+def _rows(result: Any, group_by: str) -> list[RentalRateRow]:
+    rows = [RentalRateRow(key=_label(k, group_by), numerator=int(n or 0), denominator=int(d or 0),
+                          rate=(n or 0) / d if d else None) for k, n, d in result]
+    total_n, total_d = sum(r.numerator for r in rows), sum(r.denominator for r in rows)
+    rows.sort(key=lambda r: r.key)
+    return rows + [RentalRateRow(key="total", numerator=total_n, denominator=total_d,
+                                 rate=total_n / total_d if total_d else None)]
+
+
+def _managed(db_session: Session, user: User | None, at: datetime, group_by: str) -> list[RentalRateRow]:
+    scoped = rentals_query(user, let_at=at).with_only_columns(Rental.id)
+    q = (select(_key(group_by), func.sum(case((Rental.managed_at <= at, 1), else_=0)), func.count())
+         .select_from(Rental).outerjoin(Grid, Grid.id == Rental.grid_id)
+         .where(Rental.id.in_(scoped))
+         .group_by(_key(group_by)))
+    return _rows(db_session.execute(q), group_by)
+
+
+def _records(db_session: Session, user: User | None, kind: str, start: datetime, end: datetime,
+             group_by: str) -> list[RentalRateRow]:
+    scoped = select(Rental.id).where(visible_through_grid(user, Rental.grid_id, utcnow()))  # closed ones too
+    confirmed = case(((TenantRecord.status == "confirmed") & (TenantRecord.decided_at < end), 1), else_=0)
+    q = (select(_key(group_by), func.sum(confirmed), func.count())
+         .select_from(TenantRecord).join(Tenant, Tenant.id == TenantRecord.tenant_id)
+         .join(Rental, Rental.id == Tenant.rental_id).outerjoin(Grid, Grid.id == Rental.grid_id)
+         .where(Rental.id.in_(scoped), TenantRecord.kind == kind, TenantRecord.status != "rejected",
+                TenantRecord.occurred_at >= start, TenantRecord.occurred_at < end)
+         .group_by(_key(group_by)))
+    return _rows(db_session.execute(q), group_by)
+
+
+def rental_rates(*, db_session: Session, user: User | None, start: datetime, end: datetime,
+                 group_by: str = "street") -> RentalRatesRead:
+    if group_by not in DIGITS:
+        raise InvalidInput(f"group_by must be one of {sorted(DIGITS)}", "分组方式无效", code="invalid_group_by")
+    if end <= start:
+        raise InvalidInput("the period must end after it starts", "统计期间无效：结束须晚于开始", code="invalid_period")
+    return RentalRatesRead(
+        start=start, end=end, group_by=group_by,
+        rental_managed_rate=_managed(db_session, user, end, group_by),
+        registration_rate=_records(db_session, user, "registration", start, end, group_by),
+        deregistration_rate=_records(db_session, user, "deregistration", start, end, group_by),
+    )

@@ -1,0 +1,36 @@
+"""The card-event sync on a timer, run by the entry points beside the ingester."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.rentals.cards import sync_cards
+
+log = logging.getLogger(__name__)
+
+
+def card_sync_loop(session_factory: sessionmaker[Session], stop: threading.Event, *, every_s: float,
+                   no_entry_days: int) -> None:
+    """Sync card events into tenant detections every `every_s` until `stop`; errors are logged, not raised."""
+    while not stop.wait(every_s):
+        try:
+            with session_factory() as db_session:
+                report = sync_cards(db_session=db_session, no_entry_days=no_entry_days)
+                db_session.commit()
+            if report.registrations or report.deregistrations or report.no_entry:
+                log.info("card sync: %s", report.model_dump())
+        except SQLAlchemyError:
+            log.exception("card sync failed; retrying in %.0f s", every_s)
+
+
+def start_card_sync(session_factory: sessionmaker[Session], stop: threading.Event, *, every_s: float = 60.0,
+                    no_entry_days: int = 30) -> threading.Thread:
+    thread = threading.Thread(target=card_sync_loop, args=(session_factory, stop),
+                              kwargs={"every_s": every_s, "no_entry_days": no_entry_days},
+                              name="gridops-card-sync", daemon=True)
+    thread.start()
+    return thread
