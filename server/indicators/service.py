@@ -19,6 +19,7 @@ from server.errors import Forbidden, NotFound
 from devices.codes import DeviceKind
 from server.indicators import device_queries
 from server.indicators import event_queries as q
+from server.indicators import rental_queries
 from server.indicators.periods import Period, Scope
 from server.indicators.quality import RULE_60, load_rule, quality_score
 from server.indicators.results import Ratio
@@ -39,6 +40,9 @@ COMPUTE: dict[str, Compute] = {
     "online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.camera),
     "link_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.link),
     "terminal_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.terminal),
+    "rental_managed_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "rental_managed_rate"),
+    "tenant_registration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "registration_rate"),
+    "tenant_deregistration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "deregistration_rate"),
     "trainings_held": lambda s, sc, p, now: reports.trainings_held(s, sc, p),
     "weekly_reports_produced": lambda s, sc, p, now: reports.weekly_reports_produced(s, sc, p),
 }

@@ -1,0 +1,29 @@
+"""Rental indicators (纳管率, 来穗人员登记率/注销率) for any scope, from the rentals domain's per-grid rates.
+
+Definitions are the rentals domain's (server/rentals/rates.py): managed rate at the end of the
+period (cut at now), registration and deregistration rates over the period.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from server.indicators.periods import Period, Scope
+from server.indicators.results import Ratio
+from server.rentals.rates import rental_rates
+
+
+def _sum(rows, scope: Scope) -> Ratio:  # type: ignore[no-untyped-def]
+    mine = [r for r in rows if (r.key or "").startswith(scope.prefix)]
+    return Ratio(float(sum(r.numerator for r in mine)), float(sum(r.denominator for r in mine)))
+
+
+def rates(db_session: Session, scope: Scope, period: Period, now: datetime, which: str) -> Ratio:
+    """`which` is rental_managed_rate, registration_rate or deregistration_rate."""
+    end = min(period.end, now)
+    if end <= period.start:
+        return Ratio(0.0, 0.0)
+    result = rental_rates(db_session=db_session, user=None, start=period.start, end=end, group_by="grid")
+    return _sum(getattr(result, which), scope)
