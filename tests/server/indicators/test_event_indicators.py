@@ -144,3 +144,16 @@ def test_quality_score_rule(db_session, world) -> None:  # type: ignore[no-untyp
     both = quality_score(db_session, STREET1, parse_period("2026-10-01..2026-11-30"))
     assert (both.denominator, both.value) == (2, pytest.approx((5 + 22.5) / 2))
     assert quality_score(db_session, STREET1, parse_period("2026-09")).value is None
+
+
+def test_reopened_event_counts_once_at_its_final_closing(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """Handled, found not done and dispatched again (the flow's reopening), then closed late:
+    one case, closed once, not on time."""
+    t = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    e = _report(db_session, world, t)
+    _walk(db_session, world, e, ["accepted", "dispatched", "handled", "dispatched", "handled"], t + timedelta(hours=1))
+    _walk(db_session, world, e, ["closed"], e.closure_due_at + timedelta(days=1))
+    closure = q.closure_rate(db_session, STREET1, NOV)
+    on_time = q.on_time_closure_rate(db_session, STREET1, NOV)
+    assert (closure.numerator, closure.denominator) == (1, 1)
+    assert (on_time.numerator, on_time.denominator) == (0, 1)
