@@ -14,16 +14,22 @@ with numpy and inserted with SQLAlchemy Core insert(table) executemany in batche
 transaction; event_history is skipped (no indicator reads it). Devices with status intervals and
 maintenance windows are added when server.devices imports (--devices 0 to skip).
 
-(a) SQL: server.indicators.service.compute for every (scope, code), codes = the COMPUTE registry
-    minus devices and reports (trainings and weekly reports are not event/visit data).
-(b) naive: per scope, one SELECT of the needed columns of that scope's events, disputes, visits
-    and grid assignments for the period, then the same formulas in Python.
-Both must agree: counts exactly, averages to 1e-9. The year is evaluated as of 30 days after it
-ends (the self-evaluation is made in January). Device online rates are timed through the service
-and checked against one pass over all intervals with devices.availability (server.devices.rates
-reads the wall clock: the bench pins it to the same evaluation moment). Query plans (EXPLAIN QUERY PLAN / EXPLAIN) of representative
-statements are printed; --try-indexes creates candidate indexes in the bench database only and
-times the SQL path again.
+(a) SQL: server.indicators.service.compute_many for all scopes and codes at once (grouped
+    aggregates, one statement per table, rolled up to every scope); codes = the event, visit and
+    dispute indicators (devices are timed apart; rentals, trainings and weekly reports have no
+    event/visit data behind them).
+(a') the same through service.compute one (scope, code) at a time, as the one-value API endpoint
+    does (--no-per-value to skip).
+(b) naive, what one writes first: per scope, one SELECT each of the needed columns of that
+    scope's events, visits, disputes and grid assignments for the period, then the same formulas
+    in Python. Both must agree: counts exactly, averages to 1e-9.
+The year is evaluated as of 30 days after it ends (the self-evaluation is made in January).
+Device online rates are timed through the service and checked against one pass over all
+intervals with devices.availability (server.devices.rates reads the wall clock: the bench pins it
+to the same evaluation moment). PostgreSQL gets VACUUM ANALYZE after the load (autovacuum would);
+SQLite gets no statistics unless --sqlite-analyze, as the server runs no ANALYZE. Query plans
+(EXPLAIN QUERY PLAN / EXPLAIN) of representative statements are printed; --try-indexes builds
+candidate indexes in the bench database only and times the SQL path again.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("GRIDOPS_SECRET_KEY", "bench-secret-key-with-at-least-32-bytes!")
 
-from sqlalchemy import Engine, create_engine, event as sa_event, func, insert, or_, select, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, event as sa_event, insert, or_, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -64,7 +70,7 @@ from server.divisions.models import Community  # noqa: E402
 from server.events.enums import SATISFIED  # noqa: E402
 from server.events.models import Dispute, Event, EventCategory  # noqa: E402
 from server.grids.models import Grid, GridAssignment  # noqa: E402
-from server.indicators import event_queries, service  # noqa: E402
+from server.indicators import service  # noqa: E402
 from server.indicators.periods import Period, Scope, parse_period  # noqa: E402
 from server.indicators.quality import RULE_60, load_rule  # noqa: E402
 from server.visits.models import Visit  # noqa: E402
@@ -126,6 +132,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "devices in server.devices.rates, ~1 s a scope at 20,000 devices; capped at --scopes)")
     p.add_argument("--year", type=int, default=2026, help="the year of operations")
     p.add_argument("--skip-naive", action="store_true", help="time only the SQL path (no value check)")
+    p.add_argument("--per-value", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time every (scope, indicator) as its own service.compute call, as the API's "
+                        "one-value endpoint does")
+    p.add_argument("--sqlite-analyze", action="store_true",
+                   help="run ANALYZE on SQLite after the load (PostgreSQL always gets VACUUM ANALYZE, as autovacuum "
+                        "would); the server itself never runs ANALYZE / PRAGMA optimize on SQLite")
     p.add_argument("--try-indexes", action="store_true",
                    help="after the run, create candidate indexes in the bench database and time the SQL path again")
     p.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True,
@@ -554,15 +566,41 @@ def insert_devices(conn: Any, layout: Layout, n: int, period: Period, rng: np.ra
 Values = dict[tuple[str, str], tuple[float, float, float | None]]  # (scope, code) → (num, den, value)
 
 
-def run_sql(engine: Engine, scopes: list[Scope], codes: list[str], period: Period, now: datetime) -> tuple[Values, float]:
+def run_batch(engine: Engine, scopes: list[Scope], codes: list[str], period: Period, now: datetime
+              ) -> tuple[Values, float]:
+    """Every (scope, code) in one service.compute_many call: what a board or a self-evaluation asks."""
+    with Session(engine) as s:
+        t0 = time.perf_counter()
+        got = service.compute_many(db_session=s, scopes=scopes, codes=codes, period=period, now=now)
+        secs = time.perf_counter() - t0
+    return {(str(sc), code): (v.numerator, v.denominator, v.value) for (sc, code), v in got.items()}, secs
+
+
+def run_per_value(engine: Engine, scopes: list[Scope], codes: list[str], period: Period, now: datetime
+                  ) -> tuple[Values, float, dict[str, float]]:
+    """Every (scope, code) one service.compute call at a time (the API's one-value endpoint); also
+    the seconds spent per code."""
     out: Values = {}
+    per_code = dict.fromkeys(codes, 0.0)
     with Session(engine) as s:
         t0 = time.perf_counter()
         for sc in scopes:
             for code in codes:
+                t = time.perf_counter()
                 v = service.compute(db_session=s, code=code, scope=sc, period=period, now=now)
+                per_code[code] += time.perf_counter() - t
                 out[(str(sc), code)] = (v.numerator, v.denominator, v.value)
-        return out, time.perf_counter() - t0
+        return out, time.perf_counter() - t0, per_code
+
+
+def analyze(engine: Engine, vacuum: bool = False) -> None:
+    """Planner statistics (committed: ANALYZE inside an autobegun transaction that is rolled back is lost)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as c:
+            c.exec_driver_sql("ANALYZE")
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE" if vacuum else "ANALYZE")
 
 
 def _ratio(num: float, den: float, scale: float = 100.0) -> tuple[float, float, float | None]:
@@ -774,23 +812,18 @@ def explain(engine: Engine, statement: str, parameters: Any) -> list[str]:
             cur.execute("EXPLAIN QUERY PLAN " + statement, parameters)
             return [r[3] for r in cur.fetchall()]
         cur.execute("EXPLAIN (COSTS OFF) " + statement, parameters)
-        return [r[0] for r in cur.fetchall()]
+        keep = ("->", "Index Cond")  # plan nodes and index conditions; filters are the WHERE clause again
+        lines = [r[0] for r in cur.fetchall()]
+        return lines[:1] + [ln.replace("->", "").strip() for ln in lines[1:] if any(k in ln for k in keep)]
     finally:
         raw.close()
-
-
-def timed_one(engine: Engine, code: str, sc: Scope, period: Period, now: datetime) -> float:
-    with Session(engine) as s:
-        t0 = time.perf_counter()
-        service.compute(db_session=s, code=code, scope=sc, period=period, now=now)
-        return time.perf_counter() - t0
 
 
 def print_plans(engine: Engine, scopes: list[Scope], period: Period, now: datetime) -> None:
     samples = [next(sc for sc in scopes if sc.level == lvl) for lvl in ("district", "street", "community", "grid")
                if any(sc.level == lvl for sc in scopes)]
     print("  query plans (first statement of each indicator; seconds = that indicator for that one scope):")
-    for code in ("closure_rate", "quality_score", "visits_per_worker_month", "mediation_success_rate"):
+    for code in ("closure_rate", "reports_per_worker_month", "visits_per_worker_month"):
         for sc in samples:
             with capture(engine) as seen, Session(engine) as s:
                 t0 = time.perf_counter()
@@ -800,11 +833,13 @@ def print_plans(engine: Engine, scopes: list[Scope], period: Period, now: dateti
             print(f"    {code} {sc.level} ({len(seen)} statements, {dt:.3f} s): " + " | ".join(p.strip() for p in plan))
 
 
+# Every indicator statement filters on the period (reported_at / started_at) and on the street code
+# (district, street) or grid (community, grid); the migrations' indexes lead with other columns.
 CANDIDATE_INDEXES = [
     ("ix_bench_event_street_reported", "event", "street_code, reported_at"),
     ("ix_bench_event_grid_reported", "event", "grid_id, reported_at"),
-    ("ix_bench_event_reported", "event", "reported_at"),
     ("ix_bench_visit_street_started", "visit", "street_code, started_at"),
+    ("ix_bench_visit_grid_started", "visit", "grid_id, started_at"),
 ]
 
 
@@ -891,22 +926,28 @@ def run_backend(be: Backend, args: argparse.Namespace, layout: Layout, scopes: l
             conn.exec_driver_sql("SELECT CreateSpatialIndex('event', 'geom')")
             conn.exec_driver_sql("PRAGMA cache_size=-2000")
         timing["indexes"] = time.perf_counter() - t
-    t = time.perf_counter()
-    with engine.connect() as c:  # planner statistics, as autovacuum / PRAGMA optimize would gather
-        if sqlite:
-            c.exec_driver_sql("ANALYZE")
-        else:
-            c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-    timing["analyze"] = time.perf_counter() - t
+    if not sqlite or args.sqlite_analyze:
+        t = time.perf_counter()
+        analyze(engine, vacuum=True)
+        timing["analyze"] = time.perf_counter() - t
     t_gen = time.perf_counter() - t0
     print(f"   migrate {t_migrate:.1f} s; generate + insert {t_gen:.1f} s ("
           + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()) + ")")
     print("   rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
     res: dict[str, Any] = {"name": be.name}
-    sql, res["sql_s"] = run_sql(engine, scopes, codes, period, now)
-    print(f"   (a) SQL aggregates (service.compute): {res['sql_s']:.2f} s for {len(scopes)} scopes × {len(codes)} "
-          f"indicators = {len(sql)} values ({1000 * res['sql_s'] / max(1, len(sql)):.1f} ms each)")
+    stats = "planner statistics: " + ("ANALYZE after the load" if not sqlite or args.sqlite_analyze else
+                                      "none (the server never runs ANALYZE or PRAGMA optimize on SQLite)")
+    sql, res["sql_s"] = run_batch(engine, scopes, codes, period, now)
+    print(f"   (a) SQL aggregates, all scopes at once (service.compute_many): {res['sql_s']:.2f} s for "
+          f"{len(scopes)} scopes × {len(codes)} indicators = {len(sql)} values; {stats}")
+    if args.per_value:
+        one, res["per_value_s"], per_code = run_per_value(engine, scopes, codes, period, now)
+        checked, nbad, _ = compare(sql, one, codes)
+        print(f"   (a') SQL aggregates, one value at a time (service.compute): {res['per_value_s']:.2f} s "
+              f"({1000 * res['per_value_s'] / max(1, len(one)):.1f} ms each); values {checked - nbad}/{checked} "
+              f"identical to (a)")
+        print("        by indicator: " + ", ".join(f"{c} {v:.1f}" for c, v in per_code.items()))
     if not args.skip_naive:
         naive, res["naive_s"] = run_naive(engine, scopes, period, now)
         checked, nbad, bad = compare(sql, naive, codes)
@@ -933,18 +974,29 @@ def run_backend(be: Backend, args: argparse.Namespace, layout: Layout, scopes: l
     if args.explain:
         print_plans(engine, scopes, period, now)
     if args.try_indexes:
+        t = time.perf_counter()
         with engine.begin() as c:
             for name, table, cols in CANDIDATE_INDEXES:
                 c.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({cols})")
-        with engine.connect() as c:
-            if engine.dialect.name == "sqlite":
-                c.exec_driver_sql("ANALYZE")
-            else:
-                c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-        sql2, res["sql_idx_s"] = run_sql(engine, scopes, codes, period, now)
-        checked, nbad, _ = compare(sql, sql2, codes)
-        print(f"   with candidate indexes ({', '.join(f'{t}({c})' for _, t, c in CANDIDATE_INDEXES)}): SQL "
-              f"{res['sql_idx_s']:.2f} s (was {res['sql_s']:.2f} s); values {checked - nbad}/{checked} unchanged")
+        if not sqlite or args.sqlite_analyze:
+            analyze(engine)
+        label = ", ".join(f"{t_}({c})" for _, t_, c in CANDIDATE_INDEXES)
+        print(f"   candidate indexes {label} built in {time.perf_counter() - t:.1f} s")
+        variants = [("", None)]
+        if sqlite and not args.sqlite_analyze:
+            variants.append((" + ANALYZE", lambda: analyze(engine)))
+        for suffix, before in variants:
+            if before:
+                before()
+            sql2, secs = run_batch(engine, scopes, codes, period, now)
+            res[f"sql_idx{suffix}"] = secs
+            line = f"   SQL with candidate indexes{suffix}: all scopes at once {secs:.2f} s (was {res['sql_s']:.2f} s)"
+            if args.per_value:
+                sql2, secs, _ = run_per_value(engine, scopes, codes, period, now)
+                res[f"per_value_idx{suffix}"] = secs
+                line += f", one value at a time {secs:.2f} s (was {res['per_value_s']:.2f} s)"
+            checked, nbad, _ = compare(sql, sql2, codes)
+            print(line + f"; values {checked - nbad}/{checked} unchanged")
         if args.explain:
             print_plans(engine, scopes, period, now)
     engine.dispose()
@@ -958,7 +1010,7 @@ def main(argv: list[str] | None = None) -> int:
     now = period.end + timedelta(days=30)
     layout = make_layout(args.grids)
     scopes = scopes_for(layout, args.scopes)
-    codes = [c for c in service.COMPUTE if c in EVENT_VISIT_CODES]
+    codes = [c for c in service.COMPUTABLE if c in EVENT_VISIT_CODES]
     with_devices = args.devices > 0 and DEVICES_ERROR is None
     print("gridops indicator benchmark: SQL aggregates vs rows into Python")
     print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
@@ -973,7 +1025,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"device indicators ({len(DEVICE_CODES)}): {', '.join(DEVICE_CODES)}")
     elif DEVICES_ERROR:
         print(f"devices skipped: server.devices does not import ({DEVICES_ERROR})")
-    skipped = [c for c in service.COMPUTE if c not in codes and not (with_devices and c in DEVICE_CODES)]
+    else:
+        print("devices skipped (--devices 0)")
+    skipped = [c for c in service.COMPUTABLE if c not in codes and c not in DEVICE_CODES]
     if skipped:
         print(f"not benchmarked (no event/visit data behind them): {', '.join(skipped)}")
     backends = ["sqlite", "postgis"] if args.backend == "both" else [args.backend]
@@ -990,8 +1044,11 @@ def main(argv: list[str] | None = None) -> int:
         if "naive_s" in r:
             line += f"   naive {r['naive_s']:7.2f}   naive ÷ SQL {r['naive_s'] / r['sql_s']:5.2f}   " \
                     f"values {'identical' if r['match'] else 'DIFFER'}"
-        if "sql_idx_s" in r:
-            line += f"   SQL with candidate indexes {r['sql_idx_s']:.2f}"
+        if "per_value_s" in r:
+            line += f"   one value at a time {r['per_value_s']:7.2f}"
+        for k in sorted(r):
+            if "_idx" in k:
+                line += f"   {k.replace('_idx', ' with candidate indexes').replace('_s', '')} {r[k]:.2f}"
         if "dev_service_s" in r:
             line += f"   devices service {r['dev_service_s']:.2f} / one pass {r['dev_once_s']:.2f} " \
                     f"({'identical' if r['dev_match'] else 'DIFFER'})"

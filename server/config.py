@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     visit_min_minutes: float = 10.0
     visit_min_inside_share: float = 0.8
     visit_target_per_month: int = 20
+    quality_rule: str | None = None  # JSON file of the event quality score rule; None: the built-in 30 points
     # photos: limits and where the bytes live ("filesystem" under media_root, or "s3")
     photo_max_mb: int = 15
     media_root: str = "var/media"

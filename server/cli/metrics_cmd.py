@@ -22,7 +22,7 @@ def _compute(args: argparse.Namespace) -> int:
 
     scope, period = parse_scope(args.scope), parse_period(args.period)
     with get_sessionmaker()() as db_session:
-        codes = args.indicator or list(service.COMPUTE)
+        codes = args.indicator or list(service.COMPUTABLE)
         values = [service.compute(db_session=db_session, code=c, scope=scope, period=period, now=utcnow())
                   for c in codes]
     if args.json:

@@ -55,7 +55,7 @@ def draft_reason(value: service.IndicatorValue, rows: list[dict[str, Any]]) -> s
 
 def actual_values(*, db_session: Session, declaration: Declaration, scope: Scope, period: Period, now: datetime,
                   drill_limit: int = 500) -> dict[str, ActualValue]:
-    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTE)
+    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTABLE)
     out: dict[str, ActualValue] = {}
     for code in codes:
         assert code is not None
@@ -70,7 +70,7 @@ def actual_values(*, db_session: Session, declaration: Declaration, scope: Scope
 def quarterly_progress(*, db_session: Session, declaration: Declaration, scope: Scope, year: int,
                        now: datetime) -> dict[str, list[float | None]]:
     """Q1..Q4 values per computable code; quarters not yet started are None (not zero)."""
-    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTE)
+    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTABLE)
     progress: dict[str, list[float | None]] = {}
     for code in codes:
         assert code is not None

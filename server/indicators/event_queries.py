@@ -1,85 +1,218 @@
-"""Event, visit and dispute indicators as SQL aggregates over a scope and a period.
+"""Event, visit and dispute indicators for many scopes at once: grouped SQL aggregates, rolled up.
 
-Attribution rules (documented in the README and the catalogue formulas):
-- an event belongs to the period in which it was reported (reported_at), and to the scope of
-  the grid it fell in; rejected (不予立案) and merged duplicates are not cases;
-- it counts as closed if closed before the period ended, so a year's figures do not change
-  when late closures come in afterwards;
-- worker-months: each month of the period counts a worker assigned in scope during it, weighted
-  by the share of the month inside the period and already elapsed.
+Why grouped: an indicator board, a self-evaluation or a quarterly table wants every indicator for a
+district, each of its streets and each community. Here the database reads each table once per
+request and sums the period's rows per (street, grid, month) cell; every scope's numerator and
+denominator is then a sum of a few hundred cells. One scope costs one statement per table, and so
+does the whole district with all its streets and communities (the per-scope, per-indicator queries
+this replaced read the events 30 times per scope: bench/bench_indicators.py measures both).
+
+Attribution rules (the catalogue formulas say the same in Chinese):
+- an event belongs to the period in which it was reported (reported_at), and to the scope of the
+  grid it fell in; rejected (不予立案) and merged duplicates are not cases;
+- it counts as closed if closed before the period ended, so a year's figures do not change when
+  late closures come in afterwards;
+- district and street scopes select by the stored street code, community and grid scopes by the
+  code of the grid (visits: the worker's street, the grid where most points fell);
+- worker-months: each month of the period counts a worker assigned in scope during it, weighted by
+  the share of the month inside the period and already elapsed;
+- quality score: the average over months (with events) of the month's average event score.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
+from server.auth.enums import Role
 from server.auth.models import User
+from server.config import get_settings
 from server.events.enums import SATISFIED, EventState
 from server.events.models import Dispute, Event
 from server.grids.models import Grid, GridAssignment
 from server.indicators.periods import Period, Scope, parse_period
+from server.indicators.quality import RULE_60, Rule, load_rule, score_expression
 from server.indicators.results import Ratio
 from server.visits.models import Visit
 
 NOT_CASES = (EventState.rejected.value, EventState.merged.value)
+STREET_LEVELS = ("district", "street")  # selected by the stored street code; below them by grid code
+
+
+def prefix_range(column, prefix: str) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """`column LIKE 'prefix%'` for digit codes, written as a range so that a B-tree index serves it:
+    SQLite's LIKE is case-insensitive and never uses an ordinary index, PostgreSQL's needs
+    text_pattern_ops outside the C collation. The upper bound is the prefix plus one as a number of
+    the same length (not a punctuation character, which locale collations ignore)."""
+    if not prefix:
+        return true()
+    if not prefix.isdigit():
+        raise ValueError(f"code prefix {prefix!r}: digits only")
+    if set(prefix) == {"9"}:
+        return column >= prefix
+    return and_(column >= prefix, column < str(int(prefix) + 1).zfill(len(prefix)))
 
 
 def in_scope(scope: Scope, street_col, grid_id_col) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    """District/street by the stored street code (indexed); community/grid through the grid code."""
-    if scope.level in ("district", "street"):
-        return street_col.startswith(scope.prefix)
-    return grid_id_col.in_(select(Grid.id).where(Grid.code.startswith(scope.prefix)))
+    """Rows of one scope: district/street by the stored street code, community/grid through the grid."""
+    if scope.level in STREET_LEVELS:
+        return prefix_range(street_col, scope.prefix)
+    return grid_id_col.in_(select(Grid.id).where(prefix_range(Grid.code, scope.prefix)))
+
+
+def common_prefix(scopes: Sequence[Scope]) -> str:
+    """The longest code prefix shared by all the scopes (the district's code for a board)."""
+    common = scopes[0].prefix
+    for sc in scopes[1:]:
+        while not sc.prefix.startswith(common):
+            common = common[:-1]
+    return common
 
 
 def cases(scope: Scope, period: Period) -> Select:  # type: ignore[type-arg]
-    """Events that are cases of the period: the denominator of the closure rates."""
+    """Events that are cases of the period in one scope: what the closure drill-downs list."""
     return select(Event).where(
         in_scope(scope, Event.street_code, Event.grid_id), Event.reported_at >= period.start,
         Event.reported_at < period.end, Event.state.not_in(NOT_CASES))
 
 
-def closure_rate(db_session: Session, scope: Scope, period: Period) -> Ratio:
-    """办结率 = cases closed before the period ended / cases reported in the period."""
-    closed = and_(Event.closed_at.is_not(None), Event.closed_at < period.end)
-    return _count_ratio(db_session, cases(scope, period), closed)
+def _covering(scopes: Sequence[Scope], street_col, grid_id_col) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """One filter for the rows of all the scopes: their common code prefix, by street code and/or
+    by grid as the scopes' levels select (both, OR-ed, when the levels are mixed)."""
+    common = common_prefix(scopes)
+    parts = []
+    if any(sc.level in STREET_LEVELS for sc in scopes):
+        parts.append(in_scope(Scope("district", common), street_col, grid_id_col))
+    if any(sc.level not in STREET_LEVELS for sc in scopes):
+        parts.append(in_scope(Scope("grid", common), street_col, grid_id_col))
+    return parts[0] if len(parts) == 1 else or_(*parts)
 
 
-def on_time_closure_rate(db_session: Session, scope: Scope, period: Period) -> Ratio:
-    """正常办结率 = cases closed within their time limit (and before the period ended) / cases."""
-    on_time = and_(Event.closed_on_time.is_(True), Event.closed_at < period.end)
-    return _count_ratio(db_session, cases(scope, period), on_time)
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
 
 
-def satisfaction(db_session: Session, scope: Scope, period: Period) -> Ratio:
-    """满意度 = (一般 + 满意 + 非常满意) / 评价数量, over reviews of events reported in the period."""
-    q = cases(scope, period).where(Event.satisfaction.is_not(None))
-    return _count_ratio(db_session, q, Event.satisfaction.in_([s.value for s in SATISFIED]))
+def _month_bucket(column, months: Sequence[Period]) -> ColumnElement[int]:  # type: ignore[no-untyped-def]
+    """Index of the period's month a timestamp falls in (rows are already inside the period)."""
+    if len(months) == 1:
+        return literal_column("0")
+    return case(*((column < m.end, i) for i, m in enumerate(months[:-1])), else_=len(months) - 1)
 
 
-def _count_ratio(db_session: Session, q: Select, numerator: ColumnElement[bool]) -> Ratio:  # type: ignore[type-arg]
-    stmt = q.with_only_columns(func.coalesce(func.sum(case((numerator, 1), else_=0)), 0), func.count(Event.id))
-    num, den = db_session.execute(stmt).one()
-    return Ratio(float(num), float(den))
+QUALITY_RULES: dict[str, Callable[[], Rule]] = {  # score column → its rule (loaded when used)
+    "score": lambda: load_rule(get_settings().quality_rule),
+    "score_60": lambda: load_rule(str(RULE_60)),
+}
 
 
-def worker_months(db_session: Session, scope: Scope, period: Period, now: datetime) -> float:
-    """Σ over months of (workers assigned in scope during the month) × (share of the month counted)."""
-    total = 0.0
-    for month in period.months():
-        end = min(month.end, now)
-        if end <= month.start:
-            continue
-        full = month_seconds(month)
-        q = (select(func.count(func.distinct(GridAssignment.user_id)))
-             .join(Grid, Grid.id == GridAssignment.grid_id).join(User, User.id == GridAssignment.user_id)
-             .where(User.role == "grid_worker", Grid.code.startswith(scope.prefix),
-                    GridAssignment.valid_from < end,
-                    or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > month.start)))
-        total += (db_session.scalar(q) or 0) * (end - month.start).total_seconds() / full
-    return total
+def _event_columns(period: Period) -> dict[str, Callable[[], ColumnElement]]:  # type: ignore[type-arg]
+    """The sums an event cell can carry, built only when an indicator asks for them: a statement
+    sums only what its indicators read (the quality scores cost the most per row)."""
+    case_ = Event.state.not_in(NOT_CASES)
+    before_end = and_(Event.closed_at.is_not(None), Event.closed_at < period.end)
+    return {
+        "events": func.count,
+        "cases": lambda: _count(case_),
+        "closed": lambda: _count(and_(case_, before_end)),
+        "closed_on_time": lambda: _count(and_(case_, before_end, Event.closed_on_time.is_(True))),
+        "rated": lambda: _count(and_(case_, Event.satisfaction.is_not(None))),
+        "satisfied": lambda: _count(and_(case_, Event.satisfaction.in_([s.value for s in SATISFIED]))),
+        "worker_reports": lambda: _count(Event.reporter_id.in_(
+            select(User.id).where(User.role == Role.grid_worker.value))),
+        **{name: (lambda rule=rule: func.sum(score_expression(rule())))  # type: ignore[misc]
+           for name, rule in QUALITY_RULES.items()},
+    }
+
+
+def _dispute_columns(now: datetime) -> dict[str, Callable[[], ColumnElement]]:  # type: ignore[type-arg]
+    replied = and_(Dispute.replied_at.is_not(None), Dispute.replied_at <= now)
+    return {
+        "mediated": lambda: _count(Dispute.mediation_result.is_not(None)),
+        "mediation_success": lambda: _count(Dispute.mediation_result == "success"),
+        # disputes still within their 30 days at `now` and not yet answered are not held against anyone
+        "reply_due": lambda: _count(or_(Dispute.reply_due_at < now, replied)),
+        "replied_in_time": lambda: _count(and_(replied, Dispute.replied_at <= Dispute.reply_due_at)),
+    }
+
+
+VISIT_COLUMNS: dict[str, Callable[[], ColumnElement]] = {"visits": func.count}  # type: ignore[type-arg]
+
+
+@dataclass
+class Totals:
+    """Sums over cells; `monthly` keeps the per-month event counts and scores the quality score needs."""
+
+    sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    monthly: dict[tuple[int, str], float] = field(default_factory=lambda: defaultdict(float))
+    worker_months: float = 0.0
+
+    def add(self, sums: dict[str, float], monthly: dict[tuple[int, str], float]) -> None:
+        for name, value in sums.items():
+            self.sums[name] += value
+        for key, value in monthly.items():
+            self.monthly[key] += value
+
+    def quality(self, score: str) -> Ratio:
+        months = {m for m, name in self.monthly if name == "events" and self.monthly[m, name]}
+        averages = [self.monthly[m, score] / self.monthly[m, "events"] for m in sorted(months)]
+        return Ratio(sum(averages), len(averages), scale=1.0)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """The sums a code reads, how they make its ratio, and whether it needs worker-months or months."""
+
+    columns: tuple[str, ...]
+    ratio: Callable[[Totals], Ratio]
+    worker_months: bool = False
+    monthly: bool = False
+
+
+def _sum_ratio(num: str, den: str) -> Indicator:
+    return Indicator((num, den), lambda t: Ratio(t.sums[num], t.sums[den]))
+
+
+def _per_worker_month(num: str) -> Indicator:
+    return Indicator((num,), lambda t: Ratio(t.sums[num], t.worker_months, scale=1.0), worker_months=True)
+
+
+def _quality(score: str) -> Indicator:
+    return Indicator(("events", score), lambda t: t.quality(score), monthly=True)
+
+
+INDICATORS: dict[str, Indicator] = {
+    "closure_rate": _sum_ratio("closed", "cases"),
+    "on_time_closure_rate": _sum_ratio("closed_on_time", "cases"),
+    "satisfaction": _sum_ratio("satisfied", "rated"),
+    "reports_per_worker_month": _per_worker_month("worker_reports"),
+    "visits_per_worker_month": _per_worker_month("visits"),
+    "mediation_success_rate": _sum_ratio("mediation_success", "mediated"),
+    "dispute_reply_within_30_days_rate": _sum_ratio("replied_in_time", "reply_due"),
+    "quality_score": _quality("score"),
+    "quality_score_60": _quality("score_60"),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    street_code: str | None
+    grid_id: int | None
+    month: int
+    sums: dict[str, float]
+
+
+def _cells(db_session: Session, base: Select, street_col, grid_id_col, month,  # type: ignore[no-untyped-def, type-arg]
+           sums: dict[str, ColumnElement]) -> list[Cell]:  # type: ignore[type-arg]
+    stmt = base.with_only_columns(street_col, grid_id_col, month.label("month"),
+                                  *(c.label(n) for n, c in sums.items()))
+    stmt = stmt.group_by(street_col, grid_id_col, "month")
+    return [Cell(r[0], r[1], int(r[2]), {n: float(v or 0) for n, v in zip(sums, r[3:], strict=True)})
+            for r in db_session.execute(stmt)]
 
 
 def month_seconds(month: Period) -> float:
@@ -88,42 +221,84 @@ def month_seconds(month: Period) -> float:
     return (whole.end - whole.start).total_seconds()
 
 
-def reports_per_worker_month(db_session: Session, scope: Scope, period: Period, now: datetime) -> Ratio:
-    """人均月上报量 = events reported by grid workers in scope / worker-months."""
-    q = (select(func.count(Event.id)).join(User, User.id == Event.reporter_id)
-         .where(User.role == "grid_worker", in_scope(scope, Event.street_code, Event.grid_id),
-                Event.reported_at >= period.start, Event.reported_at < period.end))
-    return Ratio(float(db_session.scalar(q) or 0), worker_months(db_session, scope, period, now), scale=1.0)
+def _worker_months(assignments: Sequence[tuple[str, int, datetime, datetime | None]], prefix: str,
+                   months: Sequence[Period], now: datetime) -> float:
+    """Σ over months of (distinct workers assigned in scope during the month) × (share of it counted)."""
+    mine = [a for a in assignments if a[0].startswith(prefix)]
+    total = 0.0
+    for month in months:
+        end = min(month.end, now)
+        if end <= month.start:
+            continue
+        workers = {user for _, user, since, until in mine if since < end and (until is None or until > month.start)}
+        total += len(workers) * (end - month.start).total_seconds() / month_seconds(month)
+    return total
 
 
-def visits_per_worker_month(db_session: Session, scope: Scope, period: Period, now: datetime) -> Ratio:
-    """巡查走访 = visits that count (duration and location rule) / worker-months."""
-    q = select(func.count(Visit.id)).where(
-        Visit.counted.is_(True), in_scope(scope, Visit.street_code, Visit.grid_id),
-        Visit.started_at >= period.start, Visit.started_at < period.end)
-    return Ratio(float(db_session.scalar(q) or 0), worker_months(db_session, scope, period, now), scale=1.0)
+def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], period: Period,
+           now: datetime) -> dict[tuple[Scope, str], Ratio]:
+    """Every (scope, code) for the codes of INDICATORS, from one grouped statement per table needed."""
+    codes = list(dict.fromkeys(codes))
+    if not scopes or not codes:
+        return {}
+    wanted = {col for c in codes for col in INDICATORS[c].columns}
+    months = period.months()
+    monthly = any(INDICATORS[c].monthly for c in codes)
+
+    def pick(columns: dict[str, Callable[[], ColumnElement]]) -> dict[str, ColumnElement]:  # type: ignore[type-arg]
+        return {name: build() for name, build in columns.items() if name in wanted}
+
+    cells: list[Cell] = []
+    if sums := pick(_event_columns(period)):
+        base = select(Event).where(_covering(scopes, Event.street_code, Event.grid_id),
+                                   Event.reported_at >= period.start, Event.reported_at < period.end)
+        bucket = _month_bucket(Event.reported_at, months if monthly else months[:1])
+        cells += _cells(db_session, base, Event.street_code, Event.grid_id, bucket, sums)
+    if sums := pick(_dispute_columns(now)):
+        base = select(Dispute).join(Event, Event.id == Dispute.event_id).where(
+            _covering(scopes, Event.street_code, Event.grid_id),
+            Event.reported_at >= period.start, Event.reported_at < period.end)
+        cells += _cells(db_session, base, Event.street_code, Event.grid_id, literal_column("0"), sums)
+    if sums := pick(VISIT_COLUMNS):
+        base = select(Visit).where(_covering(scopes, Visit.street_code, Visit.grid_id), Visit.counted.is_(True),
+                                   Visit.started_at >= period.start, Visit.started_at < period.end)
+        cells += _cells(db_session, base, Visit.street_code, Visit.grid_id, literal_column("0"), sums)
+    assignments: list[tuple[str, int, datetime, datetime | None]] = []
+    if any(INDICATORS[c].worker_months for c in codes):
+        assignments = [tuple(r) for r in db_session.execute(  # type: ignore[misc]
+            select(Grid.code, GridAssignment.user_id, GridAssignment.valid_from, GridAssignment.valid_to)
+            .join(Grid, Grid.id == GridAssignment.grid_id).join(User, User.id == GridAssignment.user_id)
+            .where(User.role == Role.grid_worker.value, prefix_range(Grid.code, common_prefix(scopes)),
+                   GridAssignment.valid_from < min(period.end, now),
+                   or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > period.start)))]
+    by_key = _fold(db_session, cells, scopes, ("events", *QUALITY_RULES) if monthly else ())
+    out: dict[tuple[Scope, str], Ratio] = {}
+    for sc in scopes:
+        totals = Totals()
+        for key, part in by_key[sc.level in STREET_LEVELS].items():
+            if key.startswith(sc.prefix):
+                totals.add(part.sums, part.monthly)
+        if assignments:
+            totals.worker_months = _worker_months(assignments, sc.prefix, months, now)
+        for code in codes:
+            out[(sc, code)] = INDICATORS[code].ratio(totals)
+    return out
 
 
-def _disputes(scope: Scope, period: Period) -> Select:  # type: ignore[type-arg]
-    return (select(Dispute).join(Event, Event.id == Dispute.event_id)
-            .where(in_scope(scope, Event.street_code, Event.grid_id), Event.reported_at >= period.start,
-                   Event.reported_at < period.end))
-
-
-def mediation_success_rate(db_session: Session, scope: Scope, period: Period) -> Ratio:
-    """人民调解成功率 = mediations that succeeded / mediations with a result."""
-    q = _disputes(scope, period).where(Dispute.mediation_result.is_not(None)).with_only_columns(
-        func.coalesce(func.sum(case((Dispute.mediation_result == "success", 1), else_=0)), 0), func.count())
-    num, den = db_session.execute(q).one()
-    return Ratio(float(num), float(den))
-
-
-def dispute_reply_rate(db_session: Session, scope: Scope, period: Period, now: datetime) -> Ratio:
-    """30日内答复率 = disputes answered by their 30-day deadline / disputes already due or answered
-    at `now`, so disputes still within their 30 days are not counted against anyone."""
-    replied = and_(Dispute.replied_at.is_not(None), Dispute.replied_at <= now)
-    q = _disputes(scope, period).where(or_(Dispute.reply_due_at < now, replied))
-    ok = and_(replied, Dispute.replied_at <= Dispute.reply_due_at)
-    num, den = db_session.execute(q.with_only_columns(
-        func.coalesce(func.sum(case((ok, 1), else_=0)), 0), func.count())).one()
-    return Ratio(float(num), float(den))
+def _fold(db_session: Session, cells: Sequence[Cell], scopes: Sequence[Scope],
+          monthly: Sequence[str]) -> dict[bool, dict[str, Totals]]:
+    """Cells summed per street code (True) and per grid code (False), for the levels the scopes
+    have: a scope then adds up the few keys under its prefix instead of every cell."""
+    street_level = {sc.level in STREET_LEVELS for sc in scopes}
+    grid_code: dict[int, str] = {}
+    if False in street_level:
+        grid_code = {gid: code for gid, code in db_session.execute(
+            select(Grid.id, Grid.code).where(prefix_range(Grid.code, common_prefix(scopes))))}
+    out: dict[bool, dict[str, Totals]] = {True: defaultdict(Totals), False: defaultdict(Totals)}
+    for c in cells:
+        per_month = {(c.month, n): v for n, v in c.sums.items() if n in monthly}
+        for by_street in street_level:
+            key = c.street_code if by_street else grid_code.get(c.grid_id)  # type: ignore[arg-type]
+            if key is not None:
+                out[by_street][key].add(c.sums, per_month)
+    return out

@@ -2,8 +2,9 @@
 
 The rule is data (quality_rule.json, or GRIDOPS_QUALITY_RULE pointing at another file): each
 criterion names a check and its points; the default sums to 30, a 60-point rule is one file away.
-An event's score is the sum of the points of the criteria it meets; the indicator is the average
-score of the events reported in a month, and over a longer period the average of those months.
+An event's score is the sum of the points of the criteria it meets; the indicator (computed in
+event_queries) is the average score of the events reported in a month, and over a longer period
+the average of those months.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Text, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Float, Text, case, cast, func
 
 from server.events.models import Event
-from server.indicators import event_queries as q
-from server.indicators.periods import Period, Scope
-from server.indicators.results import Ratio
 
 DEFAULT_RULE = Path(__file__).with_name("quality_rule.json")
 RULE_60 = Path(__file__).with_name("quality_rule_60.json")  # the same criteria on the 60-point scale
@@ -58,17 +55,3 @@ def load_rule(path: str | None = None) -> Rule:
 def score_expression(rule: Rule) -> ColumnElement[float]:
     return sum((case((CHECKS[check](value), points), else_=0.0) for check, value, points, _ in rule.criteria),
                start=cast(0.0, Float))  # type: ignore[return-value]
-
-
-def quality_score(db_session: Session, scope: Scope, period: Period, rule: Rule | None = None) -> Ratio:
-    """Average over months (with events) of the month's average event score; scale 1 (points)."""
-    rule = rule or load_rule()
-    monthly = []
-    for month in period.months():
-        stmt = select(func.avg(score_expression(rule)), func.count(Event.id)).where(
-            q.in_scope(scope, Event.street_code, Event.grid_id), Event.reported_at >= month.start,
-            Event.reported_at < month.end)
-        avg, n = db_session.execute(stmt).one()
-        if n:
-            monthly.append(float(avg))
-    return Ratio(sum(monthly), len(monthly), scale=1.0)

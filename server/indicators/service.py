@@ -6,7 +6,7 @@ library; this module only knows how each code is computed from the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,22 +21,14 @@ from server.indicators import device_queries
 from server.indicators import event_queries as q
 from server.indicators import rental_queries
 from server.indicators.periods import Period, Scope
-from server.indicators.quality import RULE_60, load_rule, quality_score
 from server.indicators.results import Ratio
 from server.reports import service as reports
 
 Compute = Callable[[Session, Scope, Period, datetime], Ratio]
 
-COMPUTE: dict[str, Compute] = {
-    "closure_rate": lambda s, sc, p, now: q.closure_rate(s, sc, p),
-    "on_time_closure_rate": lambda s, sc, p, now: q.on_time_closure_rate(s, sc, p),
-    "satisfaction": lambda s, sc, p, now: q.satisfaction(s, sc, p),
-    "reports_per_worker_month": q.reports_per_worker_month,
-    "visits_per_worker_month": q.visits_per_worker_month,
-    "mediation_success_rate": lambda s, sc, p, now: q.mediation_success_rate(s, sc, p),
-    "dispute_reply_within_30_days_rate": q.dispute_reply_rate,
-    "quality_score": lambda s, sc, p, now: quality_score(s, sc, p),
-    "quality_score_60": lambda s, sc, p, now: quality_score(s, sc, p, load_rule(str(RULE_60))),
+# Computed one scope at a time; the event, visit and dispute indicators (event_queries.INDICATORS)
+# are computed for many scopes at once from grouped aggregates.
+PER_SCOPE: dict[str, Compute] = {
     "online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.camera),
     "link_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.link),
     "terminal_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.terminal),
@@ -46,6 +38,7 @@ COMPUTE: dict[str, Compute] = {
     "trainings_held": lambda s, sc, p, now: reports.trainings_held(s, sc, p),
     "weekly_reports_produced": lambda s, sc, p, now: reports.weekly_reports_produced(s, sc, p),
 }
+COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *PER_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -82,21 +75,39 @@ def check_scope(user: User, scope: Scope) -> None:
                         code="scope_forbidden")
 
 
+def compute_many(*, db_session: Session, scopes: Sequence[Scope], codes: Sequence[str], period: Period,
+                 now: datetime, targets: Mapping[str, float | None] | None = None
+                 ) -> dict[tuple[Scope, str], IndicatorValue]:
+    """Every (scope, code): a board or a table for a district, its streets and communities costs
+    one grouped statement per table for the event, visit and dispute indicators."""
+    for code in codes:
+        if code not in COMPUTABLE:
+            raise NotFound(f"indicator {code} is not computed from data", f"指标 {code} 无法由数据计算",
+                           code="indicator_not_computable", detail={"computable": sorted(COMPUTABLE)})
+    grouped = q.ratios(db_session, scopes, [c for c in codes if c in q.INDICATORS], period, now)
+    out: dict[tuple[Scope, str], IndicatorValue] = {}
+    for scope in scopes:
+        for code in codes:
+            ratio = grouped[scope, code] if code in q.INDICATORS else PER_SCOPE[code](db_session, scope, period, now)
+            meta = get_indicator(code)
+            target = (targets or {}).get(code)
+            goal = meta.default_target if target is None else target
+            out[scope, code] = IndicatorValue(
+                code=code, name_zh=meta.name_zh, unit=meta.unit, direction=meta.direction, target=goal,
+                value=ratio.value, numerator=ratio.numerator, denominator=ratio.denominator,
+                status=_status(ratio.value, goal, meta.direction), scope=str(scope), period=period.label)
+    return out
+
+
 def compute(*, db_session: Session, code: str, scope: Scope, period: Period, now: datetime,
             target: float | None = None) -> IndicatorValue:
-    if code not in COMPUTE:
-        raise NotFound(f"indicator {code} is not computed from data", f"指标 {code} 无法由数据计算",
-                       code="indicator_not_computable", detail={"computable": sorted(COMPUTE)})
-    meta = get_indicator(code)
-    ratio = COMPUTE[code](db_session, scope, period, now)
-    goal = meta.default_target if target is None else target
-    return IndicatorValue(code=code, name_zh=meta.name_zh, unit=meta.unit, direction=meta.direction, target=goal,
-                          value=ratio.value, numerator=ratio.numerator, denominator=ratio.denominator,
-                          status=_status(ratio.value, goal, meta.direction), scope=str(scope), period=period.label)
+    return compute_many(db_session=db_session, scopes=[scope], codes=[code], period=period, now=now,
+                        targets={code: target})[scope, code]
 
 
 def compute_all(*, db_session: Session, scope: Scope, period: Period, now: datetime) -> list[IndicatorValue]:
-    return [compute(db_session=db_session, code=c, scope=scope, period=period, now=now) for c in COMPUTE]
+    return list(compute_many(db_session=db_session, scopes=[scope], codes=COMPUTABLE, period=period,
+                             now=now).values())
 
 
 def series(*, db_session: Session, code: str, scope: Scope, period: Period, now: datetime) -> list[IndicatorValue]:

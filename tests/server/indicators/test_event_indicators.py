@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import literal, select
 
 from server.events import service as events
 from server.events.enums import EventState
@@ -14,6 +15,7 @@ from server.events.schemas import EventCreate
 from server.events.transitions import transition
 from server.indicators import event_queries as q
 from server.indicators.periods import parse_period, parse_scope
+from server.indicators.results import Ratio
 from tests import factories
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -21,6 +23,10 @@ NOV = parse_period("2026-11")
 OCT = parse_period("2026-10")
 STREET1 = parse_scope("street:440112001")
 NOW = datetime(2026, 12, 10, tzinfo=UTC)
+
+
+def ratio(db_session, code: str, scope=STREET1, period=NOV, now=NOW) -> Ratio:  # type: ignore[no-untyped-def]
+    return q.ratios(db_session, [scope], [code], period, now)[scope, code]
 
 
 @pytest.fixture
@@ -47,9 +53,9 @@ CLOSE = ["accepted", "dispatched", "handled", "closed"]
 
 
 def test_no_events_is_no_data_not_100(db_session, world) -> None:  # type: ignore[no-untyped-def]
-    r = q.closure_rate(db_session, STREET1, NOV)
+    r = ratio(db_session, "closure_rate", STREET1, NOV)
     assert (r.numerator, r.denominator, r.value) == (0, 0, None)
-    assert q.satisfaction(db_session, STREET1, NOV).value is None
+    assert ratio(db_session, "satisfaction", STREET1, NOV).value is None
 
 
 def test_closure_and_on_time_rates(db_session, world) -> None:  # type: ignore[no-untyped-def]
@@ -63,13 +69,13 @@ def test_closure_and_on_time_rates(db_session, world) -> None:  # type: ignore[n
     _walk(db_session, world, rejected, [], t)
     transition(db_session=db_session, event=rejected, to=EventState.rejected, actor=world["users"]["admin"], at=t)
     _report(db_session, world, t, who="worker_c", square=(5, 5))  # street 2: out of scope
-    closure = q.closure_rate(db_session, STREET1, NOV)
+    closure = ratio(db_session, "closure_rate", STREET1, NOV)
     assert (closure.numerator, closure.denominator, closure.value) == (3, 4, 75.0)
-    on_time = q.on_time_closure_rate(db_session, STREET1, NOV)
+    on_time = ratio(db_session, "on_time_closure_rate", STREET1, NOV)
     assert (on_time.numerator, on_time.denominator, on_time.value) == (2, 4, 50.0)
-    assert q.closure_rate(db_session, parse_scope("district:440112"), NOV).denominator == 5
-    assert q.closure_rate(db_session, parse_scope("grid:440112001001001"), NOV).denominator == 4
-    assert q.closure_rate(db_session, parse_scope("grid:440112001001002"), NOV).value is None
+    assert ratio(db_session, "closure_rate", parse_scope("district:440112"), NOV).denominator == 5
+    assert ratio(db_session, "closure_rate", parse_scope("grid:440112001001001"), NOV).denominator == 4
+    assert ratio(db_session, "closure_rate", parse_scope("grid:440112001001002"), NOV).value is None
 
 
 def test_period_boundaries(db_session, world) -> None:  # type: ignore[no-untyped-def]
@@ -78,9 +84,9 @@ def test_period_boundaries(db_session, world) -> None:  # type: ignore[no-untype
     late_oct = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)
     e = _report(db_session, world, late_oct)
     _walk(db_session, world, e, CLOSE, datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
-    assert q.closure_rate(db_session, STREET1, OCT).value == 0.0
-    assert q.closure_rate(db_session, STREET1, NOV).value is None
-    assert q.closure_rate(db_session, STREET1, parse_period("2026")).value == 100.0
+    assert ratio(db_session, "closure_rate", STREET1, OCT).value == 0.0
+    assert ratio(db_session, "closure_rate", STREET1, NOV).value is None
+    assert ratio(db_session, "closure_rate", STREET1, parse_period("2026")).value == 100.0
 
 
 def test_satisfaction_formula(db_session, world) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +97,7 @@ def test_satisfaction_formula(db_session, world) -> None:  # type: ignore[no-unt
         e.satisfaction = sat
     _report(db_session, world, t)  # not reviewed: not in the denominator
     db_session.flush()
-    r = q.satisfaction(db_session, STREET1, NOV)
+    r = ratio(db_session, "satisfaction", STREET1, NOV)
     assert (r.numerator, r.denominator, r.value) == (3, 4, 75.0)  # (一般+满意+非常满意)/评价数量
 
 
@@ -100,12 +106,12 @@ def test_reports_and_visits_per_worker_month(db_session, world) -> None:  # type
     t = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
     for i in range(6):
         _report(db_session, world, t + timedelta(hours=i), who="worker_a" if i < 4 else "worker_b")
-    r = q.reports_per_worker_month(db_session, STREET1, NOV, NOW)
+    r = ratio(db_session, "reports_per_worker_month", STREET1, NOV, NOW)
     assert (r.numerator, r.denominator, r.value) == (6, 2.0, 3.0)
     half = parse_period("2026-11-01..2026-11-15")  # half of November: 2 × 15/30 worker-months
-    assert q.reports_per_worker_month(db_session, STREET1, half, NOW).denominator == pytest.approx(1.0)
+    assert ratio(db_session, "reports_per_worker_month", STREET1, half, NOW).denominator == pytest.approx(1.0)
     mid_month_now = datetime(2026, 11, 16, 16, 0, tzinfo=UTC)  # 17 Nov 00:00 Shanghai: 16 of 30 days elapsed
-    assert q.worker_months(db_session, STREET1, NOV, mid_month_now) == pytest.approx(2 * 16 / 30)
+    assert ratio(db_session, "reports_per_worker_month", STREET1, NOV, mid_month_now).denominator == pytest.approx(2 * 16 / 30)
 
 
 def test_dispute_rates(db_session, world) -> None:  # type: ignore[no-untyped-def]
@@ -117,21 +123,19 @@ def test_dispute_rates(db_session, world) -> None:  # type: ignore[no-untyped-de
         d.mediation_result = result
         d.replied_at = t + timedelta(days=reply_days) if reply_days else None
     db_session.flush()
-    m = q.mediation_success_rate(db_session, STREET1, NOV)
+    m = ratio(db_session, "mediation_success_rate", STREET1, NOV)
     assert (m.numerator, m.denominator) == (2, 3)
     # all four are past their 30-day reply deadline at NOW: answered in time 2 of 4
-    reply = q.dispute_reply_rate(db_session, STREET1, NOV, NOW)
+    reply = ratio(db_session, "dispute_reply_within_30_days_rate", STREET1, NOV, NOW)
     assert (reply.numerator, reply.denominator, reply.value) == (2, 4, 50.0)
     # on 20 November none is due yet; only the one answered (5 days) counts, and it was in time
-    early = q.dispute_reply_rate(db_session, STREET1, NOV, datetime(2026, 11, 20, tzinfo=UTC))
+    early = ratio(db_session, "dispute_reply_within_30_days_rate", STREET1, NOV, datetime(2026, 11, 20, tzinfo=UTC))
     assert (early.numerator, early.denominator) == (2, 2)
 
 
 def test_quality_score_rule(db_session, world) -> None:  # type: ignore[no-untyped-def]
     """Default rule (30 points): description ≥ 10 chars 5, photo 10, accuracy ≤ 30 m 5, address 5,
     sub-category 5. event_body has a 6-char description, no photo, 8 m, an address, a sub-category."""
-    from server.indicators.quality import quality_score
-
     t = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
     _report(db_session, world, t)  # 5 + 5 + 5 = 15
     b = _report(db_session, world, t)
@@ -139,11 +143,11 @@ def test_quality_score_rule(db_session, world) -> None:  # type: ignore[no-untyp
     c = _report(db_session, world, datetime(2026, 10, 10, 2, 0, tzinfo=UTC), category="other")  # 10 (no sub-category)
     c.gps_accuracy_m = 80.0  # 5 (address only)
     db_session.flush()
-    nov = quality_score(db_session, STREET1, NOV)
+    nov = ratio(db_session, "quality_score", STREET1, NOV)
     assert nov.value == pytest.approx(22.5)
-    both = quality_score(db_session, STREET1, parse_period("2026-10-01..2026-11-30"))
+    both = ratio(db_session, "quality_score", STREET1, parse_period("2026-10-01..2026-11-30"))
     assert (both.denominator, both.value) == (2, pytest.approx((5 + 22.5) / 2))
-    assert quality_score(db_session, STREET1, parse_period("2026-09")).value is None
+    assert ratio(db_session, "quality_score", STREET1, parse_period("2026-09")).value is None
 
 
 def test_reopened_event_counts_once_at_its_final_closing(db_session, world) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +157,69 @@ def test_reopened_event_counts_once_at_its_final_closing(db_session, world) -> N
     e = _report(db_session, world, t)
     _walk(db_session, world, e, ["accepted", "dispatched", "handled", "dispatched", "handled"], t + timedelta(hours=1))
     _walk(db_session, world, e, ["closed"], e.closure_due_at + timedelta(days=1))
-    closure = q.closure_rate(db_session, STREET1, NOV)
-    on_time = q.on_time_closure_rate(db_session, STREET1, NOV)
+    closure = ratio(db_session, "closure_rate", STREET1, NOV)
+    on_time = ratio(db_session, "on_time_closure_rate", STREET1, NOV)
     assert (closure.numerator, closure.denominator) == (1, 1)
     assert (on_time.numerator, on_time.denominator) == (0, 1)
+
+
+SCOPES = [parse_scope(s) for s in ("district:440112", "street:440112001", "street:440112002", "community:440112001001",
+                                   "grid:440112001001001", "grid:440112001001002", "grid:440112002001001")]
+
+
+def test_many_scopes_in_one_pass_equal_each_scope_alone(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """The board path (all scopes from one grouped statement per table) gives every scope what it
+    gets alone, across levels, and the cases add up: grid A 3, grid B 1 (and one rejected), grid C 1."""
+    t = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    a1, a2 = _report(db_session, world, t), _report(db_session, world, t + timedelta(hours=1))
+    _report(db_session, world, datetime(2026, 10, 10, 2, 0, tzinfo=UTC))  # October, open
+    for e in (a1, a2):
+        _walk(db_session, world, e, CLOSE, t + timedelta(days=1))
+    rejected = _report(db_session, world, t, who="worker_b", square=(1, 0))
+    transition(db_session=db_session, event=rejected, to=EventState.rejected, actor=world["users"]["admin"], at=t)
+    _report(db_session, world, t, who="worker_b", square=(1, 0))
+    c = _report(db_session, world, t, who="worker_c", square=(5, 5), category="dispute.neighbour")
+    db_session.get(factories.Dispute, c.id).mediation_result = "success"
+    db_session.flush()
+    period = parse_period("2026-10-01..2026-11-30")
+    together = q.ratios(db_session, SCOPES, list(q.INDICATORS), period, NOW)
+    for sc in SCOPES:
+        alone = q.ratios(db_session, [sc], list(q.INDICATORS), period, NOW)
+        assert {code: together[sc, code] for code in q.INDICATORS} == {code: alone[sc, code] for code in q.INDICATORS}
+    closure = [(together[sc, "closure_rate"].numerator, together[sc, "closure_rate"].denominator) for sc in SCOPES]
+    assert closure == [(2, 5), (2, 4), (0, 1), (2, 4), (2, 3), (0, 1), (0, 1)]
+    assert [together[sc, "mediation_success_rate"].denominator for sc in SCOPES] == [1, 0, 1, 0, 0, 0, 1]
+    assert together[SCOPES[0], "reports_per_worker_month"].numerator == 6  # the rejected one was reported too
+
+
+@pytest.mark.parametrize(("code", "prefix", "inside"), [
+    ("440112009000", "440112009", True), ("440112010000", "440112009", False), ("44011200", "440112009", False),
+    ("440112", "440112", True), ("440113001", "440112", False), ("440111999", "440112", False),
+    ("999123", "999", True), ("998", "999", False),
+])
+def test_code_prefix_as_an_index_range(db_session, code: str, prefix: str, inside: bool) -> None:  # type: ignore[no-untyped-def]
+    """`code LIKE 'prefix%'` written as a range the B-tree index serves, on both back ends."""
+    assert db_session.scalar(select(q.prefix_range(literal(code), prefix))) == inside
+
+
+def test_code_prefix_rejects_non_digits() -> None:
+    with pytest.raises(ValueError, match="digits only"):
+        q.prefix_range(literal("x"), "4401%")
+
+
+def test_quality_rule_from_settings(db_session, world, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """GRIDOPS_QUALITY_RULE replaces the built-in 30-point rule (here: the address alone is worth 30)."""
+    from server.config import get_settings
+
+    rule = tmp_path / "rule.json"
+    rule.write_text('{"max_points": 30, "criteria": [{"check": "has_address", "points": 30}]}', encoding="utf-8")
+    _report(db_session, world, datetime(2026, 11, 10, 2, 0, tzinfo=UTC))  # 15 by the built-in rule
+    db_session.flush()
+    assert ratio(db_session, "quality_score").value == 15
+    monkeypatch.setenv("GRIDOPS_QUALITY_RULE", str(rule))
+    get_settings.cache_clear()
+    try:
+        assert ratio(db_session, "quality_score").value == 30
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
