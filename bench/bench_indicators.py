@@ -28,8 +28,8 @@ Device online rates are timed through the service and checked against one pass o
 intervals with devices.availability (server.devices.rates reads the wall clock: the bench pins it
 to the same evaluation moment). PostgreSQL gets VACUUM ANALYZE after the load (autovacuum would);
 SQLite gets no statistics unless --sqlite-analyze, as the server runs no ANALYZE. Query plans
-(EXPLAIN QUERY PLAN / EXPLAIN) of representative statements are printed; --try-indexes builds
-candidate indexes in the bench database only and times the SQL path again.
+(EXPLAIN QUERY PLAN / EXPLAIN) of representative statements are printed; on SQLite the SQL paths
+are timed again after ANALYZE (--no-then-analyze to skip).
 """
 
 from __future__ import annotations
@@ -138,8 +138,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sqlite-analyze", action="store_true",
                    help="run ANALYZE on SQLite after the load (PostgreSQL always gets VACUUM ANALYZE, as autovacuum "
                         "would); the server itself never runs ANALYZE / PRAGMA optimize on SQLite")
-    p.add_argument("--try-indexes", action="store_true",
-                   help="after the run, create candidate indexes in the bench database and time the SQL path again")
+    p.add_argument("--then-analyze", action=argparse.BooleanOptionalAction, default=True,
+                   help="SQLite without --sqlite-analyze: after the timings, run ANALYZE and time the SQL paths again")
     p.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True,
                    help="print query plans of representative indicator statements")
     p.add_argument("--keep", action="store_true", help="keep the SQLite file / PostgreSQL database afterwards")
@@ -833,16 +833,6 @@ def print_plans(engine: Engine, scopes: list[Scope], period: Period, now: dateti
             print(f"    {code} {sc.level} ({len(seen)} statements, {dt:.3f} s): " + " | ".join(p.strip() for p in plan))
 
 
-# Every indicator statement filters on the period (reported_at / started_at) and on the street code
-# (district, street) or grid (community, grid); the migrations' indexes lead with other columns.
-CANDIDATE_INDEXES = [
-    ("ix_bench_event_street_reported", "event", "street_code, reported_at"),
-    ("ix_bench_event_grid_reported", "event", "grid_id, reported_at"),
-    ("ix_bench_visit_street_started", "visit", "street_code, started_at"),
-    ("ix_bench_visit_grid_started", "visit", "grid_id, started_at"),
-]
-
-
 # ---------------------------------------------------------------------------------------------
 # Back ends
 
@@ -973,30 +963,17 @@ def run_backend(be: Backend, args: argparse.Namespace, layout: Layout, scopes: l
             print("     " + line)
     if args.explain:
         print_plans(engine, scopes, period, now)
-    if args.try_indexes:
+    if sqlite and not args.sqlite_analyze and args.then_analyze:
         t = time.perf_counter()
-        with engine.begin() as c:
-            for name, table, cols in CANDIDATE_INDEXES:
-                c.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({cols})")
-        if not sqlite or args.sqlite_analyze:
-            analyze(engine)
-        label = ", ".join(f"{t_}({c})" for _, t_, c in CANDIDATE_INDEXES)
-        print(f"   candidate indexes {label} built in {time.perf_counter() - t:.1f} s")
-        variants = [("", None)]
-        if sqlite and not args.sqlite_analyze:
-            variants.append((" + ANALYZE", lambda: analyze(engine)))
-        for suffix, before in variants:
-            if before:
-                before()
-            sql2, secs = run_batch(engine, scopes, codes, period, now)
-            res[f"sql_idx{suffix}"] = secs
-            line = f"   SQL with candidate indexes{suffix}: all scopes at once {secs:.2f} s (was {res['sql_s']:.2f} s)"
-            if args.per_value:
-                sql2, secs, _ = run_per_value(engine, scopes, codes, period, now)
-                res[f"per_value_idx{suffix}"] = secs
-                line += f", one value at a time {secs:.2f} s (was {res['per_value_s']:.2f} s)"
-            checked, nbad, _ = compare(sql, sql2, codes)
-            print(line + f"; values {checked - nbad}/{checked} unchanged")
+        analyze(engine)
+        print(f"   ANALYZE (planner statistics) {time.perf_counter() - t:.1f} s, then again:")
+        sql2, res["sql_analyzed_s"] = run_batch(engine, scopes, codes, period, now)
+        line = f"   (a) all scopes at once {res['sql_analyzed_s']:.2f} s (was {res['sql_s']:.2f} s)"
+        if args.per_value:
+            one, res["per_value_analyzed_s"], _ = run_per_value(engine, scopes, codes, period, now)
+            line += f"; (a') one value at a time {res['per_value_analyzed_s']:.2f} s (was {res['per_value_s']:.2f} s)"
+        checked, nbad, _ = compare(sql, sql2, codes)
+        print(line + f"; values {checked - nbad}/{checked} unchanged")
         if args.explain:
             print_plans(engine, scopes, period, now)
     engine.dispose()
@@ -1046,9 +1023,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"values {'identical' if r['match'] else 'DIFFER'}"
         if "per_value_s" in r:
             line += f"   one value at a time {r['per_value_s']:7.2f}"
-        for k in sorted(r):
-            if "_idx" in k:
-                line += f"   {k.replace('_idx', ' with candidate indexes').replace('_s', '')} {r[k]:.2f}"
+        if "sql_analyzed_s" in r:
+            line += f"   after ANALYZE: SQL {r['sql_analyzed_s']:.2f}"
+            if "per_value_analyzed_s" in r:
+                line += f", one value at a time {r['per_value_analyzed_s']:.2f}"
         if "dev_service_s" in r:
             line += f"   devices service {r['dev_service_s']:.2f} / one pass {r['dev_once_s']:.2f} " \
                     f"({'identical' if r['dev_match'] else 'DIFFER'})"

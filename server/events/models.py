@@ -40,6 +40,9 @@ class Event(Base):
     __table_args__ = (
         Index("ix_event_street_state", "street_code", "state"),
         Index("ix_event_category_reported", "category_code", "reported_at"),
+        # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
+        Index("ix_event_street_reported", "street_code", "reported_at"),
+        Index("ix_event_grid_reported", "grid_id", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -54,7 +57,7 @@ class Event(Base):
     source_datum: Mapped[str] = mapped_column(String(16))
     gps_accuracy_m: Mapped[float | None] = mapped_column(Float)
     reporter_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
     street_code: Mapped[str] = mapped_column(String(12))
     state: Mapped[str] = mapped_column(String(16), index=True)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the phone's clock, checked for skew

@@ -16,14 +16,19 @@ from server.database.types import UTCDateTime, utcnow
 
 class Visit(Base):
     __tablename__ = "visit"
-    __table_args__ = (Index("ix_visit_worker_started", "worker_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_visit_worker_started", "worker_id", "started_at"),
+        # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
+        Index("ix_visit_street_started", "street_code", "started_at"),
+        Index("ix_visit_grid_started", "grid_id", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     worker_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    street_code: Mapped[str | None] = mapped_column(String(12), index=True)
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)  # where most points fell
+    street_code: Mapped[str | None] = mapped_column(String(12))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))  # where most points fell
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
     geom = mapped_column(Geometry("MULTIPOINT", srid=CGCS2000, spatial_index=False), nullable=False)
