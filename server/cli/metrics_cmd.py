@@ -23,18 +23,34 @@ def _compute(args: argparse.Namespace) -> int:
     scope, period = parse_scope(args.scope), parse_period(args.period)
     with get_sessionmaker()() as db_session:
         codes = args.indicator or list(service.COMPUTABLE)
-        values = [service.compute(db_session=db_session, code=c, scope=scope, period=period, now=utcnow())
-                  for c in codes]
+        scopes = [scope, *(service.scopes_below(db_session, scope, args.by, period) if args.by else [])]
+        values = service.compute_many(db_session=db_session, scopes=scopes, codes=codes, period=period, now=utcnow())
     if args.json:
-        print(json.dumps([asdict(v) for v in values], ensure_ascii=False, indent=2))
+        print(json.dumps([asdict(v) for v in values.values()], ensure_ascii=False, indent=2))
+        return 0
+    if args.by:
+        _print_areas(scopes, codes, values)
         return 0
     print(f"{scope}  {period.label}")
-    for v in values:
+    for v in values.values():
         target = "—" if v.target is None else f"{v.direction}{v.target:g}{v.unit}"
         mark = {"met": "达标", "not_met": "未达标", "no_data": "无数据"}[v.status]
         print(f"  {v.name_zh:<16} {_fmt(v.value, v.unit):>12}  目标 {target:<10} {mark}  "
               f"({v.numerator:g}/{v.denominator:g})")
     return 0
+
+
+def _print_areas(scopes, codes, values) -> None:  # type: ignore[no-untyped-def]
+    """One row per area, one column per indicator; * marks a missed target."""
+    first = values[scopes[0], codes[0]]
+    print(f"{first.period}  " + "  ".join(f"{c}={values[scopes[0], c].name_zh}" for c in codes))
+    print(f"{'scope':<26}" + "".join(f"{c[:14]:>16}" for c in codes))
+    for sc in scopes:
+        cells = []
+        for c in codes:
+            v = values[sc, c]
+            cells.append(f"{_fmt(v.value, v.unit) + ('*' if v.status == 'not_met' else ''):>16}")
+        print(f"{str(sc):<26}" + "".join(cells))
 
 
 def _declaration(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -128,6 +144,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     compute.add_argument("--scope", required=True, help="district:440112 | street:440112001 | community:… | grid:…")
     compute.add_argument("--period", required=True, help="2026 | 2026-Q3 | 2026-11 | 2026-W47 | 2026-01-01..2026-03-31")
     compute.add_argument("--indicator", action="append", help="only this indicator code (repeatable)")
+    compute.add_argument("--by", choices=["street", "community", "grid"],
+                         help="also every area of this level inside the scope, one row each (one pass over the data)")
     compute.add_argument("--json", action="store_true", help="JSON instead of a table")
     compute.set_defaults(func=guard(_compute))
 

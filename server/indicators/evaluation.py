@@ -53,14 +53,18 @@ def draft_reason(value: service.IndicatorValue, rows: list[dict[str, Any]]) -> s
     return f"{head}。"
 
 
+def _codes(declaration: Declaration) -> list[str]:
+    return [c for c in dict.fromkeys(r.indicator_code for r in declaration.rows) if c in service.COMPUTABLE]
+
+
 def actual_values(*, db_session: Session, declaration: Declaration, scope: Scope, period: Period, now: datetime,
                   drill_limit: int = 500) -> dict[str, ActualValue]:
-    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTABLE)
+    codes = _codes(declaration)
+    values = service.compute_many(db_session=db_session, scopes=[scope], codes=codes, period=period, now=now,
+                                  targets={c: _declared_target(declaration, c) for c in codes})
     out: dict[str, ActualValue] = {}
     for code in codes:
-        assert code is not None
-        v = service.compute(db_session=db_session, code=code, scope=scope, period=period, now=now,
-                            target=_declared_target(declaration, code))
+        v = values[scope, code]
         rows = drilldown.REGISTRY[code](db_session, scope, period, now, drill_limit) \
             if v.status == "not_met" and code in drilldown.REGISTRY else []
         out[code] = ActualValue(value=v.value, unit=v.unit, deviation_reason=draft_reason(v, rows), drilldown=rows)
@@ -70,14 +74,12 @@ def actual_values(*, db_session: Session, declaration: Declaration, scope: Scope
 def quarterly_progress(*, db_session: Session, declaration: Declaration, scope: Scope, year: int,
                        now: datetime) -> dict[str, list[float | None]]:
     """Q1..Q4 values per computable code; quarters not yet started are None (not zero)."""
-    codes = dict.fromkeys(r.indicator_code for r in declaration.rows if r.indicator_code in service.COMPUTABLE)
-    progress: dict[str, list[float | None]] = {}
-    for code in codes:
-        assert code is not None
-        values: list[float | None] = []
-        for q in range(1, 5):
-            period = parse_period(f"{year}-Q{q}")
-            values.append(None if period.start > now else service.compute(
-                db_session=db_session, code=code, scope=scope, period=period, now=now).value)
-        progress[code] = values
+    codes = _codes(declaration)
+    progress: dict[str, list[float | None]] = {code: [] for code in codes}
+    for q in range(1, 5):
+        period = parse_period(f"{year}-Q{q}")
+        values = {} if period.start > now else service.compute_many(
+            db_session=db_session, scopes=[scope], codes=codes, period=period, now=now)
+        for code in codes:
+            progress[code].append(values[scope, code].value if values else None)
     return progress

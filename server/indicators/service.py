@@ -10,12 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from metrics.catalogue import get_indicator
 from server.auth.enums import DISTRICT_WIDE, Role
 from server.auth.models import User
-from server.errors import Forbidden, NotFound
+from server.divisions.models import Community, Street
+from server.errors import Forbidden, InvalidInput, NotFound
+from server.grids.models import Grid
 from devices.codes import DeviceKind
 from server.indicators import device_queries
 from server.indicators import event_queries as q
@@ -108,6 +111,22 @@ def compute(*, db_session: Session, code: str, scope: Scope, period: Period, now
 def compute_all(*, db_session: Session, scope: Scope, period: Period, now: datetime) -> list[IndicatorValue]:
     return list(compute_many(db_session=db_session, scopes=[scope], codes=COMPUTABLE, period=period,
                              now=now).values())
+
+
+LEVEL_ORDER = ("district", "street", "community", "grid")
+
+
+def scopes_below(db_session: Session, scope: Scope, level: str, period: Period) -> list[Scope]:
+    """The streets, communities or grids inside a scope (grids retired before the period left out),
+    in code order: the rows of a breakdown table."""
+    if level not in LEVEL_ORDER or LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(scope.level):
+        raise InvalidInput(f"level {level!r} is not below {scope.level}", f"层级 {level!r} 不在 {scope.level} 之下",
+                           code="bad_level", detail={"levels": list(LEVEL_ORDER[LEVEL_ORDER.index(scope.level) + 1:])})
+    model = {"street": Street, "community": Community, "grid": Grid}[level]
+    stmt = select(model.code).where(q.prefix_range(model.code, scope.prefix)).order_by(model.code)
+    if model is Grid:
+        stmt = stmt.where(or_(Grid.retired_at.is_(None), Grid.retired_at > period.start))
+    return [Scope(level, code) for code in db_session.scalars(stmt)]
 
 
 def series(*, db_session: Session, code: str, scope: Scope, period: Period, now: datetime) -> list[IndicatorValue]:

@@ -30,6 +30,21 @@ def values(db_session: DbSession, user: CurrentUser, scope: ScopeQ, period: Peri
     return [asdict(v) for v in service.compute_all(db_session=db_session, scope=sc, period=pe, now=utcnow())]
 
 
+@router.get("/areas")
+def areas(db_session: DbSession, user: CurrentUser, scope: ScopeQ, period: PeriodQ,
+          level: Annotated[str, Query(description="street | community | grid: the areas listed inside the scope")],
+          indicator: Annotated[list[str] | None, Query(description="only these codes (repeatable)")] = None,
+          ) -> dict[str, Any]:
+    """The scope and every area of a level inside it, all indicators: the board's table, from one
+    grouped statement per table for the event, visit and dispute indicators."""
+    sc, pe = _args(user, scope, period)
+    rows = [sc, *service.scopes_below(db_session, sc, level, pe)]
+    codes = indicator or list(service.COMPUTABLE)
+    values = service.compute_many(db_session=db_session, scopes=rows, codes=codes, period=pe, now=utcnow())
+    return {"scope": str(sc), "period": pe.label, "level": level, "indicators": codes,
+            "rows": [{"scope": str(r), "values": [asdict(values[r, c]) for c in codes]} for r in rows]}
+
+
 @router.get("/{code}")
 def value(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ) -> dict[str, Any]:
     sc, pe = _args(user, scope, period)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,21 @@ def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "288 grids" in demo.stdout and "36 communities" in demo.stdout
     assert _run(db_url, "demo", "--if-empty").returncode == 0
+
+    period = f"{date.today() - timedelta(days=30)}..{date.today()}"
+    board = _run(db_url, "metrics", "compute", "--scope", "district:440112", "--period", period, "--by", "street",
+                 "--indicator", "closure_rate", "--indicator", "visits_per_worker_month", "--json")
+    assert board.returncode == 0, board.stderr
+    values = {(v["scope"], v["code"]): v for v in json.loads(board.stdout)}
+    streets = [k for k in values if k[0].startswith("street:") and k[1] == "closure_rate"]
+    assert len(streets) == 6  # the district and its 6 streets, from one pass
+    district = values["district:440112", "closure_rate"]
+    assert district["denominator"] > 0
+    assert district["denominator"] == sum(values[k]["denominator"] for k in streets)
+    assert district["numerator"] == sum(values[k]["numerator"] for k in streets)
+    table = _run(db_url, "metrics", "compute", "--scope", "street:440112001", "--period", period, "--by", "community",
+                 "--indicator", "closure_rate")
+    assert table.returncode == 0 and table.stdout.count("community:440112001") == 6, table.stdout + table.stderr
 
     check = _run(db_url, "grids", "check", "--json")
     assert check.returncode == 0, check.stdout + check.stderr

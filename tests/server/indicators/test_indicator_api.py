@@ -85,3 +85,39 @@ def test_unknown_indicator(client, world) -> None:  # type: ignore[no-untyped-de
     r = client.get(f"/api/v1/indicators/nope?scope=district:440112&period={_period()}",
                    headers=factories.auth_headers(world["users"]["admin"]))
     assert r.status_code == 404 and r.json()["error"]["code"] == "indicator_not_computable"
+
+
+def test_areas_by_street_add_up_to_the_district(client, world) -> None:  # type: ignore[no-untyped-def]
+    h = factories.auth_headers(world["users"]["admin"])
+    r = client.get(f"/api/v1/indicators/areas?scope=district:440112&level=street&period={_period()}"
+                   "&indicator=closure_rate&indicator=reports_per_worker_month", headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [row["scope"] for row in body["rows"]] == ["district:440112", "street:440112001000", "street:440112002000"]
+    closure = [(row["values"][0]["numerator"], row["values"][0]["denominator"]) for row in body["rows"]]
+    assert closure == [(3, 4), (3, 4), (0, 0)]
+    assert body["rows"][2]["values"][0]["status"] == "no_data"
+    assert [v["code"] for v in body["rows"][0]["values"]] == ["closure_rate", "reports_per_worker_month"]
+
+
+def test_areas_by_grid_inside_a_street(client, world) -> None:  # type: ignore[no-untyped-def]
+    h = factories.auth_headers(world["users"]["street1"])
+    r = client.get(f"/api/v1/indicators/areas?scope=street:440112001&level=grid&period={_period()}", headers=h)
+    assert r.status_code == 200, r.text
+    rows = {row["scope"]: {v["code"]: v for v in row["values"]} for row in r.json()["rows"]}
+    assert list(rows) == ["street:440112001000", "grid:440112001001001", "grid:440112001001002"]
+    assert rows["grid:440112001001001"]["closure_rate"]["value"] == 75.0
+    assert rows["grid:440112001001002"]["closure_rate"]["value"] is None
+    assert len(rows["street:440112001000"]) == len(r.json()["indicators"]) > 10  # every computable indicator
+
+
+@pytest.mark.parametrize(("who", "query", "status", "code"), [
+    ("admin", "scope=street:440112001&level=district", 422, "bad_level"),
+    ("admin", "scope=grid:440112001001001&level=grid", 422, "bad_level"),
+    ("street1", "scope=district:440112&level=street", 403, "scope_forbidden"),
+    ("admin", "scope=district:440112&level=street&indicator=nope", 404, "indicator_not_computable"),
+])
+def test_areas_refused(client, world, who: str, query: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.get(f"/api/v1/indicators/areas?{query}&period={_period()}",
+                   headers=factories.auth_headers(world["users"][who]))
+    assert r.status_code == status and r.json()["error"]["code"] == code, r.text
