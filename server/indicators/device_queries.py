@@ -2,11 +2,12 @@
 
 The arithmetic and its exclusions (maintenance windows, time before installation or after
 retirement) are the devices domain's; here the per-grid figures are summed over the scope, so
-any level (district, street, community, grid) is served by one query.
+any level (district, street, community, grid), and any number of scopes, is served by one load.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,15 +21,20 @@ from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 
 
-def availability(db_session: Session, scope: Scope, period: Period, now: datetime, kind: DeviceKind) -> Ratio:
-    """Online seconds / expected seconds of the scope's devices of one kind; no devices → no data."""
+def availability(db_session: Session, scopes: Sequence[Scope], period: Period, now: datetime,
+                 kind: DeviceKind) -> dict[Scope, Ratio]:
+    """Online seconds / expected seconds of each scope's devices of one kind; no devices → no data.
+    The devices and their intervals are loaded once for all the scopes."""
     if period.start >= now:
-        return Ratio(0.0, 0.0)
+        return {sc: Ratio(0.0, 0.0) for sc in scopes}
     rates = online_rate(db_session=db_session, user=None, flt=DeviceFilter(kind=kind), mode=RateMode.availability,
                         group_by=GroupBy.grid, start=period.start, end=min(period.end, now))
-    rows = [g for g in rates.groups
-            if g.key.startswith(scope.prefix) or (g.key == NO_GRID and scope.level == "district")]
-    return Ratio(sum(g.numerator for g in rows), sum(g.denominator for g in rows))
+    out = {}
+    for sc in scopes:
+        rows = [g for g in rates.groups
+                if g.key.startswith(sc.prefix) or (g.key == NO_GRID and sc.level == "district")]
+        out[sc] = Ratio(sum(g.numerator for g in rows), sum(g.denominator for g in rows))
+    return out
 
 
 def offline_devices(db_session: Session, scope: Scope, period: Period, now: datetime, kind: DeviceKind,

@@ -29,19 +29,24 @@ from server.reports import service as reports
 
 Compute = Callable[[Session, Scope, Period, datetime], Ratio]
 
-# Computed one scope at a time; the event, visit and dispute indicators (event_queries.INDICATORS)
-# are computed for many scopes at once from grouped aggregates.
+Many = Callable[[Session, Sequence[Scope], Period, datetime], dict[Scope, Ratio]]
+
+# The event, visit and dispute indicators (event_queries.INDICATORS) are computed for many scopes
+# at once from grouped aggregates; the device online rates load the devices once for all scopes;
+# the rest one scope at a time.
+MANY: dict[str, Many] = {
+    "online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.camera),
+    "link_online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.link),
+    "terminal_online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.terminal),
+}
 PER_SCOPE: dict[str, Compute] = {
-    "online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.camera),
-    "link_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.link),
-    "terminal_online_rate": lambda s, sc, p, now: device_queries.availability(s, sc, p, now, DeviceKind.terminal),
     "rental_managed_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "rental_managed_rate"),
     "tenant_registration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "registration_rate"),
     "tenant_deregistration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "deregistration_rate"),
     "trainings_held": lambda s, sc, p, now: reports.trainings_held(s, sc, p),
     "weekly_reports_produced": lambda s, sc, p, now: reports.weekly_reports_produced(s, sc, p),
 }
-COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *PER_SCOPE)
+COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY, *PER_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -82,16 +87,20 @@ def compute_many(*, db_session: Session, scopes: Sequence[Scope], codes: Sequenc
                  now: datetime, targets: Mapping[str, float | None] | None = None
                  ) -> dict[tuple[Scope, str], IndicatorValue]:
     """Every (scope, code): a board or a table for a district, its streets and communities costs
-    one grouped statement per table for the event, visit and dispute indicators."""
+    one grouped statement per table for the event, visit and dispute indicators and one load of
+    the devices per online rate, whatever the number of scopes."""
     for code in codes:
         if code not in COMPUTABLE:
             raise NotFound(f"indicator {code} is not computed from data", f"指标 {code} 无法由数据计算",
                            code="indicator_not_computable", detail={"computable": sorted(COMPUTABLE)})
-    grouped = q.ratios(db_session, scopes, [c for c in codes if c in q.INDICATORS], period, now)
+    ratios = q.ratios(db_session, scopes, [c for c in codes if c in q.INDICATORS], period, now)
+    for code in codes:
+        if code in MANY:
+            ratios.update(((sc, code), r) for sc, r in MANY[code](db_session, scopes, period, now).items())
     out: dict[tuple[Scope, str], IndicatorValue] = {}
     for scope in scopes:
         for code in codes:
-            ratio = grouped[scope, code] if code in q.INDICATORS else PER_SCOPE[code](db_session, scope, period, now)
+            ratio = ratios[scope, code] if code not in PER_SCOPE else PER_SCOPE[code](db_session, scope, period, now)
             meta = get_indicator(code)
             target = (targets or {}).get(code)
             goal = meta.default_target if target is None else target

@@ -38,6 +38,12 @@ def test_camera_online_rate_per_scope(db_session, world) -> None:  # type: ignor
     assert _value(db_session, "online_rate", "community:440112001002").value == 100.0
     assert _value(db_session, "online_rate", "street:440112002").value is None  # no camera there: no data
     assert _value(db_session, "link_online_rate", "street:440112002").value == 0.0
+    scopes = [parse_scope(s) for s in ("district:440112", "street:440112001", "street:440112002",
+                                       "community:440112001002", "grid:440112001001001")]
+    together = service.compute_many(db_session=db_session, scopes=scopes, codes=["online_rate", "link_online_rate"],
+                                    period=DAY, now=NOW)  # one load of the devices for all five scopes
+    assert [together[sc, "online_rate"].value for sc in scopes] == [87.5, 87.5, None, 100.0, 75.0]
+    assert together[scopes[2], "link_online_rate"] == _value(db_session, "link_online_rate", "street:440112002")
     future = service.compute(db_session=db_session, code="online_rate", scope=parse_scope("district:440112"),
                              period=parse_period("2027"), now=NOW)
     assert future.value is None
