@@ -81,16 +81,20 @@ def cases(scope: Scope, period: Period) -> Select:  # type: ignore[type-arg]
         Event.reported_at < period.end, Event.state.not_in(NOT_CASES))
 
 
-def _covering(scopes: Sequence[Scope], street_col, grid_id_col) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    """One filter for the rows of all the scopes: their common code prefix, by street code and/or
-    by grid as the scopes' levels select (both, OR-ed, when the levels are mixed)."""
+def _covering(scopes: Sequence[Scope], street_col, grid_id_col,  # type: ignore[no-untyped-def]
+              street_of_grid: bool) -> ColumnElement[bool]:
+    """One filter for the rows of all the scopes, by their common code prefix. An event's street
+    code is its grid's (set from the grid, whose code never changes), so when any scope is a street
+    or wider the street code alone selects every scope's events; a visit's street is its worker's,
+    which may differ from the grid's, so mixed levels take both filters, OR-ed."""
     common = common_prefix(scopes)
-    parts = []
-    if any(sc.level in STREET_LEVELS for sc in scopes):
-        parts.append(in_scope(Scope("district", common), street_col, grid_id_col))
-    if any(sc.level not in STREET_LEVELS for sc in scopes):
-        parts.append(in_scope(Scope("grid", common), street_col, grid_id_col))
-    return parts[0] if len(parts) == 1 else or_(*parts)
+    by_street = any(sc.level in STREET_LEVELS for sc in scopes)
+    by_grid = not all(sc.level in STREET_LEVELS for sc in scopes)
+    street = in_scope(Scope("district", common), street_col, grid_id_col)
+    grid = in_scope(Scope("grid", common), street_col, grid_id_col)
+    if by_street and (street_of_grid or not by_grid):
+        return street
+    return grid if not by_street else or_(street, grid)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -250,18 +254,19 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
 
     cells: list[Cell] = []
     if sums := pick(_event_columns(period)):
-        base = select(Event).where(_covering(scopes, Event.street_code, Event.grid_id),
+        base = select(Event).where(_covering(scopes, Event.street_code, Event.grid_id, street_of_grid=True),
                                    Event.reported_at >= period.start, Event.reported_at < period.end)
         bucket = _month_bucket(Event.reported_at, months if monthly else months[:1])
         cells += _cells(db_session, base, Event.street_code, Event.grid_id, bucket, sums)
     if sums := pick(_dispute_columns(now)):
         base = select(Dispute).join(Event, Event.id == Dispute.event_id).where(
-            _covering(scopes, Event.street_code, Event.grid_id),
+            _covering(scopes, Event.street_code, Event.grid_id, street_of_grid=True),
             Event.reported_at >= period.start, Event.reported_at < period.end)
         cells += _cells(db_session, base, Event.street_code, Event.grid_id, literal_column("0"), sums)
     if sums := pick(VISIT_COLUMNS):
-        base = select(Visit).where(_covering(scopes, Visit.street_code, Visit.grid_id), Visit.counted.is_(True),
-                                   Visit.started_at >= period.start, Visit.started_at < period.end)
+        base = select(Visit).where(_covering(scopes, Visit.street_code, Visit.grid_id, street_of_grid=False),
+                                   Visit.counted.is_(True), Visit.started_at >= period.start,
+                                   Visit.started_at < period.end)
         cells += _cells(db_session, base, Visit.street_code, Visit.grid_id, literal_column("0"), sums)
     assignments: list[tuple[str, int, datetime, datetime | None]] = []
     if any(INDICATORS[c].worker_months for c in codes):

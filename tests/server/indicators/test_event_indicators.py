@@ -223,3 +223,27 @@ def test_quality_rule_from_settings(db_session, world, tmp_path, monkeypatch) ->
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_visit_outside_the_workers_street_counts_for_both(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """A visit counts for the worker's street and for the grid where it happened, which may lie in
+    another street: grid A (street 1) visited by worker_a (street 1) and by worker_c (street 2)."""
+    from geoalchemy2 import WKTElement
+
+    from server.visits.models import Visit
+
+    t = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+    for who in ("worker_a", "worker_c"):
+        worker = world["users"][who]
+        db_session.add(Visit(uuid=str(uuid.uuid4()), request_hash="x", worker_id=worker.id,
+                             street_code=worker.street_code, grid_id=world["grids"]["A"].id, started_at=t,
+                             ended_at=t + timedelta(minutes=30), points=[], counted=True,
+                             geom=WKTElement("MULTIPOINT((113.43 23.08))", srid=4490)))
+    db_session.flush()
+    scopes = [parse_scope(s) for s in ("street:440112001", "street:440112002", "grid:440112001001001")]
+    together = q.ratios(db_session, scopes, ["visits_per_worker_month"], NOV, NOW)
+    assert [together[sc, "visits_per_worker_month"].numerator for sc in scopes] == [1, 1, 2]
+    for sc in scopes:
+        assert together[sc, "visits_per_worker_month"] == ratio(db_session, "visits_per_worker_month", sc)
+    street1_and_grid = q.ratios(db_session, [scopes[0], scopes[2]], ["visits_per_worker_month"], NOV, NOW)
+    assert street1_and_grid[scopes[2], "visits_per_worker_month"].numerator == 2  # worker_c's is not in street 1
