@@ -6,8 +6,13 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from server.cli.common import guard
+
+if TYPE_CHECKING:  # the commands import the server lazily, so that --help stays fast
+    from server.indicators.periods import Scope
+    from server.indicators.service import IndicatorValue
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -40,7 +45,7 @@ def _compute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_areas(scopes, codes, values) -> None:  # type: ignore[no-untyped-def]
+def _print_areas(scopes: list[Scope], codes: list[str], values: dict[tuple[Scope, str], IndicatorValue]) -> None:
     """One row per area, one column per indicator; * marks a missed target."""
     first = values[scopes[0], codes[0]]
     print(f"{first.period}  " + "  ".join(f"{c}={values[scopes[0], c].name_zh}" for c in codes))
