@@ -22,7 +22,9 @@ maintenance windows are added when server.devices imports (--devices 0 to skip).
     does (--no-per-value to skip).
 (b) naive, what one writes first: per scope, one SELECT each of the needed columns of that
     scope's events, visits, disputes and grid assignments for the period, then the same formulas
-    in Python. Both must agree: counts exactly, averages to 1e-9.
+    in Python.
+(c) every row of the period loaded once, bucketed by street and grid in Python, each scope given
+    the buckets under its prefix, the same formulas. All must agree: counts exactly, averages to 1e-9.
 The year is evaluated as of 30 days after it ends (the self-evaluation is made in January).
 Device online rates are timed through the service and checked against one pass over all
 intervals with devices.availability (server.devices.rates reads the wall clock: the bench pins it
@@ -622,19 +624,83 @@ class Reference:
     role: dict[int, str]
 
 
-def naive_scope(s: Session, ref: Reference, sc: Scope, period: Period, now: datetime) -> Values:
-    """What one writes first: load the scope's rows of the period, then count in Python."""
-    prefix = sc.prefix
+@dataclass
+class Rows:
+    """The rows a scope's indicators are counted from; each row starts with (street code, grid id)
+    (assignments: the grid's code), so the one-pass baseline can split the district's rows by scope."""
+
+    events: list[Any]
+    visits: list[Any]
+    assignments: list[Any]
+    disputes: list[Any]
+
+
+def load_rows(s: Session, ref: Reference, sc: Scope | None, period: Period) -> Rows:
+    """The period's rows of one scope (None: of every scope), one SELECT per table."""
+    prefix = sc.prefix if sc else ""
     grid_ids = [gid for gid, code in ref.grid_code.items() if code.startswith(prefix)]
 
     def where_scope(street_col: Any, grid_col: Any) -> Any:  # same attribution rule as the documented one
+        if sc is None:
+            return True
         return street_col.startswith(prefix) if sc.level in ("district", "street") else grid_col.in_(grid_ids)
 
     start, end = period.start, period.end
-    events = s.execute(select(
-        Event.state, Event.closed_at, Event.closed_on_time, Event.satisfaction, Event.reporter_id, Event.reported_at,
-        Event.description, Event.photos, Event.gps_accuracy_m, Event.address, Event.category_code).where(
-        where_scope(Event.street_code, Event.grid_id), Event.reported_at >= start, Event.reported_at < end)).all()
+    return Rows(
+        events=s.execute(select(
+            Event.street_code, Event.grid_id, Event.state, Event.closed_at, Event.closed_on_time, Event.satisfaction,
+            Event.reporter_id, Event.reported_at, Event.description, Event.photos, Event.gps_accuracy_m,
+            Event.address, Event.category_code).where(
+            where_scope(Event.street_code, Event.grid_id), Event.reported_at >= start,
+            Event.reported_at < end)).all(),
+        visits=s.execute(select(Visit.street_code, Visit.grid_id, Visit.counted).where(
+            where_scope(Visit.street_code, Visit.grid_id), Visit.started_at >= start,
+            Visit.started_at < end)).all(),
+        assignments=s.execute(select(Grid.code, GridAssignment.user_id, GridAssignment.valid_from,
+                                     GridAssignment.valid_to)
+                              .join(Grid, Grid.id == GridAssignment.grid_id)
+                              .where(Grid.code.startswith(prefix))).all(),
+        disputes=s.execute(select(Event.street_code, Event.grid_id, Dispute.mediation_result, Dispute.reply_due_at,
+                                  Dispute.replied_at)
+                           .join(Event, Event.id == Dispute.event_id)
+                           .where(where_scope(Event.street_code, Event.grid_id), Event.reported_at >= start,
+                                  Event.reported_at < end)).all())
+
+
+Buckets = dict[bool, dict[str, Rows]]  # by street code (True) or by grid code (False) → rows
+
+
+def bucket_rows(ref: Reference, rows: Rows) -> Buckets:
+    """Rows loaded for all scopes, put once under their street code and under their grid code."""
+    out: Buckets = {True: defaultdict(lambda: Rows([], [], [], [])), False: defaultdict(lambda: Rows([], [], [], []))}
+    for table in ("events", "visits", "disputes"):
+        for r in getattr(rows, table):
+            if r[0] is not None:
+                getattr(out[True][r[0]], table).append(r)
+            if (code := ref.grid_code.get(r[1])) is not None:
+                getattr(out[False][code], table).append(r)
+    for r in rows.assignments:
+        out[True][r[0]].assignments.append(r)  # assignments go by grid code at every level
+        out[False][r[0]].assignments.append(r)
+    return out
+
+
+def gather(buckets: Buckets, sc: Scope) -> Rows:
+    """A scope's rows: the buckets under its prefix, by the same attribution rule."""
+    by_street = sc.level in ("district", "street")
+    got = Rows([], [], [], [])
+    for key, part in buckets[by_street].items():
+        if key.startswith(sc.prefix):
+            got.events += part.events
+            got.visits += part.visits
+            got.disputes += part.disputes
+    got.assignments = [r for key, part in buckets[False].items() if key.startswith(sc.prefix) for r in part.assignments]
+    return got
+
+
+def naive_values(ref: Reference, sc: Scope, rows: Rows, period: Period, now: datetime) -> Values:
+    """The indicators of a scope counted in Python from its rows."""
+    end = period.end
     closed = on_time = cases = rated = satisfied = reports = 0
     good = {x.value for x in SATISFIED}
     months = period.months()
@@ -642,7 +708,7 @@ def naive_scope(s: Session, ref: Reference, sc: Scope, period: Period, now: date
     score30: list[list[float]] = [[0.0, 0] for _ in months]
     score60: list[list[float]] = [[0.0, 0] for _ in months]
     rules = ((load_rule(), score30), (load_rule(str(RULE_60)), score60))
-    for st, closed_at, cot, sat, reporter, reported_at, desc, photos, acc, addr, cat in events:
+    for _, _, st, closed_at, cot, sat, reporter, reported_at, desc, photos, acc, addr, cat in rows.events:
         if ref.role.get(reporter) == "grid_worker":
             reports += 1
         k = bisect_right(month_starts, reported_at) - 1
@@ -669,33 +735,23 @@ def naive_scope(s: Session, ref: Reference, sc: Scope, period: Period, now: date
         avgs = [total / count for total, count in acc_ if count]
         out[(key, code)] = _ratio(sum(avgs), len(avgs), 1.0)
 
-    visits = s.execute(select(Visit.counted).where(
-        where_scope(Visit.street_code, Visit.grid_id), Visit.started_at >= start, Visit.started_at < end)).all()
-    counted_visits = sum(1 for (c,) in visits if c)
-
-    assignments = s.execute(select(GridAssignment.user_id, GridAssignment.valid_from, GridAssignment.valid_to)
-                            .join(Grid, Grid.id == GridAssignment.grid_id)
-                            .where(Grid.code.startswith(prefix))).all()
+    counted_visits = sum(1 for *_, c in rows.visits if c)
     wm = 0.0
     for m in months:
         m_end = min(m.end, now)
         if m_end <= m.start:
             continue
         whole = parse_period(m.label)
-        users = {u for u, vf, vt in assignments if ref.role.get(u) == "grid_worker" and vf < m_end
+        users = {u for _, u, vf, vt in rows.assignments if ref.role.get(u) == "grid_worker" and vf < m_end
                  and (vt is None or vt > m.start)}
         wm += len(users) * (m_end - m.start).total_seconds() / (whole.end - whole.start).total_seconds()
     out[(key, "reports_per_worker_month")] = _ratio(reports, wm, 1.0)
     out[(key, "visits_per_worker_month")] = _ratio(counted_visits, wm, 1.0)
 
-    disputes = s.execute(select(Dispute.mediation_result, Dispute.reply_due_at, Dispute.replied_at)
-                         .join(Event, Event.id == Dispute.event_id)
-                         .where(where_scope(Event.street_code, Event.grid_id), Event.reported_at >= start,
-                                Event.reported_at < end)).all()
-    med = [r for r, _, _ in disputes if r is not None]
+    med = [r for _, _, r, _, _ in rows.disputes if r is not None]
     out[(key, "mediation_success_rate")] = _ratio(sum(r == "success" for r in med), len(med))
     due_or_replied = ok = 0
-    for _, due, rep in disputes:
+    for _, _, _, due, rep in rows.disputes:
         replied = rep is not None and rep <= now
         if due < now or replied:
             due_or_replied += 1
@@ -704,14 +760,20 @@ def naive_scope(s: Session, ref: Reference, sc: Scope, period: Period, now: date
     return out
 
 
-def run_naive(engine: Engine, scopes: list[Scope], period: Period, now: datetime) -> tuple[Values, float]:
+def run_naive(engine: Engine, scopes: list[Scope], period: Period, now: datetime, once: bool = False
+              ) -> tuple[Values, float]:
+    """What one writes first: each scope's rows selected, then counted in Python; once=True loads
+    every row a single time, buckets it by street and grid, and gives each scope the buckets under
+    its prefix (what the SQL path does, in Python)."""
     out: Values = {}
     with Session(engine) as s:
         t0 = time.perf_counter()
         ref = Reference(dict(s.execute(select(Grid.id, Grid.code)).all()),
                         dict(s.execute(select(User.id, User.role)).all()))
+        buckets = bucket_rows(ref, load_rows(s, ref, None, period)) if once else None
         for sc in scopes:
-            out.update(naive_scope(s, ref, sc, period, now))
+            rows = gather(buckets, sc) if buckets else load_rows(s, ref, sc, period)
+            out.update(naive_values(ref, sc, rows, period, now))
         return out, time.perf_counter() - t0
 
 
@@ -934,12 +996,17 @@ def run_backend(be: Backend, args: argparse.Namespace, layout: Layout, scopes: l
         print("        by indicator: " + ", ".join(f"{c} {v:.1f}" for c, v in per_code.items()))
     if not args.skip_naive:
         naive, res["naive_s"] = run_naive(engine, scopes, period, now)
+        once, res["once_s"] = run_naive(engine, scopes, period, now, once=True)
         checked, nbad, bad = compare(sql, naive, codes)
-        res["match"] = nbad == 0
+        checked2, nbad2, bad2 = compare(sql, once, codes)
+        res["match"] = nbad == 0 and nbad2 == 0
         print(f"   (b) naive (rows into Python per scope): {res['naive_s']:.2f} s;  ratio naive ÷ SQL = "
               f"{res['naive_s'] / res['sql_s']:.2f}")
-        print(f"   values: {checked - nbad}/{checked} identical" + ("" if not bad else "; MISMATCHES:"))
-        for line in bad[:20]:
+        print(f"   (c) every row into Python once, bucketed by street and grid there: {res['once_s']:.2f} s;  ratio (c) ÷ SQL = "
+              f"{res['once_s'] / res['sql_s']:.2f}")
+        print(f"   values: (b) {checked - nbad}/{checked}, (c) {checked2 - nbad2}/{checked2} identical to (a)"
+              + ("" if not bad + bad2 else "; MISMATCHES:"))
+        for line in (bad + bad2)[:20]:
             print("     " + line)
     if with_devices:
         dsvc, res["dev_service_s"] = run_devices_service(engine, scopes, period, now)
@@ -1011,6 +1078,7 @@ def main(argv: list[str] | None = None) -> int:
         line = f"  {r['name']:<10} SQL {r['sql_s']:7.2f}"
         if "naive_s" in r:
             line += f"   naive {r['naive_s']:7.2f}   naive ÷ SQL {r['naive_s'] / r['sql_s']:5.2f}   " \
+                    f"rows once {r['once_s']:7.2f} ({r['once_s'] / r['sql_s']:.2f})   " \
                     f"values {'identical' if r['match'] else 'DIFFER'}"
         if "per_value_s" in r:
             line += f"   one value at a time {r['per_value_s']:7.2f}"
