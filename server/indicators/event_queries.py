@@ -209,6 +209,9 @@ class Cell:
     month: int
     sums: dict[str, float]
 
+    def per_month(self, names: Sequence[str]) -> dict[tuple[int, str], float]:
+        return {(self.month, n): v for n, v in self.sums.items() if n in names}
+
 
 def _cells(db_session: Session, base: Select, street_col, grid_id_col, month,  # type: ignore[no-untyped-def, type-arg]
            sums: dict[str, ColumnElement], by_area: bool) -> list[Cell]:  # type: ignore[type-arg]
@@ -300,7 +303,7 @@ def _fold(db_session: Session, cells: Sequence[Cell], scopes: Sequence[Scope],
     if len(scopes) == 1:  # the statements selected that scope's rows, not grouped by area
         whole = Totals()
         for c in cells:
-            whole.add(c.sums, {(c.month, n): v for n, v in c.sums.items() if n in monthly})
+            whole.add(c.sums, c.per_month(monthly))
         return {scopes[0].level in STREET_LEVELS: {scopes[0].prefix: whole}}
     street_level = {sc.level in STREET_LEVELS for sc in scopes}
     grid_code: dict[int, str] = {}
@@ -309,7 +312,7 @@ def _fold(db_session: Session, cells: Sequence[Cell], scopes: Sequence[Scope],
             select(Grid.id, Grid.code).where(prefix_range(Grid.code, common_prefix(scopes))))}
     out: dict[bool, dict[str, Totals]] = {True: defaultdict(Totals), False: defaultdict(Totals)}
     for c in cells:
-        per_month = {(c.month, n): v for n, v in c.sums.items() if n in monthly}
+        per_month = c.per_month(monthly)
         for by_street in street_level:
             key = c.street_code if by_street else grid_code.get(c.grid_id)  # type: ignore[arg-type]
             if key is not None:
