@@ -28,6 +28,14 @@ def _db_downgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_analyze(args: argparse.Namespace) -> int:
+    from server.database.core import analyze, get_engine
+
+    analyze(get_engine())
+    print(f"planner statistics gathered: {get_settings().database_url}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from server.database.core import get_sessionmaker
     from server.demo import DEMO_PASSWORD, has_demo, load_demo
@@ -49,6 +57,9 @@ def _demo(args: argparse.Namespace) -> int:
             ops = load_operations(db_session, now=utcnow(), days=args.days)
             db_session.commit()
             print(f"operations for the last {args.days} days: " + ", ".join(f"{v} {k}" for k, v in ops.items()))
+    from server.database.core import analyze, get_engine
+
+    analyze(get_engine())  # a year of rows just arrived: SQLite's planner needs to know
     print(f"demo logins (password {DEMO_PASSWORD}): admin, command, auditor, street01..street06, w001..")
     return 0
 
@@ -84,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     down = db.add_parser("downgrade", help="migrate down to a revision ('base' empties the database)")
     down.add_argument("revision")
     down.set_defaults(func=_db_downgrade)
+    stats = db.add_parser("analyze", help="gather planner statistics (SQLite: run it nightly from cron; "
+                                          "PostgreSQL's autovacuum does it by itself)")
+    stats.set_defaults(func=_db_analyze)
 
     demo = sub.add_parser("demo", help="create the demo district: 6 streets, 36 communities, 288 grids, users")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if the demo district exists")

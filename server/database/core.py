@@ -85,6 +85,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def analyze(engine: Engine) -> None:
+    """Planner statistics. PostgreSQL's autovacuum gathers them by itself; SQLite has none until
+    ANALYZE runs, and without them it reads a district's year through an index where a scan is
+    cheaper (bench_indicators: 6.5 s instead of 5.7 s at 1,000,000 events)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

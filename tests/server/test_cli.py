@@ -41,6 +41,8 @@ def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "288 grids" in demo.stdout and "36 communities" in demo.stdout
     assert _run(db_url, "demo", "--if-empty").returncode == 0
+    stats = _run(db_url, "db", "analyze")
+    assert stats.returncode == 0 and "planner statistics gathered" in stats.stdout, stats.stderr
 
     period = f"{date.today() - timedelta(days=30)}..{date.today()}"
     board = _run(db_url, "metrics", "compute", "--scope", "district:440112", "--period", period, "--by", "street",

@@ -46,3 +46,15 @@ def test_grid_geometry_column_is_4490_with_index(engine) -> None:  # type: ignor
             assert srid == 4490
             assert conn.execute(text("SELECT count(*) FROM pg_indexes WHERE tablename='grid' "
                                      "AND indexdef ILIKE '%gist%'")).scalar() == 1
+
+
+def test_analyze_gathers_planner_statistics(engine) -> None:  # type: ignore[no-untyped-def]
+    """`gridops db analyze` (and the demo load): SQLite has no statistics until ANALYZE runs."""
+    from server.database.core import analyze
+
+    analyze(engine)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar() == 1
+        else:  # reltuples is -1 until a table was first analyzed or vacuumed
+            assert conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'event'")).scalar() >= 0
