@@ -29,7 +29,7 @@ The year is evaluated as of 30 days after it ends (the self-evaluation is made i
 Device online rates are timed through the service and checked against one pass over all
 intervals with devices.availability (server.devices.rates reads the wall clock: the bench pins it
 to the same evaluation moment). PostgreSQL gets VACUUM ANALYZE after the load (autovacuum would);
-SQLite gets no statistics unless --sqlite-analyze, as the server runs no ANALYZE. Query plans
+SQLite gets no statistics unless --sqlite-analyze (a database has none until `gridops db analyze`). Query plans
 (EXPLAIN QUERY PLAN / EXPLAIN) of representative statements are printed; on SQLite the SQL paths
 are timed again after ANALYZE (--no-then-analyze to skip).
 """
@@ -65,7 +65,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from server.auth.models import User  # noqa: E402
-from server.database.core import make_engine  # noqa: E402
+from server.database.core import analyze, make_engine  # noqa: E402
 from server.database.migrate import upgrade  # noqa: E402
 from server.divisions import service as divisions  # noqa: E402
 from server.divisions.models import Community  # noqa: E402
@@ -136,7 +136,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "one-value endpoint does")
     p.add_argument("--sqlite-analyze", action="store_true",
                    help="run ANALYZE on SQLite after the load (PostgreSQL always gets VACUUM ANALYZE, as autovacuum "
-                        "would); the server itself never runs ANALYZE / PRAGMA optimize on SQLite")
+                        "would); a SQLite database has none until `gridops db analyze` runs")
     p.add_argument("--then-analyze", action=argparse.BooleanOptionalAction, default=True,
                    help="SQLite without --sqlite-analyze: after the timings, run ANALYZE and time the SQL paths again")
     p.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True,
@@ -592,14 +592,14 @@ def run_per_value(engine: Engine, scopes: list[Scope], codes: list[str], period:
         return out, time.perf_counter() - t0, per_code
 
 
-def analyze(engine: Engine, vacuum: bool = False) -> None:
-    """Planner statistics (committed: ANALYZE inside an autobegun transaction that is rolled back is lost)."""
+def analyze_after_load(engine: Engine) -> None:
+    """VACUUM ANALYZE on PostgreSQL, as autovacuum would after a bulk load (VACUUM cannot run in a
+    transaction); plain ANALYZE on SQLite."""
     if engine.dialect.name == "sqlite":
-        with engine.begin() as c:
-            c.exec_driver_sql("ANALYZE")
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("VACUUM ANALYZE" if vacuum else "ANALYZE")
+        analyze(engine)
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql("VACUUM ANALYZE")
 
 
 def _ratio(num: float, den: float, scale: float = 100.0) -> tuple[float, float, float | None]:
@@ -974,7 +974,7 @@ def run_backend(be: Backend, args: argparse.Namespace, layout: Layout, scopes: l
         timing["indexes"] = time.perf_counter() - t
     if not sqlite or args.sqlite_analyze:
         t = time.perf_counter()
-        analyze(engine, vacuum=True)
+        analyze_after_load(engine)
         timing["analyze"] = time.perf_counter() - t
     t_gen = time.perf_counter() - t0
     print(f"   migrate {t_migrate:.1f} s; generate + insert {t_gen:.1f} s ("
@@ -983,7 +983,7 @@ def run_backend(be: Backend, args: argparse.Namespace, layout: Layout, scopes: l
 
     res: dict[str, Any] = {"name": be.name}
     stats = "planner statistics: " + ("ANALYZE after the load" if not sqlite or args.sqlite_analyze else
-                                      "none (the server never runs ANALYZE or PRAGMA optimize on SQLite)")
+                                      "none (as before the first `gridops db analyze`)")
     sql, res["sql_s"] = run_batch(engine, scopes, codes, period, now)
     print(f"   (a) SQL aggregates, all scopes at once (service.compute_many): {res['sql_s']:.2f} s for "
           f"{len(scopes)} scopes × {len(codes)} indicators = {len(sql)} values; {stats}")
