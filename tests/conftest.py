@@ -85,9 +85,10 @@ def fresh_database_url(backend: str, tmp_path, name: str) -> str:  # type: ignor
         from sqlalchemy import create_engine
         from sqlalchemy.engine import make_url
 
+        name = f"{make_url(PG_URL).database}_{name}"[:63]  # two suites on one cluster never share one
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             conn.execute(text(f"CREATE DATABASE {name}"))
         admin.dispose()
         return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)

@@ -12,7 +12,7 @@ from server.devices import service
 from server.devices.schemas import DeviceCreate
 from server.grids import service as grids
 from tests import factories
-from tests.conftest import PG_URL
+from tests.conftest import BACKENDS, fresh_database_url
 
 GRID_A, GRID_B, GRID_C = "440112001001001", "440112001002001", "440112002001001"
 STREET1, STREET2 = "440112001000", "440112002000"
@@ -68,29 +68,14 @@ DEVICE_TABLES = ["device_dead_letter", "device_alarm", "device_door_event", "dev
                  "device_status_interval", "device_maintenance", "device_state", "device"]
 
 
-def _database_url(backend: str, tmp_path, name: str) -> str:  # type: ignore[no-untyped-def]
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / (name + '.db')}"
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    assert PG_URL
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="module", params=["sqlite"] + (["postgis"] if PG_URL else []))
+@pytest.fixture(scope="module", params=BACKENDS)
 def ingest_engine(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     """A database of its own per module and back end: the ingester commits for real."""
     from server.database.core import make_engine
     from server.database.migrate import upgrade
 
     name = "gridops_dev_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    url = _database_url(request.param, tmp_path_factory.mktemp("ingest"), name)
+    url = fresh_database_url(request.param, tmp_path_factory.mktemp("ingest"), name)
     upgrade(url)
     engine = make_engine(url)
     yield engine
