@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database migrations (alembic)").add_subparsers(dest="db_command", required=True)
     up = db.add_parser("upgrade", help="migrate to the newest schema (or --revision)")
-    up.add_argument("--revision", default="heads")
+    up.add_argument("--revision", default="head")
     up.set_defaults(func=_db_upgrade)
     down = db.add_parser("downgrade", help="migrate down to a revision ('base' empties the database)")
     down.add_argument("revision")

@@ -7,22 +7,10 @@ from geoalchemy2 import alembic_helpers
 
 import server.database.models  # noqa: F401  (registers every table)
 from server.database.core import Base, make_engine
+from server.database.migrate import include_object
 
 config = context.config
 
-# SpatiaLite's own metadata tables live in the same file; they are not ours to migrate.
-SPATIALITE_TABLES = {
-    "KNN", "KNN2", "data_licenses", "ElementaryGeometries", "sql_statements_log", "SpatialIndex",
-    "spatial_ref_sys", "spatial_ref_sys_aux", "geometry_columns", "views_geometry_columns",
-    "virts_geometry_columns", "spatialite_history", "geometry_columns_auth",
-    "geometry_columns_statistics", "geometry_columns_field_infos", "geometry_columns_time",
-}
-
-
-def _include_object(obj, name, obj_type, reflected, compare_to):  # type: ignore[no-untyped-def]
-    if obj_type == "table" and (name in SPATIALITE_TABLES or (name or "").startswith("idx_")):
-        return False
-    return alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to)
 target_metadata = Base.metadata
 
 
@@ -31,7 +19,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        include_object=_include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
     )
