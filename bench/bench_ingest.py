@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -149,7 +150,7 @@ def main() -> None:
         engine = make_engine(url)
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         with factory() as db:
-            added = register_fleet(db_session=db, count=args.count, prefix="SIM")
+            added = register_fleet(db_session=db, count=args.count, prefix="SIM", now=datetime.now(UTC))
             db.commit()
         print(f"gridops ingest benchmark: {args.count} devices ({added} registered now), {args.duration:.0f} s windows; "
               f"{engine.dialect.name} ({url.split('@')[-1]}); Python {platform.python_version()}, "

@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from gis.assign import GridIndex
+from gis.codes import street_of
 from gis.crs import CGCS2000
 from server.auth.models import User
 from server.events.enums import EventState, SlaStep
@@ -35,6 +36,7 @@ from server.events.transitions import TRANSITIONS
 from server.geometry import to_shapely
 from server.grids.models import Grid, GridAssignment
 from server.photos import service as photos
+from server.photos.models import PhotoLink
 from server.visits.models import Visit
 from server.visits.service import judge
 
@@ -55,6 +57,7 @@ class Batch:
     history: list[dict[str, Any]] = field(default_factory=list)
     disputes: list[dict[str, Any]] = field(default_factory=list)
     visits: list[dict[str, Any]] = field(default_factory=list)
+    photo_links: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Generator:
@@ -145,7 +148,7 @@ def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, 
         "geom": WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), "lon": lon, "lat": lat,
         "source_datum": "gcj02", "gps_accuracy_m": round(r.uniform(3, 25) if r.random() < 0.93 else
                                                          r.uniform(31, 120), 1), "reporter_id": worker.id,
-        "grid_id": grid[0], "street_code": grid[1][:9] + "000", "reported_at": reported_at,
+        "grid_id": grid[0], "street_code": street_of(grid[1]), "reported_at": reported_at,
         "created_at": reported_at, "closure_due_at": closure_due, "closed_at": None, "closed_on_time": None,
         "dispatched_to": None, "rejection_reason": None, "satisfaction": None, "possible_duplicate_of_id": None,
         "merged_into_id": None, "photos": [r.choice(g.photos)] if g.photos and r.random() < 0.85 else [],
@@ -165,6 +168,8 @@ def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, 
     if top == "dispute":
         _dispute(g, row, state)
     g.batch.events.append(row)
+    g.batch.photo_links += [{"sha256": k, "record_type": "event", "record_id": eid, "street_code": row["street_code"],
+                             "grid_id": row["grid_id"], "owner_id": worker.id} for k in row["photos"]]
     return eid
 
 
@@ -277,7 +282,8 @@ def _staff(db_session: Session) -> dict[str, User]:
 def _insert(db_session: Session, batch: Batch) -> None:
     batch.history.sort(key=lambda h: h["at"])  # history ids follow time: they are the sync cursor
     for table, rows in ((Event.__table__, batch.events), (EventHistory.__table__, batch.history),
-                        (Dispute.__table__, batch.disputes), (Visit.__table__, batch.visits)):
+                        (Dispute.__table__, batch.disputes), (Visit.__table__, batch.visits),
+                        (PhotoLink.__table__, batch.photo_links)):
         for i in range(0, len(rows), 5000):
             db_session.execute(insert(table), rows[i:i + 5000])
 

@@ -15,7 +15,10 @@ os.environ.setdefault("GRIDOPS_BCRYPT_ROUNDS", "4")  # fast hashes in tests; bef
 os.environ.setdefault("GRIDOPS_SECRET_KEY", "test-secret-key-with-at-least-32-bytes!")
 os.environ.setdefault("GRIDOPS_MEDIA_ROOT", tempfile.mkdtemp(prefix="gridops-media-"))
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from starlette.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -26,6 +29,17 @@ from server.database.migrate import upgrade
 from server.main import create_app
 
 PG_URL = os.environ.get("GRIDOPS_TEST_POSTGRES_URL")
+
+# The suite's "today": every test runs on this clock (ticking from here), whatever the real date, so
+# no test depends on the day it runs (CI runs the suite again 400 days ahead to prove it). A Friday,
+# 10:00 in Asia/Shanghai, in an ordinary working week of November 2026.
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=True):
+        yield
 BACKENDS = ["spatialite"] + (["postgis"] if PG_URL else [])
 
 

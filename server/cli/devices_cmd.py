@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from server.config import Settings, get_settings
+from server.database.types import utcnow
 from server.errors import GridopsError
 
 log = logging.getLogger("gridops.devices")
@@ -33,7 +34,7 @@ def _import(args: argparse.Namespace) -> int:
 
     sheet = sheets.read(Path(args.path).read_bytes(), args.path)
     with get_sessionmaker()() as db_session:
-        report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=args.datum,
+        report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=args.datum, now=utcnow(),
                                      dry_run=args.dry_run, issue_secrets=bool(args.secrets_out))
         if report.committed:
             db_session.commit()
@@ -89,7 +90,7 @@ def _simulate(args: argparse.Namespace) -> int:
         from server.devices.fleet import register_fleet
 
         with get_sessionmaker()() as db_session:
-            added = register_fleet(db_session=db_session, count=args.count, prefix=args.prefix,
+            added = register_fleet(db_session=db_session, count=args.count, prefix=args.prefix, now=utcnow(),
                                    interval_s=int(args.interval))
             db_session.commit()
         print(f"registered {added} simulated devices")
@@ -143,7 +144,7 @@ def _sync_cards(args: argparse.Namespace) -> int:
     from server.rentals.cards import sync_cards
 
     with get_sessionmaker()() as db_session:
-        report = sync_cards(db_session=db_session, no_entry_days=args.no_entry_days)
+        report = sync_cards(db_session=db_session, no_entry_days=args.no_entry_days, now=utcnow())
         db_session.commit()
     print(f"{report.events} card events read: {report.registrations} pending registrations, "
           f"{report.deregistrations + report.no_entry} deregistration candidates ({report.no_entry} for no entry)")

@@ -62,11 +62,12 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from server.database.core import get_sessionmaker
+    from server.database.types import utcnow
     from server.grids import service
 
     with get_sessionmaker()() as db_session:
         features = service.export_features(db_session=db_session, user=None,
-                                           flt=service.GridFilter(street_code=args.street))
+                                           flt=service.GridFilter(street_code=args.street), now=utcnow())
     out = Path(args.out)
     if out.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -15,6 +15,7 @@ from devices.client import MqttConfig
 from devices.simulator import SimConfig, Simulator
 from server.config import Settings
 from server.database.core import get_sessionmaker
+from server.database.types import utcnow
 from server.devices import runner
 from server.devices.fleet import register_fleet
 from server.rentals.scheduled import start_card_sync
@@ -52,7 +53,7 @@ def _demo_fleet(settings: Settings, stop: threading.Event) -> Simulator | None:
     if settings.demo_devices <= 0:
         return None
     with get_sessionmaker()() as db_session:
-        added = register_fleet(db_session=db_session, count=settings.demo_devices, prefix=DEMO_PREFIX)
+        added = register_fleet(db_session=db_session, count=settings.demo_devices, prefix=DEMO_PREFIX, now=utcnow())
         db_session.commit()
     log.info("demo fleet: %d devices (%d newly registered)", settings.demo_devices, added)
     mqtt = MqttConfig(host=settings.mqtt_host, port=settings.mqtt_port, protocol=311, client_id="gridops-demo-sim")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from server.grids.models import Grid
 
 
 def register_fleet(*, db_session: Session, count: int, prefix: str = "SIM", interval_s: int = 60,
-                   seed: int = 2026) -> int:
+                   now: datetime, seed: int = 2026) -> int:
     """Register the simulator's devices that are missing; returns how many were added."""
     rng = random.Random(seed)
     wanted = fleet(count, prefix)
@@ -38,6 +39,6 @@ def register_fleet(*, db_session: Session, count: int, prefix: str = "SIM", inte
     for (code, kind), point, grid_id in zip(missing, points, grid_ids, strict=True):
         device_in = DeviceCreate(code=code, name=f"模拟{KIND_LABELS_ZH[kind]}{code[-6:]}", kind=kind,
                                  heartbeat_interval_s=interval_s, owner_unit="模拟设备")
-        db_session.add(new_device(device_in, None, point, grid_id))
+        db_session.add(new_device(device_in, None, point, grid_id, now))
     db_session.flush()
     return len(missing)

@@ -156,7 +156,7 @@ def _duplicates(checked: list[tuple[int, DeviceCreate, str | None, Any]], db_ses
 
 
 def import_rows(*, db_session: Session, sheet: sheets.Sheet, default_datum: str = "cgcs2000",
-                dry_run: bool = False, issue_secrets: bool = False) -> ImportReport:
+                now: datetime, dry_run: bool = False, issue_secrets: bool = False) -> ImportReport:
     """Check all rows; write them only if no row has a blocking error and it is not a dry run."""
     cols = _column_map(sheet)
     missing = [LABEL[f] for f in REQUIRED if f not in cols]
@@ -180,7 +180,7 @@ def import_rows(*, db_session: Session, sheet: sheets.Sheet, default_datum: str 
     created, creds = [], []
     if commit:
         for (_, d, gb, point), grid_id in zip(checked, grid_ids):
-            device = new_device(d, gb, point, grid_id)
+            device = new_device(d, gb, point, grid_id, now)
             if issue_secrets:
                 secret = credentials.new_secret()
                 device.secret_hash = credentials.hash_secret(secret)

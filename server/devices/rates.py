@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from devices.availability import DeviceRecord, Rate, RateTable, Span, availability, snapshot
 from devices.codes import KIND_LABELS_ZH, DeviceKind
 from server.auth.models import User
-from server.database.types import utcnow
 from server.devices.models import Device, DeviceMaintenance, DeviceStatusInterval
 from server.devices.schemas import GroupBy, OnlineRateRead, RateMode, RateRow
 from server.devices.service import DeviceFilter, scoped_query
@@ -89,10 +88,9 @@ def _row(key: str, label: str, rate: Rate) -> RateRow:
 
 
 def online_rate(*, db_session: Session, user: User | None, flt: DeviceFilter, mode: RateMode, group_by: GroupBy,
-                at: datetime | None = None, start: datetime | None = None, end: datetime | None = None
+                now: datetime, at: datetime | None = None, start: datetime | None = None, end: datetime | None = None
                 ) -> OnlineRateRead:
     """The online rate of the devices in the user's scope, grouped; see the module docstring."""
-    now = utcnow()
     if mode is RateMode.snapshot:
         at = min(at or now, now)
         lo, hi = at, at + timedelta(microseconds=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -12,15 +11,14 @@ from sqlalchemy.orm import Session, joinedload
 from devices import credentials
 from devices.codes import DeviceKind, check_gb28181
 from devices.errors import DeviceInputError
-from server.auth.enums import DISTRICT_WIDE, Role
 from server.auth.models import User
-from server.database.types import utcnow
+from server.database.prefix import prefix_range
 from server.devices import placement
 from server.devices.models import Device, DeviceMaintenance, DeviceState, DeviceStatusInterval
 from server.devices.schemas import DeviceCreate, DeviceUpdate, MaintenanceCreate
 from server.errors import Conflict, InvalidInput, NotFound
 from server.grids.models import Grid
-from server.grids.scope import visible_grids
+from server.territory import territory
 
 
 @dataclass(frozen=True)
@@ -33,19 +31,8 @@ class DeviceFilter:
     include_retired: bool = False
 
 
-def visible_through_grid(user: User | None, grid_id: Any, at: datetime) -> ColumnElement[bool]:
-    """The grid scope rule (server.grids.scope) for anything placed in a grid (devices, rentals).
-
-    Something outside every grid has no street, so only district-wide roles see it.
-    """
-    in_grids = grid_id.in_(select(Grid.id).where(visible_grids(user, at)))
-    if user is None or Role(user.role) in DISTRICT_WIDE:
-        return or_(in_grids, grid_id.is_(None))
-    return in_grids
-
-
 def visible(user: User | None, at: datetime) -> ColumnElement[bool]:
-    return visible_through_grid(user, Device.grid_id, at)
+    return territory(user, at).grids(Device.grid_id)
 
 
 def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select:  # type: ignore[type-arg]
@@ -55,7 +42,7 @@ def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select: 
     if flt.kind:
         q = q.where(Device.kind == flt.kind.value)
     if flt.street_code:
-        q = q.where(Grid.code.startswith(flt.street_code[:9]))
+        q = q.where(prefix_range(Grid.code, flt.street_code[:9]))
     if flt.grid_code:
         q = q.where(Grid.code == flt.grid_code)
     if flt.status:
@@ -66,10 +53,10 @@ def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select: 
     return q
 
 
-def list_devices(*, db_session: Session, user: User, flt: DeviceFilter, page: int = 1,
+def list_devices(*, db_session: Session, user: User, flt: DeviceFilter, now: datetime, page: int = 1,
                  page_size: int = 50) -> tuple[list[Device], int]:
     """One page of the devices the user may see, by code, and the total for the pager."""
-    q = scoped_query(user, flt, utcnow())
+    q = scoped_query(user, flt, now)
     total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = db_session.scalars(q.options(joinedload(Device.grid)).order_by(Device.code)
                               .offset((page - 1) * page_size).limit(page_size))
@@ -80,9 +67,9 @@ def get_by_code(*, db_session: Session, code: str) -> Device | None:
     return db_session.scalar(select(Device).where(Device.code == code))
 
 
-def get_visible(*, db_session: Session, user: User, code: str) -> Device:
+def get_visible(*, db_session: Session, user: User | None, code: str, now: datetime) -> Device:
     """404 for devices out of scope, so codes outside one's area do not leak."""
-    device = db_session.scalar(select(Device).where(Device.code == code, visible(user, utcnow())))
+    device = db_session.scalar(select(Device).where(Device.code == code, visible(user, now)))
     if device is None:
         raise NotFound(f"device {code} not found", f"设备 {code} 不存在", code="device_not_found")
     return device
@@ -112,24 +99,24 @@ def _unique(db_session: Session, code: str, gb_code: str | None) -> None:
 
 
 def new_device(device_in: DeviceCreate, gb_code: str | None, point: tuple[float, float] | None,
-               grid_id: int | None) -> Device:
+               grid_id: int | None, now: datetime) -> Device:
     """The row for a checked registration, with its empty state (no database access)."""
     device = Device(
         code=device_in.code, gb_code=gb_code, name=device_in.name, kind=device_in.kind.value,
         location=placement.db_point(*point) if point else None, grid_id=grid_id, address=device_in.address,
         owner_unit=device_in.owner_unit, installed_at=placement.as_utc(device_in.installed_at),
-        heartbeat_interval_s=device_in.heartbeat_interval_s, created_at=utcnow(),
+        heartbeat_interval_s=device_in.heartbeat_interval_s, created_at=now,
     )
     device.state = DeviceState(status="unknown", heartbeats=0, messages=0)
     return device
 
 
-def create(*, db_session: Session, device_in: DeviceCreate) -> tuple[Device, str]:
+def create(*, db_session: Session, device_in: DeviceCreate, now: datetime) -> tuple[Device, str]:
     """Register a device and issue its MQTT secret, returned once (only its hash is kept)."""
     gb_code = gb_code_for(device_in)
     _unique(db_session, device_in.code, gb_code)
     point = placement.to_point(device_in.lon, device_in.lat, device_in.datum) if device_in.lon is not None else None
-    device = new_device(device_in, gb_code, point, placement.grid_ids(db_session, [point])[0])
+    device = new_device(device_in, gb_code, point, placement.grid_ids(db_session, [point])[0], now)
     secret = credentials.new_secret()
     device.secret_hash = credentials.hash_secret(secret)
     db_session.add(device)
@@ -153,11 +140,11 @@ def update(*, db_session: Session, device: Device, changes: DeviceUpdate) -> Dev
     return device
 
 
-def retire(*, db_session: Session, device: Device, at: datetime | None = None) -> Device:
+def retire(*, db_session: Session, device: Device, at: datetime) -> Device:
     """Retired devices leave expected time from `at` on; the code stays taken forever."""
     if device.retired_at is not None:
         raise Conflict(f"device {device.code} is already retired", f"设备 {device.code} 已撤除", code="device_retired")
-    device.retired_at = at or utcnow()
+    device.retired_at = at
     device.secret_hash = None  # the broker refuses it from the next password_file on
     db_session.flush()
     return device
@@ -173,9 +160,9 @@ def rotate_secret(*, db_session: Session, device: Device) -> str:
 
 
 def add_maintenance(*, db_session: Session, device: Device, window: MaintenanceCreate,
-                    actor: str | None) -> DeviceMaintenance:
+                    actor: str | None, now: datetime) -> DeviceMaintenance:
     row = DeviceMaintenance(device_id=device.id, start_at=window.start_at, end_at=window.end_at,
-                            reason=window.reason, created_by=actor, created_at=utcnow())
+                            reason=window.reason, created_by=actor, created_at=now)
     db_session.add(row)
     db_session.flush()
     return row

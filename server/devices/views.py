@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from devices.codes import KIND_LABELS_ZH, DeviceKind
 from server.auth.enums import Role
 from server.auth.models import User
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import imports, placement, rates, service, sheets
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
@@ -55,16 +55,16 @@ Filter = Annotated[service.DeviceFilter, Depends(_filter)]
 
 
 @router.get("", response_model=DevicePage)
-def list_devices(db_session: DbSession, user: CurrentUser, flt: Filter, page: Page = 1,
+def list_devices(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Page = 1,
                  page_size: PageSize = 50) -> DevicePage:
-    rows, total = service.list_devices(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size)
+    rows, total = service.list_devices(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size)
     return DevicePage(items=[_read(d) for d in rows], total=total, page=page, page_size=page_size)
 
 
 @router.post("", response_model=DeviceCreated, status_code=201)
-def create_device(db_session: DbSession, _: Editor, body: DeviceCreate) -> DeviceCreated:
+def create_device(db_session: DbSession, _: Editor, body: DeviceCreate, now: Now) -> DeviceCreated:
     """The secret in the answer is shown once; only its hash is stored."""
-    device, secret = service.create(db_session=db_session, device_in=body)
+    device, secret = service.create(db_session=db_session, device_in=body, now=now)
     db_session.commit()
     return DeviceCreated(device=_read(device), credentials=Credentials(code=device.code, username=device.code,
                                                                        secret=secret))
@@ -72,23 +72,23 @@ def create_device(db_session: DbSession, _: Editor, body: DeviceCreate) -> Devic
 
 @router.get("/online-rate", response_model=OnlineRateRead)
 def online_rate(
-    db_session: DbSession, user: CurrentUser, flt: Filter, mode: RateMode = RateMode.snapshot,
+    db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, mode: RateMode = RateMode.snapshot,
     group_by: GroupBy = GroupBy.kind, at: datetime | None = None, start: datetime | None = None,
     end: datetime | None = None,
 ) -> OnlineRateRead:
     """Snapshot (share online at `at`, default now) or time-weighted availability over [start, end)."""
     return rates.online_rate(db_session=db_session, user=user, flt=flt, mode=mode, group_by=group_by,
-                             at=at, start=start, end=end)
+                             now=now, at=at, start=start, end=end)
 
 
 @router.post("/import", response_model=ImportReport)
 def import_devices(
     db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
-    datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
+    now: Now, datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
 ) -> ImportReport:
     """All or nothing: `committed: false` with row errors means nothing was written."""
     sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
-    report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, dry_run=dry_run,
+    report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, now=now, dry_run=dry_run,
                                  issue_secrets=issue_secrets)
     if report.committed:
         db_session.commit()
@@ -112,8 +112,8 @@ def dead_letters(db_session: DbSession, _: DistrictReader, reason: str | None = 
 
 
 @router.get("/{code}", response_model=DeviceDetail)
-def get_device(db_session: DbSession, user: CurrentUser, code: str) -> DeviceDetail:
-    d = service.get_visible(db_session=db_session, user=user, code=code)
+def get_device(db_session: DbSession, user: CurrentUser, code: str, now: Now) -> DeviceDetail:
+    d = service.get_visible(db_session=db_session, user=user, code=code, now=now)
     intervals = service.intervals_of(db_session=db_session, device=d)
     windows = service.maintenance_of(db_session=db_session, device=d)
     return DeviceDetail(
@@ -125,33 +125,34 @@ def get_device(db_session: DbSession, user: CurrentUser, code: str) -> DeviceDet
 
 
 @router.patch("/{code}", response_model=DeviceRead)
-def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceUpdate) -> DeviceRead:
-    d = service.update(db_session=db_session, device=service.get_visible(db_session=db_session, user=admin, code=code),
+def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceUpdate, now: Now) -> DeviceRead:
+    d = service.update(db_session=db_session, device=service.get_visible(db_session=db_session, user=admin, code=code, now=now),
                        changes=body)
     db_session.commit()
     return _read(d)
 
 
 @router.post("/{code}/retire", response_model=DeviceRead)
-def retire_device(db_session: DbSession, admin: Editor, code: str, body: RetireRequest) -> DeviceRead:
-    d = service.get_visible(db_session=db_session, user=admin, code=code)
-    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at))
+def retire_device(db_session: DbSession, admin: Editor, code: str, body: RetireRequest, now: Now) -> DeviceRead:
+    d = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
+    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at) or now)
     db_session.commit()
     return _read(d)
 
 
 @router.post("/{code}/credentials", response_model=Credentials)
-def rotate_credentials(db_session: DbSession, admin: Editor, code: str) -> Credentials:
+def rotate_credentials(db_session: DbSession, admin: Editor, code: str, now: Now) -> Credentials:
     """A new secret (shown once); the broker accepts it once its password_file is regenerated."""
-    d = service.get_visible(db_session=db_session, user=admin, code=code)
+    d = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
     secret = service.rotate_secret(db_session=db_session, device=d)
     db_session.commit()
     return Credentials(code=d.code, username=d.code, secret=secret)
 
 
 @router.post("/{code}/maintenance", response_model=MaintenanceRead, status_code=201)
-def add_maintenance(db_session: DbSession, admin: Editor, code: str, body: MaintenanceCreate) -> MaintenanceRead:
-    d = service.get_visible(db_session=db_session, user=admin, code=code)
-    row = service.add_maintenance(db_session=db_session, device=d, window=body, actor=admin.username)
+def add_maintenance(db_session: DbSession, admin: Editor, code: str, body: MaintenanceCreate,
+                    now: Now) -> MaintenanceRead:
+    d = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
+    row = service.add_maintenance(db_session=db_session, device=d, window=body, actor=admin.username, now=now)
     db_session.commit()
     return MaintenanceRead.model_validate(row, from_attributes=True)

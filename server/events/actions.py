@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
-from server.database.types import utcnow
 from server.errors import InvalidInput, NotFound
 from server.events.enums import EventState
 from server.events.models import Dispute, Event, EventHistory
@@ -62,9 +61,8 @@ def _merge_target(db_session: Session, event: Event, body: TransitionIn) -> Even
 
 
 def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
-          idempotency_key: str | None = None, now: datetime | None = None) -> tuple[EventHistory, bool]:
+          now: datetime, idempotency_key: str | None = None) -> tuple[EventHistory, bool]:
     """(history row, applied). applied is False for a replayed Idempotency-Key."""
-    now = now or utcnow()
     request_hash = fingerprint({"event": event.uuid, **body.model_dump(mode="json")})
     if (done := _replay(db_session, idempotency_key, request_hash)) is not None:
         return done, False
@@ -93,9 +91,8 @@ def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
 
 
 def update_dispute(*, db_session: Session, event: Event, body: DisputeUpdate, actor: User,
-                   now: datetime | None = None) -> Dispute:
+                   now: datetime) -> Dispute:
     """Record mediation and reply; each update leaves a history row with what changed."""
-    now = now or utcnow()
     ensure_can_change(actor, event, _assigned(db_session, actor, now))
     dispute = db_session.get(Dispute, event.id)
     if dispute is None:

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.crs import CGCS2000
+from gis.codes import street_of
 from gis.datum import to_cgcs2000
 from server.auth.models import User
-from server.database.types import utcnow
 from server.errors import InvalidInput, NotFound
 from server.events import duplicates, sla
 from server.events.enums import EventState, SlaStep
@@ -54,9 +54,8 @@ def _existing(db_session: Session, uuid: str, request_hash: str) -> Event | None
     return event
 
 
-def create(*, db_session: Session, reporter: User, data: EventCreate, now: datetime | None = None) -> tuple[Event, bool]:
+def create(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> tuple[Event, bool]:
     """(event, created). A retry with the same uuid and body returns the first event."""
-    now = now or utcnow()
     request_hash = fingerprint(data)
     uuid = str(data.uuid)
     if (found := _existing(db_session, uuid, request_hash)) is not None:
@@ -77,7 +76,7 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
         address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,
         source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m, reporter_id=reporter.id,
-        grid_id=grid.id, street_code=grid.code[:9] + "000", state=EventState.reported.value,
+        grid_id=grid.id, street_code=street_of(grid.code), state=EventState.reported.value,
         reported_at=data.reported_at, created_at=now, updated_at=now, photos=list(data.photos),
         due_at=sla.deadline(db_session=db_session, category_code=category.code, step=SlaStep.accept,
                             start=data.reported_at),
@@ -94,6 +93,8 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         if found is None:
             raise
         return found, False
+    photos.link(db_session=db_session, keys=data.photos, record_type="event", record_id=event.id,
+                street_code=event.street_code, grid_id=event.grid_id, owner_id=reporter.id)
     db_session.add(EventHistory(event_id=event.id, kind="create", from_state=None, to_state=event.state,
                                 actor_id=reporter.id, actor_role=reporter.role, at=now, attachments=list(data.photos),
                                 data={"grid_code": grid.code}))
@@ -104,8 +105,8 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     return event, True
 
 
-def get_visible(*, db_session: Session, user: User, uuid: str) -> Event:
-    event = db_session.scalar(select(Event).where(Event.uuid == uuid, visible_events(user, utcnow())))
+def get_visible(*, db_session: Session, user: User, uuid: str, now: datetime) -> Event:
+    event = db_session.scalar(select(Event).where(Event.uuid == uuid, visible_events(user, now)))
     if event is None:
         raise NotFound(f"event {uuid} not found", f"事件 {uuid} 不存在", code="event_not_found")
     return event
@@ -126,8 +127,8 @@ SORTS = {"reported_at": Event.reported_at, "due_at": Event.due_at, "closure_due_
          "updated_at": Event.updated_at}
 
 
-def query(*, user: User, flt: EventFilter):  # type: ignore[no-untyped-def]
-    q = select(Event).where(visible_events(user, utcnow()))
+def query(*, user: User, flt: EventFilter, now: datetime):  # type: ignore[no-untyped-def]
+    q = select(Event).where(visible_events(user, now))
     if flt.state:
         q = q.where(Event.state.in_(flt.state))
     if flt.category:
@@ -145,9 +146,9 @@ def query(*, user: User, flt: EventFilter):  # type: ignore[no-untyped-def]
     return q
 
 
-def list_events(*, db_session: Session, user: User, flt: EventFilter, page: int, page_size: int,
+def list_events(*, db_session: Session, user: User, flt: EventFilter, now: datetime, page: int, page_size: int,
                 sort: str = "-reported_at") -> tuple[list[Event], int]:
-    q = query(user=user, flt=flt)
+    q = query(user=user, flt=flt, now=now)
     total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
     col = SORTS[sort.lstrip("-")]
     order = col.desc() if sort.startswith("-") else col.asc()
@@ -155,9 +156,10 @@ def list_events(*, db_session: Session, user: User, flt: EventFilter, page: int,
     return list(rows), total
 
 
-def changes_since(*, db_session: Session, user: User, cursor: int, limit: int) -> list[tuple[EventHistory, str]]:
+def changes_since(*, db_session: Session, user: User, cursor: int, limit: int,
+                  now: datetime) -> list[tuple[EventHistory, str]]:
     """History rows after `cursor` on events the user may see, oldest first: sync and live feed."""
     q = (select(EventHistory, Event.uuid).join(Event, Event.id == EventHistory.event_id)
-         .where(EventHistory.id > cursor, visible_events(user, utcnow()))
+         .where(EventHistory.id > cursor, visible_events(user, now))
          .order_by(EventHistory.id).limit(limit))
     return [(h, u) for h, u in db_session.execute(q)]

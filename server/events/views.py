@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
 from server.auth.models import User
-from server.deps import CurrentUser, DbSession, SessionScope, require_roles
+from server.database.types import utcnow
+from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, SlaStep
@@ -32,8 +33,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 @router.post("", response_model=EventRead, status_code=201,
              responses={200: {"description": "a retry of an event already received: the first result"}})
-def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response) -> EventRead:
-    event, created = service.create(db_session=db_session, reporter=user, data=body)
+def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response, now: Now) -> EventRead:
+    event, created = service.create(db_session=db_session, reporter=user, data=body, now=now)
     db_session.commit()
     if not created:
         response.status_code = 200
@@ -55,28 +56,28 @@ Sort = Annotated[str, Query(pattern=r"^-?(reported_at|due_at|closure_due_at|upda
 
 
 @router.get("", response_model=EventPage)
-def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, page: Annotated[int, Query(ge=1)] = 1,
+def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Annotated[int, Query(ge=1)] = 1,
                 page_size: Annotated[int, Query(ge=1, le=500)] = 50, sort: Sort = "-reported_at") -> EventPage:
-    rows, total = service.list_events(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size,
+    rows, total = service.list_events(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size,
                                       sort=sort)
     return EventPage(items=[event_read(db_session, e) for e in rows], total=total, page=page, page_size=page_size)
 
 
 @router.get("/export")
-def export_events(db_session: DbSession, user: CurrentUser, flt: Filter,
+def export_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
                   format: Annotated[str, Query(pattern=r"^(csv|xlsx)$")] = "xlsx") -> Response:
     """The filtered list with Chinese headers and Asia/Shanghai times, for 台账 and reports."""
-    rows = list(db_session.scalars(service.query(user=user, flt=flt).order_by(service.Event.reported_at)))
+    rows = list(db_session.scalars(service.query(user=user, flt=flt, now=now).order_by(service.Event.reported_at)))
     content, media = export.render(db_session, rows, fmt=format)
     return Response(content, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="events.{format}"'})
 
 
 @router.get("/changes", response_model=ChangePage)
-def changes(db_session: DbSession, user: CurrentUser, cursor: Annotated[int, Query(ge=0)] = 0,
+def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Annotated[int, Query(ge=0)] = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ChangePage:
     """Incremental sync: every change after `cursor` on events you may see, oldest first."""
-    rows = service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=limit + 1)
+    rows = service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=limit + 1, now=now)
     more = len(rows) > limit
     rows = rows[:limit]
     return ChangePage(changes=[change(h, u) for h, u in rows], next_cursor=rows[-1][0].id if rows else cursor,
@@ -88,7 +89,7 @@ def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cu
         user = s.get(User, user_id)
         assert user is not None
         return [change(h, u).model_dump(mode="json") for h, u in
-                service.changes_since(db_session=s, user=user, cursor=cursor, limit=500)]
+                service.changes_since(db_session=s, user=user, cursor=cursor, limit=500, now=utcnow())]
 
 
 @router.get("/feed")
@@ -158,27 +159,29 @@ def put_policy(db_session: DbSession, _: Admin, category_code: str, step: SlaSte
 
 
 @router.get("/{uuid}", response_model=EventRead)
-def get_event(db_session: DbSession, user: CurrentUser, uuid: str) -> EventRead:
-    return event_read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid), history=True)
+def get_event(db_session: DbSession, user: CurrentUser, uuid: str, now: Now) -> EventRead:
+    return event_read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now),
+                      history=True)
 
 
 @router.post("/{uuid}/transitions", response_model=EventRead,
              responses={409: {"description": "illegal transition; error.detail.allowed_next lists the states"}})
-def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionIn,
+def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionIn, now: Now,
                idempotency_key: IdempotencyKey = None) -> EventRead:
-    event = service.get_visible(db_session=db_session, user=user, uuid=uuid)
-    actions.apply(db_session=db_session, event=event, body=body, actor=user, idempotency_key=idempotency_key)
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
+    actions.apply(db_session=db_session, event=event, body=body, actor=user, idempotency_key=idempotency_key,
+                  now=now)
     db_session.commit()
     return event_read(db_session, event, history=True)
 
 
 @router.patch("/{uuid}/dispute", response_model=DisputeRead)
-def update_dispute(db_session: DbSession, user: Writer, uuid: str, body: DisputeUpdate) -> DisputeRead:
-    if Role(user.role) is Role.grid_worker and body.mediation_result is not None:
+def update_dispute(db_session: DbSession, user: Writer, uuid: str, body: DisputeUpdate, now: Now) -> DisputeRead:
+    if user.role == Role.grid_worker and body.mediation_result is not None:
         raise Forbidden("grid workers record parties, not mediation results", "网格员不能登记调解结果",
                         code="role_forbidden")
-    event = service.get_visible(db_session=db_session, user=user, uuid=uuid)
-    actions.update_dispute(db_session=db_session, event=event, body=body, actor=user)
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
+    actions.update_dispute(db_session=db_session, event=event, body=body, actor=user, now=now)
     db_session.commit()
     read = event_read(db_session, event).dispute
     assert read is not None

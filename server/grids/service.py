@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from gis.shapefile_io import GridFeature
 from gis.crs import CGCS2000
 from server.auth.models import User
-from server.database.types import utcnow
+from server.database.prefix import prefix_range
 from server.errors import Conflict, InvalidInput, NotFound
 from server.geometry import to_shapely
 from server.grids.models import Grid, GridAssignment
@@ -36,9 +36,9 @@ def _query(user: User | None, flt: GridFilter, at: datetime):  # type: ignore[no
     if not flt.include_retired:
         q = q.where(Grid.retired_at.is_(None))
     if flt.street_code:
-        q = q.where(Grid.code.startswith(flt.street_code[:9]))
+        q = q.where(prefix_range(Grid.code, flt.street_code[:9]))
     if flt.community_code:
-        q = q.where(Grid.code.startswith(flt.community_code))
+        q = q.where(prefix_range(Grid.code, flt.community_code))
     if flt.grid_type:
         q = q.where(Grid.grid_type == flt.grid_type)
     if flt.name_contains:
@@ -47,11 +47,11 @@ def _query(user: User | None, flt: GridFilter, at: datetime):  # type: ignore[no
 
 
 def list_grids(
-    *, db_session: Session, user: User, flt: GridFilter, page: int = 1, page_size: int = 50,
+    *, db_session: Session, user: User, flt: GridFilter, now: datetime, page: int = 1, page_size: int = 50,
     sort: GridSort = GridSort.code,
 ) -> tuple[list[Grid], int]:
     """One page of the grids the user may see, and the total count for the pager."""
-    q = _query(user, flt, utcnow())
+    q = _query(user, flt, now)
     total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
     col = SORT_COLUMNS[sort.value.lstrip("-")]
     order = col.desc() if sort.value.startswith("-") else col.asc()
@@ -61,9 +61,9 @@ def list_grids(
     return list(rows), total
 
 
-def get_visible(*, db_session: Session, user: User, code: str) -> Grid:
+def get_visible(*, db_session: Session, user: User, code: str, now: datetime) -> Grid:
     """404 (not 403) for grids out of scope, so codes outside one's area do not leak."""
-    grid = db_session.scalar(select(Grid).where(Grid.code == code, visible_grids(user, utcnow())))
+    grid = db_session.scalar(select(Grid).where(Grid.code == code, visible_grids(user, now)))
     if grid is None:
         raise NotFound(f"grid {code} not found", f"网格 {code} 不存在", code="grid_not_found")
     return grid
@@ -80,12 +80,12 @@ def to_feature(grid: Grid) -> GridFeature:
     )
 
 
-def export_features(*, db_session: Session, user: User | None, flt: GridFilter) -> list[GridFeature]:
-    q = _query(user, flt, utcnow()).options(joinedload(Grid.community)).order_by(Grid.code)
+def export_features(*, db_session: Session, user: User | None, flt: GridFilter, now: datetime) -> list[GridFeature]:
+    q = _query(user, flt, now).options(joinedload(Grid.community)).order_by(Grid.code)
     return [to_feature(g) for g in db_session.scalars(q)]
 
 
-def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: datetime | None = None) -> Grid:
+def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: datetime) -> Grid:
     """Retire a grid; its code stays taken forever, and open assignments end with it."""
     grid = get_by_code(db_session=db_session, code=code)
     if grid is None:
@@ -95,7 +95,6 @@ def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: 
     if replaced_by_code and get_by_code(db_session=db_session, code=replaced_by_code) is None:
         raise InvalidInput(f"replacement grid {replaced_by_code} does not exist",
                            f"替代网格 {replaced_by_code} 不存在", code="replacement_not_found")
-    at = at or utcnow()
     grid.retired_at = at
     grid.replaced_by_code = replaced_by_code
     for assignment in db_session.scalars(
@@ -106,14 +105,13 @@ def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: 
     return grid
 
 
-def assign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime | None = None) -> GridAssignment:
+def assign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime) -> GridAssignment:
     """Open an assignment; assigning twice is a no-op so retries from the dashboard are safe."""
     if worker.role != "grid_worker":
         raise InvalidInput(f"{worker.username} is not a grid worker", f"{worker.username} 不是网格员",
                            code="not_a_worker")
     if grid.retired_at is not None:
         raise Conflict(f"grid {grid.code} is retired", f"网格 {grid.code} 已撤销", code="grid_retired")
-    at = at or utcnow()
     existing = db_session.scalar(select(GridAssignment).where(
         GridAssignment.grid_id == grid.id, GridAssignment.user_id == worker.id, active_assignment(at)))
     if existing is not None:
@@ -124,9 +122,8 @@ def assign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime
     return assignment
 
 
-def unassign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime | None = None) -> int:
+def unassign_worker(*, db_session: Session, grid: Grid, worker: User, at: datetime) -> int:
     """Close open assignments (history is kept); returns how many were closed."""
-    at = at or utcnow()
     rows = list(db_session.scalars(select(GridAssignment).where(
         GridAssignment.grid_id == grid.id, GridAssignment.user_id == worker.id, active_assignment(at))))
     for a in rows:
@@ -135,12 +132,10 @@ def unassign_worker(*, db_session: Session, grid: Grid, worker: User, at: dateti
     return len(rows)
 
 
-def worker_grid_codes(*, db_session: Session, worker: User, at: datetime | None = None) -> list[str]:
+def worker_grid_codes(*, db_session: Session, worker: User, at: datetime) -> list[str]:
     q = (select(Grid.code).join(GridAssignment, GridAssignment.grid_id == Grid.id)
-         .where(GridAssignment.user_id == worker.id, active_assignment(at or utcnow())).order_by(Grid.code))
+         .where(GridAssignment.user_id == worker.id, active_assignment(at)).order_by(Grid.code))
     return list(db_session.scalars(q))
-
-
 
 
 def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:

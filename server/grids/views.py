@@ -18,7 +18,7 @@ from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.errors import InvalidInput, NotFound
 from server.geometry import to_shapely
 from server.grids import imports, service
@@ -59,18 +59,19 @@ PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("", response_model=GridPage)
-def list_grids(db_session: DbSession, user: CurrentUser, flt: Filter, page: Page = 1, page_size: PageSize = 50,
+def list_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Page = 1, page_size: PageSize = 50,
                sort: GridSort = GridSort.code, geometry: bool = False) -> GridPage:
-    rows, total = service.list_grids(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size,
+    rows, total = service.list_grids(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size,
                                      sort=sort)
     return GridPage(items=[_read(g, geometry=geometry) for g in rows], total=total, page=page, page_size=page_size)
 
 
 @router.get("/geojson")
-def grids_geojson(db_session: DbSession, user: CurrentUser, flt: Filter, page: Page = 1,
+def grids_geojson(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Page = 1,
                   page_size: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
     """A FeatureCollection in EPSG:4490 (RFC 7946 readers treat it as WGS-84: metre-level equal)."""
-    rows, total = service.list_grids(db_session=db_session, user=user, flt=flt, page=page, page_size=page_size)
+    rows, total = service.list_grids(db_session=db_session, user=user, flt=flt, now=now, page=page,
+                                     page_size=page_size)
     features = []
     for g in rows:
         props = _read(g, geometry=False).model_dump(mode="json", exclude={"geometry"})
@@ -79,12 +80,12 @@ def grids_geojson(db_session: DbSession, user: CurrentUser, flt: Filter, page: P
 
 
 @router.get("/export")
-def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, epsg: int = gis_crs.CGCS2000) -> Response:
+def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, epsg: int = gis_crs.CGCS2000) -> Response:
     """Zipped shapefile (.shp/.shx/.dbf/.prj/.cpg) in CGCS2000, geographic or a GK zone."""
     if epsg == gis_crs.WGS84 or not gis_crs.is_supported(epsg):
         raise InvalidInput(f"export CRS must be EPSG:4490 or a CGCS2000 GK zone (4513–4554), not {epsg}",
                            f"导出坐标系须为 CGCS2000（EPSG:4490 或 4513–4554），不支持 {epsg}", code="unsupported_crs")
-    features = service.export_features(db_session=db_session, user=user, flt=flt)
+    features = service.export_features(db_session=db_session, user=user, flt=flt, now=now)
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in write_grids(Path(tmp) / "grids.shp", features, epsg=epsg):
@@ -119,23 +120,24 @@ def import_grids(
 
 
 @router.get("/{code}", response_model=GridRead)
-def get_grid(db_session: DbSession, user: CurrentUser, code: str) -> GridRead:
-    return _read(service.get_visible(db_session=db_session, user=user, code=code), geometry=True)
+def get_grid(db_session: DbSession, user: CurrentUser, code: str, now: Now) -> GridRead:
+    return _read(service.get_visible(db_session=db_session, user=user, code=code, now=now), geometry=True)
 
 
 @router.post("/{code}/retire", response_model=GridRead)
-def retire_grid(db_session: DbSession, _: Editor, code: str, body: RetireRequest) -> GridRead:
-    grid = service.retire(db_session=db_session, code=code, replaced_by_code=body.replaced_by_code)
+def retire_grid(db_session: DbSession, admin: Editor, code: str, body: RetireRequest, now: Now) -> GridRead:
+    service.get_visible(db_session=db_session, user=admin, code=code, now=now)  # inside the editor's territory
+    grid = service.retire(db_session=db_session, code=code, replaced_by_code=body.replaced_by_code, at=now)
     db_session.commit()
     return _read(grid, geometry=False)
 
 
 @router.post("/{code}/workers", status_code=201)
-def assign_worker(db_session: DbSession, admin: Editor, code: str, body: AssignmentRequest) -> dict[str, Any]:
-    grid = service.get_visible(db_session=db_session, user=admin, code=code)
+def assign_worker(db_session: DbSession, admin: Editor, code: str, body: AssignmentRequest, now: Now) -> dict[str, Any]:
+    grid = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
     worker = auth_service.get_by_username(db_session=db_session, username=body.username)
     if worker is None:
         raise NotFound(f"user {body.username} not found", f"用户 {body.username} 不存在", code="user_not_found")
-    a = service.assign_worker(db_session=db_session, grid=grid, worker=worker)
+    a = service.assign_worker(db_session=db_session, grid=grid, worker=worker, at=now)
     db_session.commit()
     return {"grid_code": grid.code, "username": worker.username, "valid_from": a.valid_from}

@@ -28,7 +28,7 @@ def availability(db_session: Session, scopes: Sequence[Scope], period: Period, n
     if period.start >= now:
         return {sc: Ratio(0.0, 0.0) for sc in scopes}
     rates = online_rate(db_session=db_session, user=None, flt=DeviceFilter(kind=kind), mode=RateMode.availability,
-                        group_by=GroupBy.grid, start=period.start, end=min(period.end, now))
+                        group_by=GroupBy.grid, now=now, start=period.start, end=min(period.end, now))
     out = {}
     for sc in scopes:
         rows = [g for g in rates.groups

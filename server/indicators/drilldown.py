@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from server.database.prefix import prefix_range
 from server.auth.models import User
 from server.config import get_settings
 from server.events.enums import SATISFIED
@@ -56,7 +57,7 @@ def dissatisfied(db_session: Session, scope: Scope, period: Period, now: datetim
 def _workers_in_scope(db_session: Session, scope: Scope, period: Period) -> list[tuple[int, str, str]]:
     stmt = (select(User.id, User.username, User.full_name).distinct()
             .join(GridAssignment, GridAssignment.user_id == User.id).join(Grid, Grid.id == GridAssignment.grid_id)
-            .where(User.role == "grid_worker", q.prefix_range(Grid.code, scope.prefix),
+            .where(User.role == "grid_worker", prefix_range(Grid.code, scope.prefix),
                    GridAssignment.valid_from < period.end,
                    or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > period.start)))
     return [tuple(r) for r in db_session.execute(stmt)]  # type: ignore[misc]

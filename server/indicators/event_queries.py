@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
+from server.database.prefix import prefix_range
 from server.events.enums import SATISFIED, EventState
 from server.events.models import Dispute, Event
 from server.grids.models import Grid, GridAssignment
@@ -42,20 +43,6 @@ from server.visits.models import Visit
 
 NOT_CASES = (EventState.rejected.value, EventState.merged.value)
 STREET_LEVELS = ("district", "street")  # selected by the stored street code; below them by grid code
-
-
-def prefix_range(column, prefix: str) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    """`column LIKE 'prefix%'` for digit codes, written as a range so that a B-tree index serves it:
-    SQLite's LIKE is case-insensitive and never uses an ordinary index, PostgreSQL's needs
-    text_pattern_ops outside the C collation. The upper bound is the prefix plus one as a number of
-    the same length (not a punctuation character, which locale collations ignore)."""
-    if not prefix:
-        return true()
-    if not prefix.isdigit():
-        raise ValueError(f"code prefix {prefix!r}: digits only")
-    if set(prefix) == {"9"}:
-        return column >= prefix
-    return and_(column >= prefix, column < str(int(prefix) + 1).zfill(len(prefix)))
 
 
 def in_scope(scope: Scope, street_col, grid_id_col) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]

@@ -25,5 +25,5 @@ def rates(db_session: Session, scope: Scope, period: Period, now: datetime, whic
     end = min(period.end, now)
     if end <= period.start:
         return Ratio(0.0, 0.0)
-    result = rental_rates(db_session=db_session, user=None, start=period.start, end=end, group_by="grid")
+    result = rental_rates(db_session=db_session, user=None, start=period.start, end=end, now=now, group_by="grid")
     return _sum(getattr(result, which), scope)

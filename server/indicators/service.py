@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from metrics.catalogue import get_indicator
-from server.auth.enums import DISTRICT_WIDE, Role
+from server.database.prefix import prefix_range
 from server.auth.models import User
 from server.divisions.models import Community, Street
 from server.errors import Forbidden, InvalidInput, NotFound
@@ -25,6 +25,7 @@ from server.indicators import event_queries as q
 from server.indicators import rental_queries
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
+from server.territory import territory
 from server.reports import service as reports
 
 Compute = Callable[[Session, Scope, Period, datetime], Ratio]
@@ -72,13 +73,15 @@ def _status(value: float | None, target: float | None, direction: str) -> str:
     return "met" if (value >= target if direction == ">=" else value <= target) else "not_met"
 
 
-def check_scope(user: User, scope: Scope) -> None:
-    """Indicators of an area only for those who may see the area."""
-    role = Role(user.role)
-    allowed = (user.district_code or "") if role in DISTRICT_WIDE else (user.street_code or "-")[:9]
-    if role is Role.grid_worker and scope.level != "grid":
-        allowed = "-"
-    if not scope.prefix.startswith(allowed) and not (role in DISTRICT_WIDE and not user.district_code):
+def check_scope(*, db_session: Session, user: User, scope: Scope, now: datetime) -> None:
+    """Indicators of an area only for those whose territory holds the whole area: a grid worker
+    those of the grids assigned to them, nothing wider."""
+    t = territory(user, now)
+    if t.worker_id is not None and scope.level == "grid":
+        allowed = db_session.scalar(select(Grid.id).where(Grid.code == scope.code, t.grids(Grid.id))) is not None
+    else:
+        allowed = t.covers(scope.prefix)
+    if not allowed:
         raise Forbidden(f"scope {scope} is outside your area", f"统计范围 {scope} 超出您的管辖范围",
                         code="scope_forbidden")
 
@@ -132,7 +135,7 @@ def scopes_below(db_session: Session, scope: Scope, level: str, period: Period) 
         raise InvalidInput(f"level {level!r} is not below {scope.level}", f"层级 {level!r} 不在 {scope.level} 之下",
                            code="bad_level", detail={"levels": list(LEVEL_ORDER[LEVEL_ORDER.index(scope.level) + 1:])})
     model = {"street": Street, "community": Community, "grid": Grid}[level]
-    stmt = select(model.code).where(q.prefix_range(model.code, scope.prefix)).order_by(model.code)
+    stmt = select(model.code).where(prefix_range(model.code, scope.prefix)).order_by(model.code)
     if model is Grid:
         stmt = stmt.where(or_(Grid.retired_at.is_(None), Grid.retired_at > period.start))
     return [Scope(level, code) for code in db_session.scalars(stmt)]

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from server.database.types import utcnow
-from server.deps import CurrentUser, DbSession
+from server.deps import CurrentUser, DbSession, Now
 from server.errors import NotFound
 from server.indicators import drilldown, service
 from server.indicators.periods import parse_period, parse_scope
@@ -18,51 +17,51 @@ ScopeQ = Annotated[str, Query(description="district:440112, street:440112001, co
 PeriodQ = Annotated[str, Query(description="2026, 2026-Q3, 2026-11, 2026-W47, 2026-01-01..2026-03-31")]
 
 
-def _args(user, scope: str, period: str):  # type: ignore[no-untyped-def]
+def _args(db_session, user, scope: str, period: str, now):  # type: ignore[no-untyped-def]
     sc, pe = parse_scope(scope), parse_period(period)
-    service.check_scope(user, sc)
+    service.check_scope(db_session=db_session, user=user, scope=sc, now=now)
     return sc, pe
 
 
 @router.get("")
-def values(db_session: DbSession, user: CurrentUser, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
-    sc, pe = _args(user, scope, period)
-    return [asdict(v) for v in service.compute_all(db_session=db_session, scope=sc, period=pe, now=utcnow())]
+def values(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
+    sc, pe = _args(db_session, user, scope, period, now)
+    return [asdict(v) for v in service.compute_all(db_session=db_session, scope=sc, period=pe, now=now)]
 
 
 @router.get("/areas")
-def areas(db_session: DbSession, user: CurrentUser, scope: ScopeQ, period: PeriodQ,
+def areas(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, period: PeriodQ,
           level: Annotated[str, Query(description="street | community | grid: the areas listed inside the scope")],
           indicator: Annotated[list[str] | None, Query(description="only these codes (repeatable)")] = None,
           ) -> dict[str, Any]:
     """The scope and every area of a level inside it, all indicators: the board's table, from one
     grouped statement per table for the event, visit and dispute indicators."""
-    sc, pe = _args(user, scope, period)
+    sc, pe = _args(db_session, user, scope, period, now)
     rows = [sc, *service.scopes_below(db_session, sc, level, pe)]
     codes = indicator or list(service.COMPUTABLE)
-    values = service.compute_many(db_session=db_session, scopes=rows, codes=codes, period=pe, now=utcnow())
+    values = service.compute_many(db_session=db_session, scopes=rows, codes=codes, period=pe, now=now)
     return {"scope": str(sc), "period": pe.label, "level": level, "indicators": codes,
             "rows": [{"scope": str(r), "values": [asdict(values[r, c]) for c in codes]} for r in rows]}
 
 
 @router.get("/{code}")
-def value(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ) -> dict[str, Any]:
-    sc, pe = _args(user, scope, period)
-    return asdict(service.compute(db_session=db_session, code=code, scope=sc, period=pe, now=utcnow()))
+def value(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ, period: PeriodQ) -> dict[str, Any]:
+    sc, pe = _args(db_session, user, scope, period, now)
+    return asdict(service.compute(db_session=db_session, code=code, scope=sc, period=pe, now=now))
 
 
 @router.get("/{code}/series")
-def series(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
-    sc, pe = _args(user, scope, period)
-    return [asdict(v) for v in service.series(db_session=db_session, code=code, scope=sc, period=pe, now=utcnow())]
+def series(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
+    sc, pe = _args(db_session, user, scope, period, now)
+    return [asdict(v) for v in service.series(db_session=db_session, code=code, scope=sc, period=pe, now=now)]
 
 
 @router.get("/{code}/drilldown")
-def drill(db_session: DbSession, user: CurrentUser, code: str, scope: ScopeQ, period: PeriodQ,
+def drill(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ, period: PeriodQ,
           limit: Annotated[int, Query(ge=1, le=10000)] = 500) -> dict[str, Any]:
     """The records behind the value: what was not closed, late, dissatisfied, or below target."""
-    sc, pe = _args(user, scope, period)
+    sc, pe = _args(db_session, user, scope, period, now)
     if code not in drilldown.REGISTRY:
         raise NotFound(f"no drill-down for {code}", f"指标 {code} 无明细", code="no_drilldown")
-    rows = drilldown.REGISTRY[code](db_session, sc, pe, utcnow(), limit)
+    rows = drilldown.REGISTRY[code](db_session, sc, pe, now, limit)
     return {"code": code, "scope": str(sc), "period": pe.label, "rows": rows, "count": len(rows)}

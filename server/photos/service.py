@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.config import get_settings
 from server.errors import InvalidInput, NotFound
 from server.photos.inspect import inspect_photo
-from server.photos.models import Photo
+from server.photos.models import Photo, PhotoLink
 from server.photos.storage import PhotoStorage, storage_from_settings
 from server.photos.thumbnails import make_thumbnail
+from server.territory import territory
 
 
 def storage() -> PhotoStorage:
@@ -48,6 +50,26 @@ def _thumbnail(store_: PhotoStorage, data: bytes) -> str | None:
         raise
 
 
+def link(*, db_session: Session, keys: Sequence[str], record_type: str, record_id: int, street_code: str | None,
+         grid_id: int | None, owner_id: int | None) -> None:
+    """Record where each photo is used, so that reading it follows that record's territory."""
+    db_session.add_all(PhotoLink(sha256=k, record_type=record_type, record_id=record_id, street_code=street_code,
+                                 grid_id=grid_id, owner_id=owner_id) for k in dict.fromkeys(keys))
+
+
+def get_visible(*, db_session: Session, user: User, sha256: str, now: datetime) -> Photo:
+    """A photo for its uploader and for whoever may see a record it belongs to; 404 otherwise,
+    so hashes outside one's territory do not leak."""
+    t = territory(user, now)
+    used_in_territory = select(PhotoLink.id).where(PhotoLink.sha256 == sha256, t.codes(
+        PhotoLink.street_code, worker=or_(PhotoLink.grid_id.in_(t.assigned_grid_ids()), PhotoLink.owner_id == user.id)))
+    photo = db_session.scalar(select(Photo).where(Photo.sha256 == sha256,
+                                                  or_(Photo.uploaded_by == user.id, used_in_territory.exists())))
+    if photo is None:
+        raise NotFound(f"photo {sha256} not found", f"照片 {sha256} 不存在", code="photo_not_found")
+    return photo
+
+
 def ensure_exist(*, db_session: Session, keys: Sequence[str]) -> None:
     """Events may only refer to photos already uploaded: a missing one is named, not dropped."""
     if not keys:
@@ -58,9 +80,3 @@ def ensure_exist(*, db_session: Session, keys: Sequence[str]) -> None:
         raise InvalidInput(f"photos not uploaded yet: {', '.join(missing[:5])}; POST /api/v1/photos first",
                            "照片尚未上传，请先上传照片", code="photo_not_uploaded", detail={"missing": missing})
 
-
-def get(*, db_session: Session, sha256: str) -> Photo:
-    photo = db_session.get(Photo, sha256)
-    if photo is None:
-        raise NotFound(f"photo {sha256} not found", f"照片 {sha256} 不存在", code="photo_not_found")
-    return photo

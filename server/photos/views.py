@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Response, UploadFile
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.errors import PayloadTooLarge
 from server.photos import service
 
@@ -37,8 +37,8 @@ async def upload_photo(db_session: DbSession, user: Uploader, file: Annotated[Up
 
 
 @router.get("/{sha256}")
-def get_photo(db_session: DbSession, _: CurrentUser, sha256: str, thumbnail: bool = False) -> Response:
-    photo = service.get(db_session=db_session, sha256=sha256)
+def get_photo(db_session: DbSession, user: CurrentUser, sha256: str, now: Now, thumbnail: bool = False) -> Response:
+    photo = service.get_visible(db_session=db_session, user=user, sha256=sha256, now=now)
     if thumbnail and photo.thumbnail_key:
         return Response(service.storage().get(photo.thumbnail_key), media_type="image/jpeg")
     return Response(service.storage().get(photo.sha256), media_type=photo.content_type)

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from server.database.types import utcnow
 from server.devices.models import CardEvent
 from server.rentals.models import CardCursor, RentalAccessController, Tenant, TenantRecord
 from server.rentals.schemas import CardSyncReport, TenantStatus
@@ -42,11 +41,12 @@ def _candidate(db_session: Session, tenant: Tenant, source: str, at: datetime) -
     return True
 
 
-def _apply(db_session: Session, rental_id: int, ts: datetime, card_no: str, action: str, report: dict[str, int]) -> None:
+def _apply(db_session: Session, rental_id: int, ts: datetime, card_no: str, action: str, report: dict[str, int],
+           now: datetime) -> None:
     tenant = _tenant_by_card(db_session, rental_id, card_no)
     if action == "issued" and tenant is None:
         tenant = Tenant(rental_id=rental_id, card_no=card_no, status=TenantStatus.pending.value, source="card",
-                        moved_in_at=ts, created_at=utcnow())
+                        moved_in_at=ts, created_at=now)
         db_session.add(tenant)
         db_session.flush()
         db_session.add(TenantRecord(tenant_id=tenant.id, kind="registration", status="pending", source="card_issued",
@@ -79,7 +79,7 @@ def _no_entry(db_session: Session, now: datetime, days: int) -> int:
     return count
 
 
-def sync_cards(*, db_session: Session, no_entry_days: int, now: datetime | None = None) -> CardSyncReport:
+def sync_cards(*, db_session: Session, no_entry_days: int, now: datetime) -> CardSyncReport:
     """Read new card events into tenant detections; the caller commits (cursor and rows together)."""
     cursor = db_session.get(CardCursor, CURSOR)
     if cursor is None:
@@ -89,10 +89,10 @@ def sync_cards(*, db_session: Session, no_entry_days: int, now: datetime | None 
     while rows := _events(db_session, cursor.last_event_id):
         for event_id, ts, card_no, action, rental_id in rows:
             if rental_id is not None:
-                _apply(db_session, rental_id, ts, card_no, action, report)
+                _apply(db_session, rental_id, ts, card_no, action, report, now)
             cursor.last_event_id = event_id
         report["events"] += len(rows)
         db_session.flush()
-    no_entry = _no_entry(db_session, now or utcnow(), no_entry_days)
+    no_entry = _no_entry(db_session, now, no_entry_days)
     db_session.flush()
     return CardSyncReport(**report, no_entry=no_entry)

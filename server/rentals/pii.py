@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import re
+from datetime import datetime
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -21,9 +22,9 @@ from sqlalchemy.orm import Session
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.database.types import utcnow
 from server.errors import Forbidden, InvalidInput
 from server.rentals.models import PiiAccess
+from server.territory import role_of
 
 FULL_ACCESS = frozenset({Role.district_admin, Role.street_admin})
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -114,14 +115,15 @@ def mask_name(value: str | None) -> str | None:
 
 
 def may_read_full(user: User) -> bool:
-    return Role(user.role) in FULL_ACCESS
+    return role_of(user) in FULL_ACCESS
 
 
-def audit_read(db_session: Session, *, user: User, record_type: str, record_id: int, fields: str) -> None:
+def audit_read(db_session: Session, *, user: User, record_type: str, record_id: int, fields: str,
+               now: datetime) -> None:
     """Refuse roles without full access; log the read for the others (committed with the request)."""
     if not may_read_full(user):
         raise Forbidden(f"role {user.role} may not read full personal data", "当前角色无权查看完整个人信息",
                         code="pii_forbidden")
-    db_session.add(PiiAccess(at=utcnow(), user_id=user.id, username=user.username, role=user.role,
+    db_session.add(PiiAccess(at=now, user_id=user.id, username=user.username, role=user.role,
                              record_type=record_type, record_id=record_id, fields=fields))
     db_session.flush()

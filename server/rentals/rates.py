@@ -21,13 +21,12 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
-from server.database.types import utcnow
-from server.devices.service import visible_through_grid
 from server.errors import InvalidInput
 from server.grids.models import Grid
 from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import RentalRateRow, RentalRatesRead
 from server.rentals.service import rentals_query
+from server.territory import territory
 
 DIGITS = {"district": 6, "street": 9, "grid": 15}
 
@@ -52,8 +51,8 @@ def _rows(result: Any, group_by: str) -> list[RentalRateRow]:
                                  rate=total_n / total_d if total_d else None)]
 
 
-def _managed(db_session: Session, user: User | None, at: datetime, group_by: str) -> list[RentalRateRow]:
-    scoped = rentals_query(user, let_at=at).with_only_columns(Rental.id)
+def _managed(db_session: Session, user: User | None, now: datetime, at: datetime, group_by: str) -> list[RentalRateRow]:
+    scoped = rentals_query(user, now=now, let_at=at).with_only_columns(Rental.id)
     q = (select(_key(group_by), func.sum(case((Rental.managed_at <= at, 1), else_=0)), func.count())
          .select_from(Rental).outerjoin(Grid, Grid.id == Rental.grid_id)
          .where(Rental.id.in_(scoped))
@@ -61,9 +60,9 @@ def _managed(db_session: Session, user: User | None, at: datetime, group_by: str
     return _rows(db_session.execute(q), group_by)
 
 
-def _records(db_session: Session, user: User | None, kind: str, start: datetime, end: datetime,
+def _records(db_session: Session, user: User | None, now: datetime, kind: str, start: datetime, end: datetime,
              group_by: str) -> list[RentalRateRow]:
-    scoped = select(Rental.id).where(visible_through_grid(user, Rental.grid_id, utcnow()))  # closed ones too
+    scoped = select(Rental.id).where(territory(user, now).grids(Rental.grid_id))  # closed ones too
     confirmed = case(((TenantRecord.status == "confirmed") & (TenantRecord.decided_at < end), 1), else_=0)
     q = (select(_key(group_by), func.sum(confirmed), func.count())
          .select_from(TenantRecord).join(Tenant, Tenant.id == TenantRecord.tenant_id)
@@ -74,7 +73,7 @@ def _records(db_session: Session, user: User | None, kind: str, start: datetime,
     return _rows(db_session.execute(q), group_by)
 
 
-def rental_rates(*, db_session: Session, user: User | None, start: datetime, end: datetime,
+def rental_rates(*, db_session: Session, user: User | None, start: datetime, end: datetime, now: datetime,
                  group_by: str = "street") -> RentalRatesRead:
     if group_by not in DIGITS:
         raise InvalidInput(f"group_by must be one of {sorted(DIGITS)}", "分组方式无效", code="invalid_group_by")
@@ -82,7 +81,7 @@ def rental_rates(*, db_session: Session, user: User | None, start: datetime, end
         raise InvalidInput("the period must end after it starts", "统计期间无效：结束须晚于开始", code="invalid_period")
     return RentalRatesRead(
         start=start, end=end, group_by=group_by,
-        rental_managed_rate=_managed(db_session, user, end, group_by),
-        registration_rate=_records(db_session, user, "registration", start, end, group_by),
-        deregistration_rate=_records(db_session, user, "deregistration", start, end, group_by),
+        rental_managed_rate=_managed(db_session, user, now, end, group_by),
+        registration_rate=_records(db_session, user, now, "registration", start, end, group_by),
+        deregistration_rate=_records(db_session, user, now, "deregistration", start, end, group_by),
     )

@@ -8,6 +8,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.database.types import utcnow
 from server.rentals.cards import sync_cards
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ def card_sync_loop(session_factory: sessionmaker[Session], stop: threading.Event
     while not stop.wait(every_s):
         try:
             with session_factory() as db_session:
-                report = sync_cards(db_session=db_session, no_entry_days=no_entry_days)
+                report = sync_cards(db_session=db_session, no_entry_days=no_entry_days, now=utcnow())  # an entry point: reads the clock
                 db_session.commit()
             if report.registrations or report.deregistrations or report.no_entry:
                 log.info("card sync: %s", report.model_dump())

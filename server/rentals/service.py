@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
 from server.auth.models import User
-from server.database.types import utcnow
+from server.database.prefix import prefix_range
 from server.devices import placement
 from server.devices import service as devices
 from server.errors import Conflict, InvalidInput, NotFound
@@ -17,34 +17,34 @@ from server.grids.models import Grid
 from server.rentals import pii
 from server.rentals.models import Rental, RentalAccessController, Tenant, TenantRecord
 from server.rentals.schemas import RentalCreate, TenantCreate, TenantStatus
+from server.territory import territory
 
 
-def create_rental(*, db_session: Session, rental_in: RentalCreate) -> Rental:
+def create_rental(*, db_session: Session, rental_in: RentalCreate, now: datetime) -> Rental:
     point = placement.to_point(rental_in.lon, rental_in.lat, rental_in.datum) if rental_in.lon is not None else None
-    managed_at = placement.as_utc(rental_in.managed_at) or (utcnow() if rental_in.managed else None)
+    managed_at = placement.as_utc(rental_in.managed_at) or (now if rental_in.managed else None)
     rental = Rental(
         address=rental_in.address, building=rental_in.building, rooms=rental_in.rooms,
         landlord_name=rental_in.landlord_name,
         landlord_phone_enc=pii.encrypt(pii.check_phone(rental_in.landlord_phone)) if rental_in.landlord_phone else None,
         location=placement.db_point(*point) if point else None, grid_id=placement.grid_ids(db_session, [point])[0],
-        managed=rental_in.managed, managed_at=managed_at if rental_in.managed else None, created_at=utcnow(),
+        managed=rental_in.managed, managed_at=managed_at if rental_in.managed else None, created_at=now,
     )
     db_session.add(rental)
     db_session.flush()
     return rental
 
 
-def rentals_query(user: User | None, *, street_code: str | None = None, grid_code: str | None = None,
+def rentals_query(user: User | None, *, now: datetime, street_code: str | None = None, grid_code: str | None = None,
                   managed: bool | None = None, let_at: datetime | None = None):  # type: ignore[no-untyped-def]
-    """Rentals in the user's scope, let now (or at `let_at`: registered before it, not closed then)."""
-    q = select(Rental).outerjoin(Grid, Rental.grid_id == Grid.id).where(
-        devices.visible_through_grid(user, Rental.grid_id, utcnow()))
+    """Rentals in the user's territory at `now`, let now (or at `let_at`: registered before it, not closed then)."""
+    q = select(Rental).outerjoin(Grid, Rental.grid_id == Grid.id).where(territory(user, now).grids(Rental.grid_id))
     if let_at is None:
         q = q.where(Rental.closed_at.is_(None))
     else:
         q = q.where(Rental.created_at < let_at, or_(Rental.closed_at.is_(None), Rental.closed_at > let_at))
     if street_code:
-        q = q.where(Grid.code.startswith(street_code[:9]))
+        q = q.where(prefix_range(Grid.code, street_code[:9]))
     if grid_code:
         q = q.where(Grid.code == grid_code)
     if managed is not None:
@@ -52,32 +52,31 @@ def rentals_query(user: User | None, *, street_code: str | None = None, grid_cod
     return q
 
 
-def list_rentals(*, db_session: Session, user: User, page: int = 1, page_size: int = 50,
+def list_rentals(*, db_session: Session, user: User, now: datetime, page: int = 1, page_size: int = 50,
                  **filters: object) -> tuple[list[Rental], int]:
-    q = rentals_query(user, **filters)  # type: ignore[arg-type]
+    q = rentals_query(user, now=now, **filters)  # type: ignore[arg-type]
     total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = db_session.scalars(q.order_by(Rental.id).offset((page - 1) * page_size).limit(page_size))
     return list(rows), total
 
 
-def get_rental(*, db_session: Session, user: User, rental_id: int) -> Rental:
-    rental = db_session.scalar(select(Rental).where(
-        Rental.id == rental_id, devices.visible_through_grid(user, Rental.grid_id, utcnow())))
+def get_rental(*, db_session: Session, user: User | None, rental_id: int, now: datetime) -> Rental:
+    rental = db_session.scalar(select(Rental).where(Rental.id == rental_id, territory(user, now).grids(Rental.grid_id)))
     if rental is None:
         raise NotFound(f"rental {rental_id} not found", f"出租屋 {rental_id} 不存在", code="rental_not_found")
     return rental
 
 
-def set_managed(*, db_session: Session, rental: Rental, managed: bool, at: datetime | None = None) -> Rental:
+def set_managed(*, db_session: Session, rental: Rental, managed: bool, at: datetime) -> Rental:
     """纳管: from `at` on the rental counts as managed in rental_managed_rate."""
     rental.managed = managed
-    rental.managed_at = (at or utcnow()) if managed else None
+    rental.managed_at = at if managed else None
     db_session.flush()
     return rental
 
 
-def link_controller(*, db_session: Session, user: User, rental: Rental, device_code: str) -> None:
-    device = devices.get_visible(db_session=db_session, user=user, code=device_code)
+def link_controller(*, db_session: Session, user: User | None, rental: Rental, device_code: str, now: datetime) -> None:
+    device = devices.get_visible(db_session=db_session, user=user, code=device_code, now=now)
     if device.kind != DeviceKind.access_controller.value:
         raise InvalidInput(f"{device_code} is a {device.kind}, not an access controller",
                            f"{device_code} 不是门禁设备", code="not_an_access_controller")
@@ -118,7 +117,8 @@ def _fill_pii(tenant: Tenant, tenant_in: TenantCreate) -> None:
         tenant.card_no = tenant_in.card_no
 
 
-def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCreate, actor: str) -> Tenant:
+def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCreate, actor: str,
+                    now: datetime) -> Tenant:
     """A registration made by a worker: confirmed at once (its source is the API)."""
     number = pii.check_id(tenant_in.id_type, tenant_in.id_number)
     active = db_session.scalar(select(Tenant.id).where(
@@ -127,7 +127,6 @@ def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCre
     if active is not None:
         raise Conflict("this person is already registered in this rental", "该人员已在此出租屋登记",
                        code="tenant_exists", detail={"tenant_id": active})
-    now = utcnow()
     tenant = Tenant(rental_id=rental.id, status=TenantStatus.registered.value, source="api",
                     moved_in_at=placement.as_utc(tenant_in.moved_in_at) or now, registered_at=now, created_at=now)
     _fill_pii(tenant, tenant_in)
@@ -138,11 +137,11 @@ def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCre
     return tenant
 
 
-def get_tenant(*, db_session: Session, user: User, tenant_id: int) -> Tenant:
+def get_tenant(*, db_session: Session, user: User | None, tenant_id: int, now: datetime) -> Tenant:
     tenant = db_session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found", f"人员 {tenant_id} 不存在", code="tenant_not_found")
-    get_rental(db_session=db_session, user=user, rental_id=tenant.rental_id)  # scope check
+    get_rental(db_session=db_session, user=user, rental_id=tenant.rental_id, now=now)  # territory check
     return tenant
 
 
@@ -151,11 +150,11 @@ def _pending(db_session: Session, tenant: Tenant, kind: str) -> list[TenantRecor
         TenantRecord.tenant_id == tenant.id, TenantRecord.kind == kind, TenantRecord.status == "pending")))
 
 
-def confirm_registration(*, db_session: Session, tenant: Tenant, tenant_in: TenantCreate, actor: str) -> Tenant:
+def confirm_registration(*, db_session: Session, tenant: Tenant, tenant_in: TenantCreate, actor: str,
+                         now: datetime) -> Tenant:
     """Complete a registration detected from a new card: the worker adds who it is."""
     if tenant.status != TenantStatus.pending.value:
         raise Conflict(f"tenant {tenant.id} is {tenant.status}", "该人员不是待登记状态", code="not_pending")
-    now = utcnow()
     _fill_pii(tenant, tenant_in)
     tenant.status, tenant.registered_at = TenantStatus.registered.value, now
     for record in _pending(db_session, tenant, "registration"):
@@ -164,11 +163,11 @@ def confirm_registration(*, db_session: Session, tenant: Tenant, tenant_in: Tena
     return tenant
 
 
-def deregister(*, db_session: Session, tenant: Tenant, actor: str, at: datetime | None = None) -> Tenant:
+def deregister(*, db_session: Session, tenant: Tenant, actor: str, now: datetime,
+               at: datetime | None = None) -> Tenant:
     """注销: confirms a pending deregistration (card revoked, no entry) or records one reported now."""
     if tenant.status == TenantStatus.deregistered.value:
         raise Conflict(f"tenant {tenant.id} is already deregistered", "该人员已注销", code="already_deregistered")
-    now = utcnow()
     pending = _pending(db_session, tenant, "deregistration")
     for record in pending:
         record.status, record.decided_at, record.decided_by = "confirmed", now, actor
@@ -179,13 +178,12 @@ def deregister(*, db_session: Session, tenant: Tenant, actor: str, at: datetime 
     return tenant
 
 
-def reject_record(*, db_session: Session, user: User, record_id: int, actor: str) -> TenantRecord:
+def reject_record(*, db_session: Session, user: User | None, record_id: int, actor: str, now: datetime) -> TenantRecord:
     """A detection that was wrong: the tenant still lives there, or the new card is not a tenant's."""
     record = db_session.get(TenantRecord, record_id)
     if record is None or record.status != "pending":
         raise NotFound(f"pending record {record_id} not found", f"待处理记录 {record_id} 不存在", code="record_not_found")
-    tenant = get_tenant(db_session=db_session, user=user, tenant_id=record.tenant_id)
-    now = utcnow()
+    tenant = get_tenant(db_session=db_session, user=user, tenant_id=record.tenant_id, now=now)
     record.status, record.decided_at, record.decided_by = "rejected", now, actor
     if record.kind == "deregistration":
         tenant.status = TenantStatus.registered.value if tenant.registered_at else TenantStatus.pending.value
@@ -195,9 +193,9 @@ def reject_record(*, db_session: Session, user: User, record_id: int, actor: str
     return record
 
 
-def list_tenants(*, db_session: Session, user: User, rental_id: int | None = None, status: str | None = None,
+def list_tenants(*, db_session: Session, user: User | None, now: datetime, rental_id: int | None = None, status: str | None = None,
                  page: int = 1, page_size: int = 50) -> tuple[list[Tenant], int]:
-    q = select(Tenant).where(Tenant.rental_id.in_(rentals_query(user).with_only_columns(Rental.id)))
+    q = select(Tenant).where(Tenant.rental_id.in_(rentals_query(user, now=now).with_only_columns(Rental.id)))
     if rental_id is not None:
         q = q.where(Tenant.rental_id == rental_id)
     if status:
@@ -206,8 +204,9 @@ def list_tenants(*, db_session: Session, user: User, rental_id: int | None = Non
     return list(db_session.scalars(q.order_by(Tenant.id).offset((page - 1) * page_size).limit(page_size))), total
 
 
-def list_records(*, db_session: Session, user: User, status: str | None = "pending") -> list[TenantRecord]:
-    tenants = select(Tenant.id).where(Tenant.rental_id.in_(rentals_query(user).with_only_columns(Rental.id)))
+def list_records(*, db_session: Session, user: User | None, now: datetime,
+                 status: str | None = "pending") -> list[TenantRecord]:
+    tenants = select(Tenant.id).where(Tenant.rental_id.in_(rentals_query(user, now=now).with_only_columns(Rental.id)))
     q = select(TenantRecord).where(TenantRecord.tenant_id.in_(tenants))
     if status:
         q = q.where(TenantRecord.status == status)

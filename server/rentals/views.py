@@ -11,8 +11,7 @@ from sqlalchemy import select
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.database.types import utcnow
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import placement
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import PiiAccess, Rental, Tenant, TenantRecord
@@ -52,89 +51,91 @@ def _tenant(t: Tenant, *, full: bool = False, pending: list[int] | None = None) 
 
 
 @router.post("", response_model=RentalRead, status_code=201)
-def create_rental(db_session: DbSession, _: Editor, body: RentalCreate) -> RentalRead:
-    rental = service.create_rental(db_session=db_session, rental_in=body)
+def create_rental(db_session: DbSession, _: Editor, body: RentalCreate, now: Now) -> RentalRead:
+    rental = service.create_rental(db_session=db_session, rental_in=body, now=now)
     db_session.commit()
     return _rental(rental, [])
 
 
 @router.get("", response_model=RentalPage)
-def list_rentals(db_session: DbSession, user: CurrentUser, page: Page = 1, page_size: PageSize = 50,
+def list_rentals(db_session: DbSession, user: CurrentUser, now: Now, page: Page = 1, page_size: PageSize = 50,
                  street_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
                  grid_code: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
                  managed: bool | None = None) -> RentalPage:
-    rows, total = service.list_rentals(db_session=db_session, user=user, page=page, page_size=page_size,
+    rows, total = service.list_rentals(db_session=db_session, user=user, now=now, page=page, page_size=page_size,
                                        street_code=street_code, grid_code=grid_code, managed=managed)
     ctl = service.controllers_of(db_session=db_session, rental_ids=[r.id for r in rows])
     return RentalPage(items=[_rental(r, ctl[r.id]) for r in rows], total=total, page=page, page_size=page_size)
 
 
 @router.get("/rates", response_model=RentalRatesRead)
-def rental_rates(db_session: DbSession, user: CurrentUser, start: datetime, end: datetime | None = None,
+def rental_rates(db_session: DbSession, user: CurrentUser, now: Now, start: datetime, end: datetime | None = None,
                  group_by: str = "street") -> RentalRatesRead:
     """rental_managed_rate at `end` (default now); registration and deregistration rates over [start, end)."""
-    return rates.rental_rates(db_session=db_session, user=user, start=start, end=end or utcnow(), group_by=group_by)
+    return rates.rental_rates(db_session=db_session, user=user, start=start, end=end or now, now=now,
+                              group_by=group_by)
 
 
 @router.post("/sync-cards", response_model=CardSyncReport)
-def sync_cards(db_session: DbSession, _: Admin) -> CardSyncReport:
+def sync_cards(db_session: DbSession, _: Admin, now: Now) -> CardSyncReport:
     """Turn new access-controller card events into pending registrations and deregistrations."""
-    report = cards.sync_cards(db_session=db_session, no_entry_days=get_settings().tenant_no_entry_days)
+    report = cards.sync_cards(db_session=db_session, no_entry_days=get_settings().tenant_no_entry_days, now=now)
     db_session.commit()
     return report
 
 
 @router.get("/tenants", response_model=TenantPage)
-def list_tenants(db_session: DbSession, user: CurrentUser, rental_id: int | None = None,
+def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: int | None = None,
                  status: TenantStatus | None = None, page: Page = 1, page_size: PageSize = 50) -> TenantPage:
-    rows, total = service.list_tenants(db_session=db_session, user=user, rental_id=rental_id,
+    rows, total = service.list_tenants(db_session=db_session, user=user, now=now, rental_id=rental_id,
                                        status=status.value if status else None, page=page, page_size=page_size)
     return TenantPage(items=[_tenant(t) for t in rows], total=total, page=page, page_size=page_size)
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantRead)
-def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int) -> TenantRead:
-    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id)
+def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
+    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     pending = db_session.scalars(select(TenantRecord.id).where(TenantRecord.tenant_id == t.id,
                                                                TenantRecord.status == "pending"))
     return _tenant(t, pending=list(pending))
 
 
 @router.get("/tenants/{tenant_id}/pii", response_model=TenantRead)
-def read_tenant_pii(db_session: DbSession, user: CurrentUser, tenant_id: int) -> TenantRead:
+def read_tenant_pii(db_session: DbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
     """Full name, ID number and phone: district and street admins only; every read is logged."""
-    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id)
-    pii.audit_read(db_session, user=user, record_type="tenant", record_id=t.id, fields="name,id_number,phone")
+    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
+    pii.audit_read(db_session, user=user, record_type="tenant", record_id=t.id, fields="name,id_number,phone", now=now)
     db_session.commit()
     return _tenant(t, full=True)
 
 
 @router.post("/tenants/{tenant_id}/register", response_model=TenantRead)
-def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: int, body: TenantCreate) -> TenantRead:
-    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id)
-    service.confirm_registration(db_session=db_session, tenant=t, tenant_in=body, actor=user.username)
+def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: int, body: TenantCreate,
+                         now: Now) -> TenantRead:
+    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
+    service.confirm_registration(db_session=db_session, tenant=t, tenant_in=body, actor=user.username, now=now)
     db_session.commit()
     return _tenant(t)
 
 
 @router.post("/tenants/{tenant_id}/deregister", response_model=TenantRead)
-def deregister(db_session: DbSession, user: FieldEditor, tenant_id: int) -> TenantRead:
-    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id)
-    service.deregister(db_session=db_session, tenant=t, actor=user.username)
+def deregister(db_session: DbSession, user: FieldEditor, tenant_id: int, now: Now) -> TenantRead:
+    t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
+    service.deregister(db_session=db_session, tenant=t, actor=user.username, now=now)
     db_session.commit()
     return _tenant(t)
 
 
 @router.get("/records", response_model=list[TenantRecordRead])
-def list_records(db_session: DbSession, user: CurrentUser, status: str | None = "pending") -> list[TenantRecordRead]:
+def list_records(db_session: DbSession, user: CurrentUser, now: Now, status: str | None = "pending") -> list[TenantRecordRead]:
     """Registrations and deregistrations waiting for a person (default), or all with status=."""
-    rows = service.list_records(db_session=db_session, user=user, status=status or None)
+    rows = service.list_records(db_session=db_session, user=user, now=now, status=status or None)
     return [TenantRecordRead.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post("/records/{record_id}/reject", response_model=TenantRecordRead)
-def reject_record(db_session: DbSession, user: FieldEditor, record_id: int) -> TenantRecordRead:
-    record = service.reject_record(db_session=db_session, user=user, record_id=record_id, actor=user.username)
+def reject_record(db_session: DbSession, user: FieldEditor, record_id: int, now: Now) -> TenantRecordRead:
+    record = service.reject_record(db_session=db_session, user=user, record_id=record_id, actor=user.username, now=now)
     db_session.commit()
     return TenantRecordRead.model_validate(record, from_attributes=True)
 
@@ -149,30 +150,31 @@ def pii_log(db_session: DbSession, _: Auditor, page: Page = 1, page_size: PageSi
 
 
 @router.get("/{rental_id}", response_model=RentalRead)
-def get_rental(db_session: DbSession, user: CurrentUser, rental_id: int) -> RentalRead:
-    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id)
+def get_rental(db_session: DbSession, user: CurrentUser, rental_id: int, now: Now) -> RentalRead:
+    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     return _rental(r, service.controllers_of(db_session=db_session, rental_ids=[r.id])[r.id])
 
 
 @router.post("/{rental_id}/managed", response_model=RentalRead)
-def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: ManageRequest) -> RentalRead:
-    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id)
-    service.set_managed(db_session=db_session, rental=r, managed=body.managed, at=placement.as_utc(body.at))
+def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: ManageRequest, now: Now) -> RentalRead:
+    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
+    service.set_managed(db_session=db_session, rental=r, managed=body.managed, at=placement.as_utc(body.at) or now)
     db_session.commit()
     return _rental(r, service.controllers_of(db_session=db_session, rental_ids=[r.id])[r.id])
 
 
 @router.post("/{rental_id}/access-controllers", response_model=RentalRead)
-def link_controller(db_session: DbSession, user: Admin, rental_id: int, body: LinkController) -> RentalRead:
-    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id)
-    service.link_controller(db_session=db_session, user=user, rental=r, device_code=body.device_code)
+def link_controller(db_session: DbSession, user: Admin, rental_id: int, body: LinkController, now: Now) -> RentalRead:
+    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
+    service.link_controller(db_session=db_session, user=user, rental=r, device_code=body.device_code, now=now)
     db_session.commit()
     return _rental(r, service.controllers_of(db_session=db_session, rental_ids=[r.id])[r.id])
 
 
 @router.post("/{rental_id}/tenants", response_model=TenantRead, status_code=201)
-def register_tenant(db_session: DbSession, user: FieldEditor, rental_id: int, body: TenantCreate) -> TenantRead:
-    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id)
-    t = service.register_tenant(db_session=db_session, rental=r, tenant_in=body, actor=user.username)
+def register_tenant(db_session: DbSession, user: FieldEditor, rental_id: int, body: TenantCreate,
+                    now: Now) -> TenantRead:
+    r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
+    t = service.register_tenant(db_session=db_session, rental=r, tenant_in=body, actor=user.username, now=now)
     db_session.commit()
     return _tenant(t)

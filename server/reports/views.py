@@ -8,22 +8,24 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from server.auth.enums import Role
 from server.auth.models import User
-from server.database.types import utcnow
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from metrics.weekly_report import write_weekly_report
 from server.errors import InvalidInput, NotFound
 from server.reports import service
 from server.reports.models import Training, WeeklyReport
 from server.reports.schemas import TrainingIn, TrainingRead, WeeklyReportRead
 from server.reports.weekly import summary
+from server.territory import territory
 
 router = APIRouter(tags=["reports"])
 Recorder = Annotated[User, Depends(require_roles(Role.district_admin, Role.street_admin))]
 Producer = Annotated[User, Depends(require_roles(Role.district_admin, Role.command_center))]
+# The weekly report lists district-wide overdue events and outages: district-wide roles only.
+DistrictReader = Annotated[User, Depends(require_roles(Role.district_admin, Role.command_center, Role.auditor))]
 
 
 @router.post("/trainings", response_model=TrainingRead, status_code=201)
@@ -34,8 +36,12 @@ def add_training(db_session: DbSession, user: Recorder, body: TrainingIn) -> Tra
 
 
 @router.get("/trainings", response_model=list[TrainingRead])
-def list_trainings(db_session: DbSession, user: CurrentUser) -> list[Training]:
-    q = select(Training).where(Training.district_code == (user.district_code or "")).order_by(Training.held_at.desc())
+def list_trainings(db_session: DbSession, user: CurrentUser, now: Now) -> list[Training]:
+    """A street sees its own sessions and the district's; the district all of them."""
+    t = territory(user, now)
+    district_sessions = and_(Training.street_code.is_(None), Training.district_code == (t.prefix or "-")[:6])
+    q = select(Training).where(or_(t.codes(Training.street_code), district_sessions))
+    q = q.order_by(Training.held_at.desc())
     return list(db_session.scalars(q.limit(500)))
 
 
@@ -47,9 +53,9 @@ def _district(user: User) -> str:
 
 @router.post("/reports/weekly", response_model=WeeklyReportRead, status_code=201)
 def produce_weekly(db_session: DbSession, user: Producer,
+                   now: Now,
                    week: Annotated[date | None, Query(description="any day of the week; default: this week")] = None
                    ) -> WeeklyReport:
-    now = utcnow()
     row, _ = service.produce_weekly(db_session=db_session, district_code=_district(user), area=_district(user),
                                     week_start=week or now.date(), now=now, user=user)
     db_session.commit()
@@ -57,16 +63,16 @@ def produce_weekly(db_session: DbSession, user: Producer,
 
 
 @router.get("/reports/weekly", response_model=list[WeeklyReportRead])
-def list_weekly(db_session: DbSession, user: CurrentUser) -> list[WeeklyReport]:
-    q = select(WeeklyReport).where(WeeklyReport.district_code == (user.district_code or ""))
+def list_weekly(db_session: DbSession, user: DistrictReader, now: Now) -> list[WeeklyReport]:
+    q = select(WeeklyReport).where(territory(user, now).codes(WeeklyReport.district_code))
     return list(db_session.scalars(q.order_by(WeeklyReport.generated_at.desc()).limit(100)))
 
 
 @router.get("/reports/weekly/{report_id}.docx")
-def weekly_docx(db_session: DbSession, user: CurrentUser, report_id: int) -> Response:
+def weekly_docx(db_session: DbSession, user: DistrictReader, report_id: int, now: Now) -> Response:
     """The report as Word, with charts, regenerated from the data of its week."""
     row = db_session.get(WeeklyReport, report_id)
-    if row is None or row.district_code != user.district_code:
+    if row is None or not territory(user, now).covers(row.district_code):
         raise NotFound(f"weekly report {report_id} not found", f"周报 {report_id} 不存在", code="report_not_found")
     data = summary(db_session=db_session, district_code=row.district_code, area=row.district_code,
                    week_start=row.week_start, now=row.generated_at)

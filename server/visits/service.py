@@ -24,7 +24,6 @@ from gis.crs import CGCS2000
 from gis.datum import to_cgcs2000
 from server.auth.models import User
 from server.config import get_settings
-from server.database.types import utcnow
 from server.errors import InvalidInput, NotFound
 from server.events.service import MAX_CLOCK_SKEW
 from server.geometry import to_shapely
@@ -72,9 +71,8 @@ def judge(*, index: GridIndex | None, grid_ids: Sequence[int], lon: np.ndarray, 
     return True, None, None, main
 
 
-def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetime | None = None) -> tuple[Visit, bool]:
+def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetime) -> tuple[Visit, bool]:
     """(visit, created); a retry with the same uuid and body returns the first visit."""
-    now = now or utcnow()
     request_hash = fingerprint(data)
     if (found := _existing(db_session, str(data.uuid), request_hash)) is not None:
         return found, False
@@ -104,6 +102,9 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
         if found is None:
             raise
         return found, False
+    photos.link(db_session=db_session, keys=data.photos, record_type="visit", record_id=visit.id,
+                street_code=visit.street_code, grid_id=None, owner_id=worker.id)
+    db_session.flush()
     return visit, True
 
 
@@ -114,8 +115,8 @@ def _existing(db_session: Session, uuid: str, request_hash: str) -> Visit | None
     return visit
 
 
-def get_visible(*, db_session: Session, user: User, uuid: str) -> Visit:
-    visit = db_session.scalar(select(Visit).where(Visit.uuid == uuid, visible_visits(user, utcnow())))
+def get_visible(*, db_session: Session, user: User, uuid: str, now: datetime) -> Visit:
+    visit = db_session.scalar(select(Visit).where(Visit.uuid == uuid, visible_visits(user, now)))
     if visit is None:
         raise NotFound(f"visit {uuid} not found", f"走访记录 {uuid} 不存在", code="visit_not_found")
     return visit
@@ -133,11 +134,11 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def per_worker_month(*, db_session: Session, user: User, month: str) -> list[tuple[User, int, int]]:
+def per_worker_month(*, db_session: Session, user: User, month: str, now: datetime) -> list[tuple[User, int, int]]:
     """(worker, counted, total) for every visible worker with visits that month (by start time)."""
     start, end = month_bounds(month)
     q = (select(Visit.worker_id, func.sum(cast(Visit.counted, Integer)), func.count())
-         .where(Visit.started_at >= start, Visit.started_at < end, visible_visits(user, utcnow()))
+         .where(Visit.started_at >= start, Visit.started_at < end, visible_visits(user, now))
          .group_by(Visit.worker_id))
     rows = db_session.execute(q).all()
     workers = {u.id: u for u in db_session.scalars(select(User).where(User.id.in_([r[0] for r in rows])))}

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.database.types import utcnow
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.grids.models import Grid
 from server.visits import service
 from server.visits.models import Visit
@@ -35,8 +34,8 @@ def _read(db_session: Session, v: Visit) -> VisitRead:
 
 
 @router.post("", response_model=VisitRead, status_code=201)
-def record_visit(db_session: DbSession, worker: Worker, body: VisitCreate, response: Response) -> VisitRead:
-    visit, created = service.create(db_session=db_session, worker=worker, data=body)
+def record_visit(db_session: DbSession, worker: Worker, body: VisitCreate, response: Response, now: Now) -> VisitRead:
+    visit, created = service.create(db_session=db_session, worker=worker, data=body, now=now)
     db_session.commit()
     if not created:
         response.status_code = 200
@@ -44,11 +43,11 @@ def record_visit(db_session: DbSession, worker: Worker, body: VisitCreate, respo
 
 
 @router.get("", response_model=VisitPage)
-def list_visits(db_session: DbSession, user: CurrentUser, worker: str | None = None,
+def list_visits(db_session: DbSession, user: CurrentUser, now: Now, worker: str | None = None,
                 started_from: datetime | None = None, started_to: datetime | None = None,
                 counted: bool | None = None, page: Annotated[int, Query(ge=1)] = 1,
                 page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> VisitPage:
-    q = select(Visit).where(visible_visits(user, utcnow()))
+    q = select(Visit).where(visible_visits(user, now))
     if worker:
         q = q.where(Visit.worker_id.in_(select(User.id).where(User.username == worker)))
     if started_from:
@@ -64,15 +63,15 @@ def list_visits(db_session: DbSession, user: CurrentUser, worker: str | None = N
 
 
 @router.get("/per-worker-month", response_model=list[WorkerMonth])
-def per_worker_month(db_session: DbSession, user: CurrentUser,
+def per_worker_month(db_session: DbSession, user: CurrentUser, now: Now,
                      month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]) -> list[WorkerMonth]:
     """Visits per worker in a month (Asia/Shanghai), against the 20-per-month target."""
     target = get_settings().visit_target_per_month
     return [WorkerMonth(worker=w.username, full_name=w.full_name, street_code=w.street_code, month=month,
                         counted=c, total=t, target=target, met=c >= target)
-            for w, c, t in service.per_worker_month(db_session=db_session, user=user, month=month)]
+            for w, c, t in service.per_worker_month(db_session=db_session, user=user, month=month, now=now)]
 
 
 @router.get("/{uuid}", response_model=VisitRead)
-def get_visit(db_session: DbSession, user: CurrentUser, uuid: str) -> VisitRead:
-    return _read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid))
+def get_visit(db_session: DbSession, user: CurrentUser, uuid: str, now: Now) -> VisitRead:
+    return _read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now))

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from tests.conftest import BACKENDS, fresh_database_url
 
 GRIDOPS = [sys.executable, "-m", "server.cli.main"]
@@ -44,7 +45,8 @@ def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
     stats = _run(db_url, "db", "analyze")
     assert stats.returncode == 0 and "planner statistics gathered" in stats.stdout, stats.stderr
 
-    period = f"{date.today() - timedelta(days=30)}..{date.today()}"
+    today = time_machine.escape_hatch.datetime.datetime.now().date()  # the subprocess's clock is the real one
+    period = f"{today - timedelta(days=30)}..{today}"
     board = _run(db_url, "metrics", "compute", "--scope", "district:440112", "--period", period, "--by", "street",
                  "--indicator", "closure_rate", "--indicator", "visits_per_worker_month", "--json")
     assert board.returncode == 0, board.stderr

@@ -12,7 +12,7 @@ from server.devices import service
 from server.devices.schemas import DeviceCreate
 from server.grids import service as grids
 from tests import factories
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.conftest import NOW, BACKENDS, fresh_database_url
 
 GRID_A, GRID_B, GRID_C = "440112001001001", "440112001002001", "440112002001001"
 STREET1, STREET2 = "440112001000", "440112002000"
@@ -27,7 +27,7 @@ def make_device(db_session, code: str, kind: DeviceKind = DeviceKind.camera, cel
                 **extra: Any):  # type: ignore[no-untyped-def]
     lon, lat = centre(*cell) if cell else (None, None)
     fields: dict[str, Any] = {"code": code, "name": f"设备{code}", "kind": kind, "lon": lon, "lat": lat, **extra}
-    device, _ = service.create(db_session=db_session, device_in=DeviceCreate(**fields))
+    device, _ = service.create(db_session=db_session, device_in=DeviceCreate(**fields), now=NOW)
     return device
 
 
@@ -39,7 +39,7 @@ def world(db_session):  # type: ignore[no-untyped-def]
     factories.grid(db_session, GRID_B, factories.gk_square(2, 0))
     factories.grid(db_session, GRID_C, factories.gk_square(5, 5))
     worker = factories.user(db_session, Role.grid_worker)
-    grids.assign_worker(db_session=db_session, grid=a, worker=worker)
+    grids.assign_worker(db_session=db_session, grid=a, worker=worker, at=NOW)
     users = {
         "admin": factories.user(db_session, Role.district_admin),
         "street1": factories.user(db_session, Role.street_admin),
@@ -100,7 +100,7 @@ def register(session_factory, *specs: tuple[str, DeviceKind], interval_s: int = 
     with session_factory() as db:
         for code, kind in specs:
             d, _ = service.create(db_session=db, device_in=DeviceCreate(
-                code=code, name=code, kind=kind, heartbeat_interval_s=interval_s))
+                code=code, name=code, kind=kind, heartbeat_interval_s=interval_s), now=NOW)
             out[code] = d.id
         db.commit()
     return out

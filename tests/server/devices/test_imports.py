@@ -13,6 +13,7 @@ from devices import credentials
 from gis.datum import wgs84_to_bd09
 from server.devices import imports, service, sheets
 from tests.server.devices.conftest import GRID_A, GRID_C, centre, headers
+from tests.conftest import NOW
 
 HEADER = ["设备编码*", "国标编码", "设备名称*", "设备类型*", "经度", "纬度", "坐标系", "安装日期", "权属单位", "心跳间隔（秒）"]
 
@@ -64,7 +65,7 @@ def test_xlsx_import_with_typed_cells_and_secrets(db_session, world) -> None:  #
     rows[0][7] = date(2024, 3, 1)
     rows[1][9] = 30
     sheet = sheets.read(_xlsx(rows), "台账.xlsx")
-    report = imports.import_rows(db_session=db_session, sheet=sheet, issue_secrets=True)
+    report = imports.import_rows(db_session=db_session, now=NOW, sheet=sheet, issue_secrets=True)
     assert report.committed and len(report.credentials) == 3
     for cred in report.credentials:
         stored = service.get_by_code(db_session=db_session, code=cred.code)
@@ -99,22 +100,22 @@ def test_row_errors_block_the_whole_file(client, world, db_session) -> None:  # 
 def test_dry_run_and_outside_grid_warning(db_session, world) -> None:  # type: ignore[no-untyped-def]
     far = [["FAR-1", "", "远处", "link", 113.0, 23.0, "", "", "", ""]]
     sheet = sheets.read(_csv(_rows() + far), "t.csv")
-    dry = imports.import_rows(db_session=db_session, sheet=sheet, dry_run=True)
+    dry = imports.import_rows(db_session=db_session, now=NOW, sheet=sheet, dry_run=True)
     assert not dry.committed and [e.code for e in dry.errors] == ["outside_grids"] and not dry.errors[0].blocking
     assert service.get_by_code(db_session=db_session, code="FAR-1") is None
-    assert imports.import_rows(db_session=db_session, sheet=sheet).committed
+    assert imports.import_rows(db_session=db_session, now=NOW, sheet=sheet).committed
 
 
 def test_twenty_digit_id_typed_as_number_is_refused(db_session, world) -> None:  # type: ignore[no-untyped-def]
     rows = _rows()
     rows[0][0] = 44011200001310000101  # Excel keeps a double: the last digits are already gone
-    report = imports.import_rows(db_session=db_session, sheet=sheets.read(_xlsx(rows), "t.xlsx"))
+    report = imports.import_rows(db_session=db_session, now=NOW, sheet=sheets.read(_xlsx(rows), "t.xlsx"))
     assert not report.committed and report.errors[0].code == "code_as_number" and report.errors[0].column == "设备编码"
 
 
 def test_missing_columns_and_bad_files(client, world, db_session) -> None:  # type: ignore[no-untyped-def]
     sheet = sheets.read("名称,经度\nx,1\n".encode(), "t.csv")
-    report = imports.import_rows(db_session=db_session, sheet=sheet)
+    report = imports.import_rows(db_session=db_session, now=NOW, sheet=sheet)
     assert report.errors[0].code == "missing_column" and "设备编码" in report.errors[0].message_zh
     h = headers(world, "admin")
     r = client.post("/api/v1/devices/import", files={"file": ("t.txt", b"x", "text/plain")}, headers=h)

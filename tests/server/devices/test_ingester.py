@@ -16,8 +16,9 @@ from server.devices.ingester import IngestConfig, Ingester
 from server.devices.models import CardEvent, Device, DeadLetter, DeviceAlarm, DeviceState, DeviceStatusInterval, DoorEvent
 from server.devices import service
 from tests.server.devices.conftest import register
+from tests.conftest import NOW as SUITE_NOW
 
-NOW = time.time()
+NOW = SUITE_NOW.timestamp()  # the suite's frozen clock (tests.conftest)
 
 
 def msg(kind: str, code: str, message: str, body: dict | bytes | None = None, *, ts: float | None = None,

@@ -14,6 +14,7 @@ from server.events import service
 from server.events.models import Event, EventHistory
 from server.events.schemas import EventCreate
 from tests import factories
+from tests.conftest import NOW
 
 THREADS = 8
 
@@ -32,7 +33,7 @@ def test_concurrent_duplicate_reports_make_one_event(fresh_db_url: str) -> None:
         barrier.wait()  # all start together; each then waits its turn for the write lock
         with Session(engine) as s:
             reporter = s.get(factories.User, worker_id)
-            event, created = service.create(db_session=s, reporter=reporter, data=data)
+            event, created = service.create(db_session=s, reporter=reporter, data=data, now=NOW)
             s.commit()
             return event.uuid, created
 

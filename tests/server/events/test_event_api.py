@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
 from server.events.models import EventHistory
 from tests import factories
+from tests.conftest import NOW
 
 API = "/api/v1/events"
 
@@ -70,8 +71,8 @@ def test_gcj02_sent_as_wgs84_lands_outside_with_a_hint(client, world) -> None:  
 
 @pytest.mark.parametrize(("overrides", "code"), [
     ({"category_code": "no_such"}, "unknown_category"),
-    ({"reported_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}, "clock_skew"),
-    ({"reported_at": (datetime.now(UTC) - timedelta(days=40)).isoformat()}, "report_too_old"),
+    ({"reported_at": (NOW + timedelta(hours=2)).isoformat()}, "clock_skew"),  # the suite clock ticks from NOW
+    ({"reported_at": (NOW - timedelta(days=40)).isoformat()}, "report_too_old"),
     ({"reported_at": "2026-11-20T10:00:00"}, "validation_error"),  # no zone: ambiguous
     ({"lon": 200.0}, "validation_error"),
     ({"datum": "mercator"}, "validation_error"),

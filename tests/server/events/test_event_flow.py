@@ -14,6 +14,7 @@ from server.events.models import EventHistory
 from server.events.schemas import EventCreate
 from server.events.transitions import ROLES_FOR, TRANSITIONS, transition
 from tests import factories
+from tests.conftest import NOW
 
 PAIRS = [(a, b) for a in EventState for b in EventState]
 ALLOWED = [(a, b) for a, b in PAIRS if b in TRANSITIONS[a]]
@@ -27,7 +28,7 @@ def world(db_session):  # type: ignore[no-untyped-def]
 
 def _event(db_session, world, state: EventState):  # type: ignore[no-untyped-def]
     event, _ = service.create(db_session=db_session, reporter=world["users"]["worker_a"],
-                              data=EventCreate(**factories.event_body()))
+                              data=EventCreate(**factories.event_body()), now=NOW)
     event.state = state.value
     db_session.flush()
     return event

@@ -13,6 +13,7 @@ from server.events.scheduled import sweep
 from server.events.schemas import EventCreate
 from server.events.transitions import transition
 from tests import factories
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def world(db_session):  # type: ignore[no-untyped-def]
 
 def _event(db_session, world):  # type: ignore[no-untyped-def]
     event, _ = service.create(db_session=db_session, reporter=world["users"]["worker_a"],
-                              data=EventCreate(**factories.event_body()))
+                              data=EventCreate(**factories.event_body()), now=NOW)
     return event
 
 

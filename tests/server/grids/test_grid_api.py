@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import io
 import zipfile
 from pathlib import Path
@@ -14,6 +16,7 @@ from gis.shapefile_io import GridFeature, write_grids
 from server.auth.enums import Role
 from server.grids import service
 from tests import factories
+from tests.conftest import NOW
 
 C1, C2 = "440112001001", "440112001002"
 C_OTHER_STREET = "440112002001"
@@ -30,7 +33,7 @@ def world(db_session):  # type: ignore[no-untyped-def]
         f"{C_OTHER_STREET}001": factories.grid(db_session, f"{C_OTHER_STREET}001", factories.gk_square(5, 5)),
     }
     worker = factories.user(db_session, Role.grid_worker)
-    service.assign_worker(db_session=db_session, grid=grids[f"{C1}002"], worker=worker)
+    service.assign_worker(db_session=db_session, grid=grids[f"{C1}002"], worker=worker, at=NOW)
     users = {
         "admin": factories.user(db_session, Role.district_admin),
         "street": factories.user(db_session, Role.street_admin),
@@ -155,7 +158,7 @@ def test_changed_or_retired_code_is_refused(client, world, tmp_path, db_session)
     moved = _zip(tmp_path, [_feature(f"{C1}001", 9, 9)])
     body = _post_import(client, world["users"]["admin"], moved).json()
     assert [f["kind"] for f in body["findings"]] == ["code_exists"] and not body["committed"]
-    service.retire(db_session=db_session, code=f"{C1}001", replaced_by_code=None)
+    service.retire(db_session=db_session, code=f"{C1}001", replaced_by_code=None, at=NOW)
     body = _post_import(client, world["users"]["admin"], moved).json()
     assert [f["kind"] for f in body["findings"]] == ["code_retired"] and not body["committed"]
 
@@ -228,6 +231,6 @@ def test_retire_keeps_history_and_code(client, world, db_session) -> None:  # ty
     assert f"{C1}002" not in _codes(client.get("/api/v1/grids", headers=h))
     assert f"{C1}002" in _codes(client.get("/api/v1/grids?include_retired=true", headers=h))
     # the worker's assignment ended with the grid
-    assert service.worker_grid_codes(db_session=db_session, worker=world["users"]["worker"]) == []
+    assert service.worker_grid_codes(db_session=db_session, worker=world["users"]["worker"], at=NOW + timedelta(days=1)) == []
     again = client.post(f"/api/v1/grids/{C1}002/retire", json={}, headers=h)
     assert again.status_code == 409 and again.json()["error"]["code"] == "grid_retired"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from server.grids import service
 from tests import factories
+from tests.conftest import NOW
 
 
 def test_grid_at_inside_border_and_outside(db_session) -> None:  # type: ignore[no-untyped-def]
@@ -24,6 +25,6 @@ def test_grid_at_inside_border_and_outside(db_session) -> None:  # type: ignore[
 def test_retired_grid_is_not_assigned(db_session) -> None:  # type: ignore[no-untyped-def]
     factories.tree(db_session)
     factories.grid(db_session, "440112001001001", factories.gk_square(0, 0))
-    service.retire(db_session=db_session, code="440112001001001", replaced_by_code=None)
+    service.retire(db_session=db_session, code="440112001001001", replaced_by_code=None, at=NOW)
     c = factories.gk_square(0, 0).centroid
     assert service.grid_at(db_session=db_session, lon=c.x, lat=c.y) is None

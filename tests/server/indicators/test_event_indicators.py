@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import literal, select
 
+from server.database.prefix import prefix_range
 from server.events import service as events
 from server.events.enums import EventState
 from server.events.schemas import EventCreate
@@ -199,12 +200,12 @@ def test_many_scopes_in_one_pass_equal_each_scope_alone(db_session, world) -> No
 ])
 def test_code_prefix_as_an_index_range(db_session, code: str, prefix: str, inside: bool) -> None:  # type: ignore[no-untyped-def]
     """`code LIKE 'prefix%'` written as a range the B-tree index serves, on both back ends."""
-    assert db_session.scalar(select(q.prefix_range(literal(code), prefix))) == inside
+    assert db_session.scalar(select(prefix_range(literal(code), prefix))) == inside
 
 
 def test_code_prefix_rejects_non_digits() -> None:
     with pytest.raises(ValueError, match="digits only"):
-        q.prefix_range(literal("x"), "4401%")
+        prefix_range(literal("x"), "4401%")
 
 
 def test_quality_rule_from_settings(db_session, world, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

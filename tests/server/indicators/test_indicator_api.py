@@ -12,6 +12,7 @@ from server.events.enums import EventState
 from server.events.schemas import EventCreate
 from server.events.transitions import transition
 from tests import factories
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def world(db_session):  # type: ignore[no-untyped-def]
     t = datetime.now(UTC) - timedelta(days=3)
     for i in range(4):
         body = factories.event_body(reported_at=(t + timedelta(hours=i)).isoformat(), uuid=str(uuid.uuid4()))
-        e, _ = events.create(db_session=db_session, reporter=w["users"]["worker_a"], data=EventCreate(**body))
+        e, _ = events.create(db_session=db_session, reporter=w["users"]["worker_a"], data=EventCreate(**body), now=NOW)
         if i < 3:
             for j, s in enumerate(["accepted", "dispatched", "handled", "closed"]):
                 transition(db_session=db_session, event=e, to=EventState(s), actor=w["users"]["admin"],

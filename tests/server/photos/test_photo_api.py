@@ -39,7 +39,7 @@ def test_upload_dedupe_and_download(client, world) -> None:  # type: ignore[no-u
     assert first.json()["content_type"] == "image/jpeg" and first.json()["width"] == 640
     again = _upload(client, world, data, name="renamed.png")
     assert again.status_code == 200 and again.json()["sha256"] == first.json()["sha256"]
-    h = factories.auth_headers(world["users"]["street1"])
+    h = factories.auth_headers(world["users"]["worker_a"])  # the uploader; others once an event holds it
     got = client.get(f"/api/v1/photos/{first.json()['sha256']}", headers=h)
     assert got.status_code == 200 and got.content == data
     thumb = client.get(f"/api/v1/photos/{first.json()['sha256']}?thumbnail=true", headers=h)

@@ -7,6 +7,7 @@ import pytest
 from server.rentals import service
 from server.rentals.schemas import RentalCreate
 from tests.server.devices.conftest import centre, headers, world  # noqa: F401  (fixture)
+from tests.conftest import NOW
 
 ID_A = "11010519491231002X"  # GB 11643 example number, valid check digit
 ID_B = "440106199001011234"
@@ -21,7 +22,7 @@ def make_rental(db_session, cell: tuple[int, int] = (0, 0), **extra):  # type: i
     lon, lat = centre(*cell)
     fields = {"address": f"黄埔东路{cell[0]}{cell[1]}号", "landlord_name": "陈大文", "landlord_phone": "13800138000",
               "lon": lon, "lat": lat, "rooms": 6, **extra}
-    return service.create_rental(db_session=db_session, rental_in=RentalCreate(**fields))
+    return service.create_rental(db_session=db_session, rental_in=RentalCreate(**fields), now=NOW)
 
 
 @pytest.fixture

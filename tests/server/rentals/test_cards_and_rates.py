@@ -24,7 +24,7 @@ def day(n: float) -> datetime:
 @pytest.fixture
 def door(db_session, rentals):  # type: ignore[no-untyped-def]
     device = make_device(db_session, "MJ-1", DeviceKind.access_controller, cell=(0, 0))
-    service.link_controller(db_session=db_session, user=None, rental=rentals["r1"], device_code="MJ-1")  # type: ignore[arg-type]
+    service.link_controller(db_session=db_session, user=None, rental=rentals["r1"], device_code="MJ-1", now=day(0))
     return device
 
 
@@ -44,7 +44,7 @@ def test_new_card_is_a_pending_registration_then_confirmed(client, db_session, r
     report = sync(db_session)
     assert (report.events, report.registrations, report.deregistrations) == (3, 1, 0)
     assert sync(db_session).events == 0  # read once
-    pending = service.list_records(db_session=db_session, user=None)  # type: ignore[arg-type]
+    pending = service.list_records(db_session=db_session, user=None, now=day(2))
     assert [(r.kind, r.source, r.occurred_at) for r in pending] == [("registration", "card_issued", day(0))]
     h = headers(rentals["world"], "worker")
     tenant_id = pending[0].tenant_id
@@ -58,9 +58,9 @@ def test_new_card_is_a_pending_registration_then_confirmed(client, db_session, r
 
 def test_revoked_card_and_no_entry_make_deregistration_candidates(db_session, rentals, door) -> None:  # type: ignore[no-untyped-def]
     r1 = rentals["r1"]
-    a = service.register_tenant(db_session=db_session, rental=r1, actor="w",
+    a = service.register_tenant(db_session=db_session, rental=r1, actor="w", now=day(-60),
                                 tenant_in=TenantCreate(name="甲", id_number=ID_A, card_no="CA"))
-    b = service.register_tenant(db_session=db_session, rental=r1, actor="w",
+    b = service.register_tenant(db_session=db_session, rental=r1, actor="w", now=day(-60),
                                 tenant_in=TenantCreate(name="乙", id_number=ID_B, id_type="other", card_no="CB"))
     a.registered_at = b.registered_at = day(-60)
     card(db_session, door, 1, "CA", "revoked")
@@ -70,15 +70,15 @@ def test_revoked_card_and_no_entry_make_deregistration_candidates(db_session, re
     assert a.status == "deregistration_candidate" and b.status == "registered"
     report = sync(db_session, now=40)  # B silent since day 1
     assert report.no_entry == 1 and b.status == "deregistration_candidate"
-    rec = next(r for r in service.list_records(db_session=db_session, user=None)  # type: ignore[arg-type]
+    rec = next(r for r in service.list_records(db_session=db_session, user=None, now=day(40))
                if r.tenant_id == b.id)
     assert (rec.source, rec.occurred_at) == ("no_entry", day(31))
-    service.reject_record(db_session=db_session, user=rentals["world"]["users"]["admin"], record_id=rec.id, actor="w")
+    service.reject_record(db_session=db_session, user=rentals["world"]["users"]["admin"], record_id=rec.id, actor="w", now=day(40))
     assert b.status == "registered"  # still lives there
-    service.deregister(db_session=db_session, tenant=a, actor="w")
+    service.deregister(db_session=db_session, tenant=a, actor="w", now=day(41))
     assert a.status == "deregistered"
     statuses = {(r.tenant_id, r.kind): r.status for r in service.list_records(
-        db_session=db_session, user=None, status=None)}  # type: ignore[arg-type]
+        db_session=db_session, user=None, status=None, now=day(41))}
     assert statuses[(a.id, "deregistration")] == "confirmed"
 
 
@@ -92,19 +92,20 @@ def test_rates_by_street(client, db_session, rentals, door) -> None:  # type: ig
     card(db_session, door, 2, "C2", "issued")
     card(db_session, door, 3, "C3", "issued")
     sync(db_session, now=4)
-    recs = service.list_records(db_session=db_session, user=None)  # type: ignore[arg-type]
+    recs = service.list_records(db_session=db_session, user=None, now=day(4))
     service.confirm_registration(db_session=db_session, tenant=service.get_tenant(
-        db_session=db_session, user=rentals["world"]["users"]["admin"], tenant_id=recs[0].tenant_id),
-        tenant_in=TenantCreate(name="甲", id_number=ID_A), actor="w")
+        db_session=db_session, user=rentals["world"]["users"]["admin"], tenant_id=recs[0].tenant_id, now=day(4)),
+        tenant_in=TenantCreate(name="甲", id_number=ID_A), actor="w", now=day(4))
     service.reject_record(db_session=db_session, user=rentals["world"]["users"]["admin"], record_id=recs[2].id,
-                          actor="w")
-    worker_reg = service.register_tenant(db_session=db_session, rental=r2, actor="w",
+                          actor="w", now=day(4))
+    worker_reg = service.register_tenant(db_session=db_session, rental=r2, actor="w", now=day(5),
                                          tenant_in=TenantCreate(name="乙", id_type="other", id_number="P1234567"))
-    for rec in service.list_records(db_session=db_session, user=None, status=None):  # type: ignore[arg-type]
+    for rec in service.list_records(db_session=db_session, user=None, status=None, now=day(5)):
         if rec.tenant_id == worker_reg.id:
             rec.occurred_at = day(5)
     db_session.flush()
-    out = rates.rental_rates(db_session=db_session, user=None, start=day(0), end=day(30), group_by="street")
+    out = rates.rental_rates(db_session=db_session, user=None, start=day(0), end=day(30), now=day(30),
+                             group_by="street")
     by = {row.key: row for row in out.registration_rate}
     assert (by["total"].numerator, by["total"].denominator) == (2, 3)  # the rejected one is not due
     managed = {row.key: row for row in out.rental_managed_rate}

@@ -48,7 +48,7 @@ def test_weekly_report_from_the_weeks_data(client, world, db_session) -> None:  
     for i in range(3):
         body = factories.event_body(reported_at=(now - timedelta(minutes=30 + i)).isoformat(), uuid=str(uuid.uuid4()),
                                     category_code="fire_hazard.passage" if i else "sanitation.garbage")
-        events.create(db_session=db_session, reporter=world["users"]["worker_a"], data=EventCreate(**body))
+        events.create(db_session=db_session, reporter=world["users"]["worker_a"], data=EventCreate(**body), now=now)
     r = client.post("/api/v1/reports/weekly", headers=factories.auth_headers(world["users"]["command"]))
     assert r.status_code == 201, r.text
     md = r.json()["markdown"]
