@@ -19,6 +19,7 @@ from server.grids.views import router as grids_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
 from server.indicators.views import router as indicators_router
+from server.keys import enforce as enforce_keys
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
@@ -59,7 +60,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app() -> FastAPI:
+    """The app for any ASGI server; refuses (InsecureSettings) to exist with a public key outside the demo."""
     settings = get_settings()
+    enforce_keys(settings)
     app = FastAPI(title="gridops", version="0.1.0",
                   description="网格化管理运营平台 API: grids, events, devices, indicators.")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
