@@ -85,6 +85,18 @@ def test_pii_key_derived_only_in_the_demo() -> None:
         keys.pii_key(_settings(GOOD_SECRET, None, False))
 
 
+def test_derived_pii_key_keeps_earlier_tenants_readable(settings_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Stored without GRIDOPS_PII_KEY (the key derived from the secret), read with the key the command prints."""
+    from server.cli.main import main
+    from server.rentals import pii
+
+    settings_env(GRIDOPS_SECRET_KEY=GOOD_SECRET, GRIDOPS_PII_KEY=None, GRIDOPS_DEMO="true")
+    stored, person = pii.encrypt("13912345678"), pii.id_hash("11010519491231002X")
+    assert main(["secrets", "derived-pii-key"]) == 0
+    settings_env(GRIDOPS_PII_KEY=capsys.readouterr().out.strip(), GRIDOPS_DEMO=None)
+    assert pii.decrypt(stored) == "13912345678" and pii.id_hash("11010519491231002X") == person
+
+
 def test_app_factory_refuses_the_dev_secret_outside_the_demo(settings_env) -> None:  # type: ignore[no-untyped-def]
     from server.main import create_app
 
