@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
     timezone: str = "Asia/Shanghai"
+    holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json
     host: str = "127.0.0.1"
     port: int = 8000
     # visits (巡查走访): what makes one count toward visits per worker-month

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from typing import Annotated
 
 import jwt
@@ -17,12 +18,21 @@ from server.auth.models import User
 from server.auth.security import decode_token
 from server.config import get_settings
 from server.database.core import get_db, get_sessionmaker
+from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import InsecureSettings, token_secret
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 DbSession = Annotated[Session, Depends(get_db)]
+
+
+def get_now() -> datetime:
+    """The wall clock, read where a request enters; tests override it to freeze time."""
+    return utcnow()
+
+
+Now = Annotated[datetime, Depends(get_now)]
 
 
 @contextmanager
