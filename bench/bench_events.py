@@ -607,7 +607,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
     else:
         url = make_pg_database(args.pg_url, args.pg_database)
     env = {**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_BCRYPT_ROUNDS": "4",
-           "GRIDOPS_SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!",
+           "GRIDOPS_SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!", "GRIDOPS_DEMO": "true",
            "GRIDOPS_MEDIA_ROOT": str(tmp / "media"), "PYTHONPATH": str(ROOT),
            "GRIDOPS_MQTT_EMBEDDED": "true" if args.embedded_mqtt else "false"}
     server: Server | None = None

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Public (it is in the repository): only the demo may run with it, see server.keys.
 DEV_SECRET = "gridops-dev-secret-change-me-in-production"
 
 
@@ -16,13 +17,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDOPS_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///var/gridops.db"
-    secret_key: str = DEV_SECRET
+    demo: bool = False  # allows the public DEV_SECRET and a PII key derived from it (./dev up sets it)
+    secret_key: str = DEV_SECRET  # JWT key; outside the demo: set, at least 32 bytes (server.keys)
     token_minutes: int = 12 * 60
     bcrypt_rounds: int = 12
     max_upload_mb: int = 200
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
     timezone: str = "Asia/Shanghai"
+    holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json
     host: str = "127.0.0.1"
     port: int = 8000
     # visits (巡查走访): what makes one count toward visits per worker-month
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
     device_max_skew_s: float = 300.0  # messages dated further ahead are dead letters (clock_skew)
     device_max_age_s: float = 86400.0  # messages older than this are dead letters (stale)
     # rentals and tenants
-    pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; derived from secret_key if unset
+    pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; required outside the demo
     tenant_no_entry_days: int = 30  # no card entry for this long: a deregistration candidate
 
 

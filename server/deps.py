@@ -20,11 +20,21 @@ from server.config import get_settings
 from server.database.core import get_db, get_sessionmaker
 from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
+from server.keys import InsecureSettings, token_secret
 from server.territory import role_of
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 DbSession = Annotated[Session, Depends(get_db)]
+
+
+def get_now() -> datetime:
+    """The wall clock, read here for every request and nowhere below: services take `now`, and
+    tests override this dependency to freeze time."""
+    return utcnow()
+
+
+Now = Annotated[datetime, Depends(get_now)]
 
 
 @contextmanager
@@ -45,7 +55,12 @@ def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends
     if not token:
         raise NotAuthenticated("missing bearer token", "缺少登录令牌", code="token_missing")
     try:
-        claims = decode_token(token, secret=get_settings().secret_key)
+        secret = token_secret(get_settings())
+    except InsecureSettings:  # a token signed with the public secret proves nothing
+        raise NotAuthenticated("this server has no secret key of its own: tokens are refused",
+                               "服务器未设置自己的密钥，拒绝所有令牌", code="server_key_unsafe") from None
+    try:
+        claims = decode_token(token, secret=secret)
     except jwt.ExpiredSignatureError:
         raise NotAuthenticated("token expired, log in again", "登录已过期，请重新登录", code="token_expired") from None
     except jwt.PyJWTError:
@@ -74,11 +89,3 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
     return _check
 
-
-def get_now() -> datetime:
-    """The wall clock, read here for every request and nowhere below: services take `now`, and
-    tests override this dependency to freeze time."""
-    return utcnow()
-
-
-Now = Annotated[datetime, Depends(get_now)]

@@ -11,14 +11,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gis.errors import GisInputError
 from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
+from server.database.types import utcnow
 from server.config import get_settings
 from server.divisions.views import router as divisions_router
 from server.errors import GridopsError, InvalidInput
 from server.events.views import router as events_router
 from server.grids.views import router as grids_router
+from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
 from server.indicators.views import router as indicators_router
+from server.keys import enforce as enforce_keys
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
@@ -59,7 +62,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app() -> FastAPI:
+    """The app for any ASGI server; refuses (InsecureSettings) to exist with a public key outside the demo."""
     settings = get_settings()
+    enforce_keys(settings)
+    log_startup_warnings(now=utcnow())  # the factory is an entry point: it reads the clock
     app = FastAPI(title="gridops", version="0.1.0",
                   description="网格化管理运营平台 API: grids, events, devices, indicators.")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
@@ -82,11 +88,7 @@ def create_app() -> FastAPI:
     api.include_router(indicators_router)
     api.include_router(reports_router)
 
-    @api.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        """Unauthenticated on purpose: load balancers probe it."""
-        return {"status": "ok"}
-
+    api.include_router(health_router)
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 
 os.environ.setdefault("GRIDOPS_BCRYPT_ROUNDS", "4")  # fast hashes in tests; before settings are read
 os.environ.setdefault("GRIDOPS_SECRET_KEY", "test-secret-key-with-at-least-32-bytes!")
+os.environ.setdefault("GRIDOPS_PII_KEY", "Z3JpZG9wcy10ZXN0LXBpaS1rZXktMzItYnl0ZXMhISE=")  # a Fernet key (32 bytes)
 os.environ.setdefault("GRIDOPS_MEDIA_ROOT", tempfile.mkdtemp(prefix="gridops-media-"))
 
 from datetime import UTC, datetime
@@ -84,6 +85,24 @@ def app(db_session: Session):  # type: ignore[no-untyped-def]
     application.dependency_overrides[get_db] = lambda: db_session
     application.dependency_overrides[get_session_scope] = lambda: (lambda: nullcontext(db_session))
     return application
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """set(GRIDOPS_X="…", GRIDOPS_Y=None): settings re-read with these variables (None: unset) for one test."""
+    from server.config import get_settings
+
+    def set_env(**env: str | None) -> None:
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_env
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

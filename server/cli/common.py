@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 from gis.errors import GisInputError
 from metrics.declaration import DeclarationError
+from server.config import Settings
 from server.errors import GridopsError
+from server.keys import InsecureSettings, enforce
 
 
 def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -24,3 +26,16 @@ def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
         return 2
 
     return run
+
+
+def keys_refused(settings: Settings) -> bool:
+    """Long-running services (serve, ingest) start only with keys of their own, or in the demo.
+
+    True after printing why not and how to set them (zh, then en): the caller exits non-zero.
+    """
+    try:
+        enforce(settings)
+    except InsecureSettings as exc:
+        print(f"error [{exc.code}]\n{exc.message_zh}\n\n{exc.message_en}", file=sys.stderr)
+        return True
+    return False

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from server.cli.common import keys_refused
 from server.config import Settings, get_settings
 from server.database.types import utcnow
 from server.errors import GridopsError
@@ -62,6 +63,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
     _logging()
     settings = get_settings()
+    if keys_refused(settings):
+        return 2
     overrides = _mqtt_overrides(args)
     if args.client_id:
         overrides["client_id"] = args.client_id

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
-from server.cli import devices_cmd
+from server.cli import devices_cmd, secrets_cmd
+from server.cli.common import keys_refused
 from server.config import get_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -69,10 +70,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.demo import DEMO_PASSWORD
 
+    settings = get_settings()
+    if keys_refused(settings):
+        return 2
     print(f"gridops at http://{args.host}:{args.port}/  (API docs: http://{args.host}:{args.port}/docs)")
-    print(f"demo login: admin / {DEMO_PASSWORD}")
+    if settings.demo:
+        print(f"demo login: admin / {DEMO_PASSWORD}")
     from server.cli.devices_cmd import start_embedded  # MQTT broker + ingester for the demo (GRIDOPS_MQTT_EMBEDDED)
-    start_embedded(get_settings())
+    start_embedded(settings)
     uvicorn.run("server.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -110,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices_cmd.add_rentals_parser(sub)
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
+    secrets_cmd.add_parser(sub)
     return parser
 
 

@@ -7,22 +7,21 @@ computed with the working-time calendar (Asia/Shanghai, public holidays, make-up
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.config import get_settings
 from server.events.enums import SlaStep
 from server.events.models import EventCategory, SlaPolicy
-from server.events.workcal import TimeLimit, WorkCalendar, load_calendar
+from server.events.workcal import TimeLimit, WorkCalendar, calendar_at
 
 DEFAULT = "*"
 
 
-@lru_cache
 def calendar() -> WorkCalendar:
-    """The shipped holiday calendar; loaded once per process (it is read-only data)."""
-    return load_calendar()
+    """The holiday calendar GRIDOPS_HOLIDAY_CALENDAR names (default: the shipped file), read once per path."""
+    return calendar_at(get_settings().holiday_calendar)
 
 
 def _lineage(db_session: Session, category_code: str) -> list[str]:

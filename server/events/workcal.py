@@ -18,11 +18,13 @@ Rules:
   of the Nth working day after the local date of start.
 - Calendar hours/days are plain elapsed time: they ignore nights, weekends and holidays.
 
-Maintenance: ``holidays_cn.json`` must be updated every year when the State Council
-(国务院办公厅) publishes the next year's holiday schedule (usually October–December): add
-the holidays, the make-up workdays and the year to "years". Dates in years the file does
-not cover are computed with weekends only, and the calendar logs a warning once per
-uncovered year, so a stale file is never silently wrong.
+Maintenance: the calendar file (``holidays_cn.json``, or the one ``GRIDOPS_HOLIDAY_CALENDAR``
+names) must be updated every year when the State Council (国务院办公厅) publishes the next
+year's holiday schedule (usually October–November): add the holidays, the make-up workdays
+and the year to "years" (README: Time limits). Dates in years the file does not cover are
+computed with weekends only; the calendar logs a warning once per uncovered year, and
+``calendar_warnings`` names a missing current year, and from 1 November a missing next year,
+for start-up, ``/health`` and ``gridops events calendar check``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -110,8 +113,8 @@ class WorkCalendar:
             self._warned.add(d.year)
             covered = ", ".join(map(str, sorted(self.covered_years or ()))) or "none"
             log.warning("holiday calendar does not cover %d (covered: %s); treating %d as weekends-only "
-                        "- update server/events/holidays_cn.json with the State Council schedule",
-                        d.year, covered, d.year)
+                        "- update the calendar (GRIDOPS_HOLIDAY_CALENDAR, default server/events/holidays_cn.json) "
+                        "with the State Council schedule", d.year, covered, d.year)
         if d in self.workdays:
             return True
         return d not in self.holidays and d.weekday() not in self.weekend
@@ -248,6 +251,12 @@ def load_calendar(path: Path | None = None) -> WorkCalendar:
         raise ValueError(f"{path}: {exc}") from None
 
 
+@lru_cache(maxsize=8)
+def calendar_at(path: str | None) -> WorkCalendar:
+    """The calendar file at path (None: the shipped one), read once per process and path: it is read-only."""
+    return load_calendar(None if path is None else Path(path))
+
+
 def _calendar_from_json(raw: Any) -> WorkCalendar:
     if not isinstance(raw, dict):
         raise ValueError("the calendar must be a JSON object")
@@ -336,6 +345,46 @@ def _expand_entry(entry: Any, key: str, *, ranges: bool) -> list[date]:
     if count > MAX_HOLIDAY_RANGE_DAYS:
         raise ValueError(f"holiday range {entry!r} spans {count} days (max {MAX_HOLIDAY_RANGE_DAYS}); typo?")
     return [first + timedelta(days=i) for i in range(count)]
+
+
+# -- is the calendar still good? --------------------------------------------------------------
+
+NEXT_YEAR_DUE = (11, 1)  # (month, day): from then on next year's schedule should be in the file
+
+
+@dataclass(frozen=True)
+class CalendarWarning:
+    """A year the working-day deadlines need and the calendar lacks; `code` is stable (/health)."""
+
+    code: str
+    year: int
+    message_en: str
+    message_zh: str
+
+
+def calendar_warnings(calendar: WorkCalendar, now: datetime) -> list[CalendarWarning]:
+    """The current year missing (deadlines already count weekends only), and from 1 November next year.
+
+    The State Council publishes next year's schedule in October or November; a deadline set in
+    late December already reaches into January.
+    """
+    _require_aware(now, "now")
+    today = now.astimezone(ZoneInfo(calendar.timezone)).date()
+    found = []
+    if not calendar.covers(today):
+        found.append(CalendarWarning(
+            "holiday_calendar_year_missing", today.year,
+            f"the holiday calendar has no {today.year}: working-day deadlines count weekends only; add "
+            f"{today.year} from the State Council notice (README: Time limits)",
+            f"节假日日历缺少 {today.year} 年：工作日时限只扣除周末；请按国务院办公厅通知补录 {today.year} 年（见 README 时限一节）"))
+    nxt = today.year + 1
+    if (today.month, today.day) >= NEXT_YEAR_DUE and not calendar.covers(date(nxt, 1, 1)):
+        found.append(CalendarWarning(
+            "holiday_calendar_next_year_missing", nxt,
+            f"the holiday calendar has no {nxt} yet: from 1 January working-day deadlines count weekends only; "
+            f"add {nxt} once the State Council notice is out (README: Time limits)",
+            f"节假日日历尚未录入 {nxt} 年：自 1 月 1 日起工作日时限将只扣除周末；国务院办公厅通知发布后请补录 {nxt} 年（见 README 时限一节）"))
+    return found
 
 
 # -- time limits -----------------------------------------------------------------------

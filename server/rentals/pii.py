@@ -1,7 +1,7 @@
 """Personal data of tenants and landlords: encryption at rest, masking, validation, audit.
 
 ID numbers and phones are encrypted with Fernet (AES-128-CBC + HMAC) under GRIDOPS_PII_KEY;
-without one a key is derived from GRIDOPS_SECRET_KEY, which is fine for the demo only (README).
+only the demo (GRIDOPS_DEMO) may go without one and use a key derived from GRIDOPS_SECRET_KEY.
 A keyed hash (HMAC-SHA256) of the normalised ID number lets the service find a person again
 without decrypting. Lists show masked values; the full values are returned only to the roles
 that need them (district_admin, street_admin), and each such read is written to pii_access_log.
@@ -9,7 +9,6 @@ that need them (district_admin, street_admin), and each such read is written to 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -23,6 +22,7 @@ from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
 from server.errors import Forbidden, InvalidInput
+from server.keys import pii_key
 from server.rentals.models import PiiAccess
 from server.territory import role_of
 
@@ -34,23 +34,13 @@ _PHONE = re.compile(r"\+?[0-9][0-9 -]{5,19}")
 
 
 @lru_cache(maxsize=4)
-def _keys(pii_key: str | None, secret_key: str) -> tuple[Fernet, bytes]:
-    if pii_key:
-        fernet_key = pii_key.encode()
-    else:
-        fernet_key = base64.urlsafe_b64encode(hashlib.sha256(b"gridops-pii:" + secret_key.encode()).digest())
-    try:
-        fernet = Fernet(fernet_key)
-    except ValueError:
-        raise RuntimeError("GRIDOPS_PII_KEY must be a Fernet key: 32 url-safe base64 bytes "
-                           "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-                           ) from None
-    return fernet, hashlib.sha256(b"gridops-pii-hash:" + fernet_key).digest()
+def _keys(fernet_key: str) -> tuple[Fernet, bytes]:
+    return Fernet(fernet_key.encode()), hashlib.sha256(b"gridops-pii-hash:" + fernet_key.encode()).digest()
 
 
 def _current() -> tuple[Fernet, bytes]:
-    s = get_settings()
-    return _keys(s.pii_key.get_secret_value() if s.pii_key else None, s.secret_key)
+    """Checked at every use: outside the demo, never a key derived from the secret (server.keys)."""
+    return _keys(pii_key(get_settings()))
 
 
 def encrypt(value: str | None) -> str | None:

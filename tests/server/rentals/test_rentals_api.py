@@ -75,6 +75,28 @@ def test_tenant_registration_masked_and_full_read_audited(client, rentals, db_se
     assert outside.status_code == 404  # out of scope: not even audited
 
 
+def test_public_dev_secret_reads_no_personal_data(client, rentals, settings_env) -> None:  # type: ignore[no-untyped-def]
+    """The reported attack: a token signed with the repository's DEV_SECRET as the district admin asks
+    for a tenant's full ID number and phone; refused, also by a server left on that secret (not demo)."""
+    from datetime import UTC, datetime, timedelta
+
+    import jwt
+
+    from server.config import DEV_SECRET
+
+    world = rentals["world"]
+    body = {"name": "李小明", "id_number": ID_A, "phone": "13912345678", "card_no": "C1"}
+    tenant = client.post(f"/api/v1/rentals/{rentals['r1'].id}/tenants", json=body, headers=headers(world, "worker"))
+    claims = {"sub": world["users"]["admin"].username, "exp": datetime.now(UTC) + timedelta(minutes=5)}
+    forged = {"Authorization": "Bearer " + jwt.encode(claims, DEV_SECRET, "HS256")}
+    url = f"/api/v1/rentals/tenants/{tenant.json()['id']}/pii"
+    assert client.get(url, headers=forged).status_code == 401
+    settings_env(GRIDOPS_SECRET_KEY=None, GRIDOPS_DEMO=None)
+    r = client.get(url, headers=forged)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "server_key_unsafe"
+    assert ID_A not in r.text and "13912345678" not in r.text
+
+
 def test_invalid_personal_data_refused(client, rentals) -> None:  # type: ignore[no-untyped-def]
     h = headers(rentals["world"], "admin")
     url = f"/api/v1/rentals/{rentals['r1'].id}/tenants"
