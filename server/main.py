@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,12 +20,17 @@ from server.grids.views import router as grids_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
 from server.indicators.views import router as indicators_router
+from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
 from server.uploads import BodySizeLimit, BodyTooLarge, too_large
 
 API_PREFIX = "/api/v1"
+
+
+class Health(BaseModel):
+    status: str
 
 
 def _json(err: GridopsError) -> JSONResponse:
@@ -70,7 +76,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)  # the error envelope, documented once
     api.include_router(auth_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)
@@ -82,12 +88,15 @@ def create_app() -> FastAPI:
     api.include_router(indicators_router)
     api.include_router(reports_router)
 
-    @api.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    public = APIRouter(prefix=API_PREFIX)  # no token, no input: none of the errors above
+
+    @public.get("/health", tags=["health"], response_model=Health)
+    def health() -> Health:
         """Unauthenticated on purpose: load balancers probe it."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
     app.include_router(api)
+    app.include_router(public)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
