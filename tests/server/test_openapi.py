@@ -93,16 +93,16 @@ def test_error_body_is_what_the_handlers_send(client) -> None:  # type: ignore[n
 def test_openapi_python_client_generates_a_full_client(doc: dict[str, Any], tmp_path: Path) -> None:
     spec = tmp_path / "openapi.json"
     spec.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    generator = Path(sys.executable).parent / "openapi-python-client"
+    generator, out = Path(sys.executable).parent / "openapi-python-client", tmp_path / "gridops_client"
     run = subprocess.run(
-        [str(generator), "generate", "--path", str(spec), "--meta", "none", "--output-path", str(tmp_path / "gridops_client"),
+        [str(generator), "generate", "--path", str(spec), "--meta", "none", "--output-path", str(out),
          "--config", str(ROOT / "openapi-client.yaml"), "--fail-on-warning"],
         capture_output=True, text=True, timeout=300, check=False,
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert not [line for line in output.splitlines() if re.search("warning", line, re.IGNORECASE)], output
-    retire = [p for p in (tmp_path / "gridops_client").rglob("*.py") if '"/api/v1/grids/{code}/retire"' in p.read_text()]
+    retire = [p for p in out.rglob("*.py") if '"/api/v1/grids/{code}/retire"' in p.read_text()]
     assert len(retire) == 1 and '"method": "post"' in retire[0].read_text()
     check = subprocess.run([sys.executable, "-c", f"import gridops_client.api.grids.{retire[0].stem}"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=120, check=False)
