@@ -22,6 +22,7 @@ from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
 from server.indicators.views import router as indicators_router
 from server.keys import enforce as enforce_keys
+from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
@@ -76,7 +77,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)  # the error envelope, documented once
     api.include_router(auth_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)
@@ -88,8 +89,8 @@ def create_app() -> FastAPI:
     api.include_router(indicators_router)
     api.include_router(reports_router)
 
-    api.include_router(health_router)
     app.include_router(api)
+    app.include_router(health_router, prefix=API_PREFIX)  # no token, no input: none of the errors above
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -20,7 +20,7 @@ from devices import credentials
 from gis.errors import GisInputError
 from server.devices import placement, sheets
 from server.devices.models import Device
-from server.devices.schemas import Credentials, DeviceCreate, ImportReport, RowError
+from server.devices.schemas import Credentials, DeviceCreate, DeviceImportReport, RowError
 from server.devices.service import gb_code_for, new_device
 from server.errors import GridopsError
 from devices.codes import parse_kind
@@ -156,12 +156,12 @@ def _duplicates(checked: list[tuple[int, DeviceCreate, str | None, Any]], db_ses
 
 
 def import_rows(*, db_session: Session, sheet: sheets.Sheet, default_datum: str = "cgcs2000",
-                now: datetime, dry_run: bool = False, issue_secrets: bool = False) -> ImportReport:
+                now: datetime, dry_run: bool = False, issue_secrets: bool = False) -> DeviceImportReport:
     """Check all rows; write them only if no row has a blocking error and it is not a dry run."""
     cols = _column_map(sheet)
     missing = [LABEL[f] for f in REQUIRED if f not in cols]
     if missing:
-        return ImportReport(rows=len(sheet.rows), created=[], committed=False, errors=[_error(
+        return DeviceImportReport(rows=len(sheet.rows), created=[], committed=False, errors=[_error(
             1, None, "missing_column", f"missing columns: {', '.join(missing)}", f"缺少列：{'、'.join(missing)}")])
     errors: list[RowError] = []
     checked = []
@@ -189,4 +189,4 @@ def import_rows(*, db_session: Session, sheet: sheets.Sheet, default_datum: str 
             created.append(d.code)
         db_session.flush()
     errors.sort(key=lambda e: e.row)
-    return ImportReport(rows=len(sheet.rows), created=created, errors=errors, committed=commit, credentials=creds)
+    return DeviceImportReport(rows=len(sheet.rows), created=created, errors=errors, committed=commit, credentials=creds)

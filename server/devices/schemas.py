@@ -49,7 +49,7 @@ class DeviceUpdate(Located):
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
 
 
-class RetireRequest(BaseModel):
+class DeviceRetireRequest(BaseModel):
     retired_at: AwareDatetime | date | None = None
 
 
@@ -134,7 +134,7 @@ class RowError(BaseModel):
     blocking: bool = True
 
 
-class ImportReport(BaseModel):
+class DeviceImportReport(BaseModel):
     """What an import did or, refused / dry run, would have done; nothing is half-imported."""
 
     rows: int

@@ -16,10 +16,11 @@ from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import imports, placement, rates, service, sheets
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
-    Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DevicePage, DeviceRead,
-    DeviceStatus, DeviceUpdate, GroupBy, ImportReport, IntervalRead, MaintenanceCreate, MaintenanceRead,
-    OnlineRateRead, RateMode, RetireRequest,
+    Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceImportReport,
+    DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, MaintenanceCreate,
+    MaintenanceRead, OnlineRateRead, RateMode,
 )
+from server.openapi import UPLOAD_RESPONSES
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
@@ -81,11 +82,11 @@ def online_rate(
                              now=now, at=at, start=start, end=end)
 
 
-@router.post("/import", response_model=ImportReport)
+@router.post("/import", response_model=DeviceImportReport, responses=UPLOAD_RESPONSES)
 def import_devices(
     db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
     now: Now, datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
-) -> ImportReport:
+) -> DeviceImportReport:
     """All or nothing: `committed: false` with row errors means nothing was written."""
     sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
     report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, now=now, dry_run=dry_run,
@@ -133,7 +134,7 @@ def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceU
 
 
 @router.post("/{code}/retire", response_model=DeviceRead)
-def retire_device(db_session: DbSession, admin: Editor, code: str, body: RetireRequest, now: Now) -> DeviceRead:
+def retire_device(db_session: DbSession, admin: Editor, code: str, body: DeviceRetireRequest, now: Now) -> DeviceRead:
     d = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
     service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at) or now)
     db_session.commit()

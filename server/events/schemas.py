@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from server.events.enums import Datum, EventState, Satisfaction
+from server.events.enums import Datum, EventState, Satisfaction, SlaStep
 
 Sha256 = str  # 64 lowercase hex chars, checked by the pattern below
 SHA_PATTERN = r"^[0-9a-f]{64}$"
@@ -127,6 +127,29 @@ class EventPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class CategoryIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    parent_code: str | None = None
+    active: bool = True
+
+
+class CategoryRead(BaseModel):
+    code: str
+    name: str
+    parent_code: str | None
+    active: bool
+
+
+class PolicyIn(BaseModel):
+    time_limit: str = Field(max_length=16, description="8wh, 3wd (working hours/days), 24h, 30d (calendar)")
+
+
+class PolicyRead(BaseModel):
+    category_code: str
+    step: SlaStep
+    time_limit: str
 
 
 class Change(BaseModel):

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, Field
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
@@ -23,7 +22,11 @@ from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, SlaStep
 from server.events.presenters import change, event_read
-from server.events.schemas import ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TransitionIn
+from server.events.schemas import (
+    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, PolicyIn,
+    PolicyRead, TransitionIn,
+)
+from server.openapi import error, file_response
 
 router = APIRouter(prefix="/events", tags=["events"])
 Writer = Annotated[User, Depends(require_roles(Role.grid_worker, Role.street_admin, Role.district_admin,
@@ -32,7 +35,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 @router.post("", response_model=EventRead, status_code=201,
-             responses={200: {"description": "a retry of an event already received: the first result"}})
+             responses={200: {"model": EventRead,
+                              "description": "a retry of an event already received: the first result"}})
 def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response, now: Now) -> EventRead:
     event, created = service.create(db_session=db_session, reporter=user, data=body, now=now)
     db_session.commit()
@@ -63,7 +67,10 @@ def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
     return EventPage(items=[event_read(db_session, e) for e in rows], total=total, page=page, page_size=page_size)
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response,
+            responses=file_response("the list as a spreadsheet (format=xlsx) or UTF-8 CSV with BOM (format=csv)",
+                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                    "text/csv"))
 def export_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
                   format: Annotated[str, Query(pattern=r"^(csv|xlsx)$")] = "xlsx") -> Response:
     """The filtered list with Chinese headers and Asia/Shanghai times, for 台账 and reports."""
@@ -92,7 +99,9 @@ def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cu
                 service.changes_since(db_session=s, user=user, cursor=cursor, limit=500, now=utcnow())]
 
 
-@router.get("/feed")
+@router.get("/feed", response_class=StreamingResponse,
+            responses=file_response("Server-Sent Events: `id` is the cursor, `event` the change kind, `data` a "
+                                    "Change as JSON", "text/event-stream", schema={"type": "string"}))
 async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor: Annotated[int, Query(ge=0)] = 0,
                seconds: Annotated[float, Query(ge=0, le=3600)] = 300, poll: Annotated[float, Query(ge=0.2)] = 1.0
                ) -> StreamingResponse:
@@ -116,26 +125,16 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-class CategoryIn(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    parent_code: str | None = None
-    active: bool = True
-
-
-class PolicyIn(BaseModel):
-    time_limit: str = Field(max_length=16, description="8wh, 3wd (working hours/days), 24h, 30d (calendar)")
-
-
 Admin = Annotated[User, Depends(require_roles(Role.district_admin))]
 
 
-@router.get("/categories")
+@router.get("/categories", response_model=list[CategoryRead])
 def list_categories(db_session: DbSession, _: CurrentUser) -> list[dict[str, object]]:
     return [{"code": c.code, "name": c.name, "parent_code": c.parent_code, "active": c.active}
             for c in catalogue.categories(db_session=db_session)]
 
 
-@router.put("/categories/{code}")
+@router.put("/categories/{code}", response_model=CategoryRead)
 def put_category(db_session: DbSession, _: Admin, code: Annotated[str, Path(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)?$")],
                  body: CategoryIn) -> dict[str, object]:
     c = catalogue.upsert_category(db_session=db_session, code=code, name=body.name, parent_code=body.parent_code,
@@ -144,13 +143,13 @@ def put_category(db_session: DbSession, _: Admin, code: Annotated[str, Path(patt
     return {"code": c.code, "name": c.name, "parent_code": c.parent_code, "active": c.active}
 
 
-@router.get("/sla-policies")
+@router.get("/sla-policies", response_model=list[PolicyRead])
 def list_policies(db_session: DbSession, _: CurrentUser) -> list[dict[str, str]]:
     return [{"category_code": p.category_code, "step": p.step, "time_limit": p.time_limit}
             for p in catalogue.policies(db_session=db_session)]
 
 
-@router.put("/sla-policies/{category_code}/{step}")
+@router.put("/sla-policies/{category_code}/{step}", response_model=PolicyRead)
 def put_policy(db_session: DbSession, _: Admin, category_code: str, step: SlaStep, body: PolicyIn) -> dict[str, str]:
     """Applies to deadlines computed from now on; existing events keep theirs (they are stored)."""
     p = catalogue.set_policy(db_session=db_session, category_code=category_code, step=step, time_limit=body.time_limit)
@@ -165,7 +164,8 @@ def get_event(db_session: DbSession, user: CurrentUser, uuid: str, now: Now) -> 
 
 
 @router.post("/{uuid}/transitions", response_model=EventRead,
-             responses={409: {"description": "illegal transition; error.detail.allowed_next lists the states"}})
+             responses={409: error("illegal transition (error.detail.allowed_next lists the states), or the "
+                                   "Idempotency-Key reused with another body")})
 def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionIn, now: Now,
                idempotency_key: IdempotencyKey = None) -> EventRead:
     event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)

@@ -20,7 +20,7 @@ from gis.topology import CheckInput, Finding, check_grids
 from server.divisions import service as divisions
 from server.geometry import as_multipolygon, to_db_multipolygon, to_shapely
 from server.grids.models import Grid
-from server.grids.schemas import GRID_TYPE_FROM_TEXT, FindingRead, GridType, ImportReport
+from server.grids.schemas import GRID_TYPE_FROM_TEXT, FindingRead, GridImportReport, GridType
 
 NON_BLOCKING = frozenset({"gap"})
 KIND_ZH = {
@@ -89,7 +89,7 @@ def _attribute_findings(features: Sequence[GridFeature], known: set[str]) -> lis
 def import_features(
     *, db_session: Session, features: Sequence[GridFeature], source_epsg: int, encoding: str,
     dry_run: bool = False, overlap_tolerance_m2: float = 1.0, gap_tolerance_m2: float = 1.0,
-) -> ImportReport:
+) -> GridImportReport:
     """Check everything first; write only when no blocking finding remains and not a dry run."""
     community_codes = {_community_code(f) for f in features}
     communities = divisions.communities_by_code(db_session=db_session, codes_=community_codes)
@@ -117,7 +117,7 @@ def import_features(
                 geom=to_db_multipolygon(f.geometry), area_m2=round(area_m2(f.geometry), 3),
             ))
         db_session.flush()
-    return ImportReport(
+    return GridImportReport(
         source_epsg=source_epsg, encoding=encoding, features=len(features),
         created=[f.code for f in new] if commit else [], unchanged=unchanged, findings=findings, committed=commit,
     )

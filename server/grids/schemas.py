@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +19,9 @@ GRID_TYPE_FROM_TEXT = {"综合网格": GridType.comprehensive, "专属网格": G
                        "comprehensive": GridType.comprehensive, "dedicated": GridType.dedicated}
 
 
-class GridRead(BaseModel):
+class GridProperties(BaseModel):
+    """A grid without its geometry: the properties of a GeoJSON feature."""
+
     code: str
     name: str
     grid_type: GridType
@@ -31,7 +33,10 @@ class GridRead(BaseModel):
     valid_from: datetime
     retired_at: datetime | None
     replaced_by_code: str | None
-    geometry: dict[str, Any] | None = None
+
+
+class GridRead(GridProperties):
+    geometry: dict[str, Any] | None = Field(default=None, description="GeoJSON MultiPolygon in EPSG:4490")
 
 
 class GridPage(BaseModel):
@@ -59,7 +64,7 @@ class FindingRead(BaseModel):
     blocking: bool
 
 
-class ImportReport(BaseModel):
+class GridImportReport(BaseModel):
     """What an import did, or (dry run / refused) would have done, and why."""
 
     source_epsg: int
@@ -71,9 +76,32 @@ class ImportReport(BaseModel):
     committed: bool
 
 
-class RetireRequest(BaseModel):
+class GridRetireRequest(BaseModel):
     replaced_by_code: str | None = Field(default=None, pattern=r"^\d{15}$")
 
 
 class AssignmentRequest(BaseModel):
     username: str
+
+
+class AssignmentRead(BaseModel):
+    grid_code: str
+    username: str
+    valid_from: datetime
+
+
+class GridFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str = Field(description="the grid code")
+    properties: GridProperties
+    geometry: dict[str, Any] = Field(description="GeoJSON MultiPolygon in EPSG:4490")
+
+
+class GridFeatureCollection(BaseModel):
+    """RFC 7946 FeatureCollection, one page of grids, with the paging of the list endpoint."""
+
+    type: Literal["FeatureCollection"]
+    features: list[GridFeature]
+    total: int
+    page: int
+    page_size: int

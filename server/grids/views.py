@@ -24,8 +24,10 @@ from server.geometry import to_shapely
 from server.grids import imports, service
 from server.grids.models import Grid
 from server.grids.schemas import (
-    GRID_TYPE_LABELS_ZH, AssignmentRequest, GridPage, GridRead, GridSort, GridType, ImportReport, RetireRequest,
+    GRID_TYPE_LABELS_ZH, AssignmentRead, AssignmentRequest, GridFeatureCollection, GridImportReport, GridPage, GridRead,
+    GridRetireRequest, GridSort, GridType,
 )
+from server.openapi import UPLOAD_RESPONSES, error, file_response
 from server.uploads import extract_shapefile_zip
 
 router = APIRouter(prefix="/grids", tags=["grids"])
@@ -66,7 +68,7 @@ def list_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, 
     return GridPage(items=[_read(g, geometry=geometry) for g in rows], total=total, page=page, page_size=page_size)
 
 
-@router.get("/geojson")
+@router.get("/geojson", response_model=GridFeatureCollection)
 def grids_geojson(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Page = 1,
                   page_size: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
     """A FeatureCollection in EPSG:4490 (RFC 7946 readers treat it as WGS-84: metre-level equal)."""
@@ -79,8 +81,10 @@ def grids_geojson(db_session: DbSession, user: CurrentUser, flt: Filter, now: No
     return {"type": "FeatureCollection", "features": features, "total": total, "page": page, "page_size": page_size}
 
 
-@router.get("/export")
-def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, epsg: int = gis_crs.CGCS2000) -> Response:
+@router.get("/export", response_class=Response,
+            responses=file_response("zipped shapefile: .shp, .shx, .dbf, .prj, .cpg", "application/zip"))
+def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
+                 epsg: int = gis_crs.CGCS2000) -> Response:
     """Zipped shapefile (.shp/.shx/.dbf/.prj/.cpg) in CGCS2000, geographic or a GK zone."""
     if epsg == gis_crs.WGS84 or not gis_crs.is_supported(epsg):
         raise InvalidInput(f"export CRS must be EPSG:4490 or a CGCS2000 GK zone (4513–4554), not {epsg}",
@@ -94,13 +98,14 @@ def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now
                     headers={"Content-Disposition": f'attachment; filename="grids_{epsg}.zip"'})
 
 
-@router.post("/import", response_model=ImportReport)
+@router.post("/import", response_model=GridImportReport,
+             responses={**UPLOAD_RESPONSES, 400: error("not a zip, an unsafe path in it, or too large unzipped")})
 def import_grids(
     db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg")],
     crs: Annotated[int | None, Query(description="EPSG code when the zip has no .prj")] = None,
     encoding: str | None = None, layer: str | None = None, dry_run: bool = False,
     code_field: str = "code", name_field: str = "name", community_field: str = "community", type_field: str = "type",
-) -> ImportReport:
+) -> GridImportReport:
     """All or nothing: a report with `committed: false` and blocking findings means nothing was written."""
     settings = get_settings()
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,14 +130,14 @@ def get_grid(db_session: DbSession, user: CurrentUser, code: str, now: Now) -> G
 
 
 @router.post("/{code}/retire", response_model=GridRead)
-def retire_grid(db_session: DbSession, admin: Editor, code: str, body: RetireRequest, now: Now) -> GridRead:
+def retire_grid(db_session: DbSession, admin: Editor, code: str, body: GridRetireRequest, now: Now) -> GridRead:
     service.get_visible(db_session=db_session, user=admin, code=code, now=now)  # inside the editor's territory
     grid = service.retire(db_session=db_session, code=code, replaced_by_code=body.replaced_by_code, at=now)
     db_session.commit()
     return _read(grid, geometry=False)
 
 
-@router.post("/{code}/workers", status_code=201)
+@router.post("/{code}/workers", response_model=AssignmentRead, status_code=201)
 def assign_worker(db_session: DbSession, admin: Editor, code: str, body: AssignmentRequest, now: Now) -> dict[str, Any]:
     grid = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
     worker = auth_service.get_by_username(db_session=db_session, username=body.username)

@@ -11,6 +11,7 @@ from server.deps import CurrentUser, DbSession, Now
 from server.errors import NotFound
 from server.indicators import drilldown, service
 from server.indicators.periods import parse_period, parse_scope
+from server.indicators.schemas import Drilldown, IndicatorAreas, IndicatorValueRead
 
 router = APIRouter(prefix="/indicators", tags=["indicators"])
 ScopeQ = Annotated[str, Query(description="district:440112, street:440112001, community:…, grid:…")]
@@ -23,13 +24,13 @@ def _args(db_session, user, scope: str, period: str, now):  # type: ignore[no-un
     return sc, pe
 
 
-@router.get("")
+@router.get("", response_model=list[IndicatorValueRead])
 def values(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
     sc, pe = _args(db_session, user, scope, period, now)
     return [asdict(v) for v in service.compute_all(db_session=db_session, scope=sc, period=pe, now=now)]
 
 
-@router.get("/areas")
+@router.get("/areas", response_model=IndicatorAreas)
 def areas(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, period: PeriodQ,
           level: Annotated[str, Query(description="street | community | grid: the areas listed inside the scope")],
           indicator: Annotated[list[str] | None, Query(description="only these codes (repeatable)")] = None,
@@ -44,19 +45,20 @@ def areas(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, per
             "rows": [{"scope": str(r), "values": [asdict(values[r, c]) for c in codes]} for r in rows]}
 
 
-@router.get("/{code}")
+@router.get("/{code}", response_model=IndicatorValueRead)
 def value(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ, period: PeriodQ) -> dict[str, Any]:
     sc, pe = _args(db_session, user, scope, period, now)
     return asdict(service.compute(db_session=db_session, code=code, scope=sc, period=pe, now=now))
 
 
-@router.get("/{code}/series")
-def series(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
+@router.get("/{code}/series", response_model=list[IndicatorValueRead])
+def series(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ,
+           period: PeriodQ) -> list[dict[str, Any]]:
     sc, pe = _args(db_session, user, scope, period, now)
     return [asdict(v) for v in service.series(db_session=db_session, code=code, scope=sc, period=pe, now=now)]
 
 
-@router.get("/{code}/drilldown")
+@router.get("/{code}/drilldown", response_model=Drilldown)
 def drill(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: ScopeQ, period: PeriodQ,
           limit: Annotated[int, Query(ge=1, le=10000)] = 500) -> dict[str, Any]:
     """The records behind the value: what was not closed, late, dissatisfied, or below target."""

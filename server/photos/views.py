@@ -11,14 +11,18 @@ from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.errors import PayloadTooLarge
+from server.openapi import UPLOAD_RESPONSES, file_response
 from server.photos import service
+from server.photos.inspect import HEIC, JPEG, PNG
+from server.photos.schemas import PhotoRead
 
 router = APIRouter(prefix="/photos", tags=["photos"])
 Uploader = Annotated[User, Depends(require_roles(Role.grid_worker, Role.street_admin, Role.district_admin,
                                                  Role.command_center))]
 
 
-@router.post("", status_code=201)
+@router.post("", response_model=PhotoRead, status_code=201,
+             responses={**UPLOAD_RESPONSES, 200: {"model": PhotoRead, "description": "already stored: the same photo"}})
 async def upload_photo(db_session: DbSession, user: Uploader, file: Annotated[UploadFile, File()],
                        response: Response) -> dict[str, object]:
     """Returns the sha256 key to put in an event's `photos`. Uploading the same photo again is a no-op."""
@@ -36,7 +40,8 @@ async def upload_photo(db_session: DbSession, user: Uploader, file: Annotated[Up
             "exif_lon": photo.exif_lon, "exif_lat": photo.exif_lat}
 
 
-@router.get("/{sha256}")
+@router.get("/{sha256}", response_class=Response,
+            responses=file_response("the photo as uploaded, or its JPEG thumbnail", JPEG, PNG, HEIC))
 def get_photo(db_session: DbSession, user: CurrentUser, sha256: str, now: Now, thumbnail: bool = False) -> Response:
     photo = service.get_visible(db_session=db_session, user=user, sha256=sha256, now=now)
     if thumbnail and photo.thumbnail_key:

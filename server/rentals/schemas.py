@@ -129,3 +129,14 @@ class RentalRatesRead(BaseModel):
     rental_managed_rate: list[RentalRateRow]
     registration_rate: list[RentalRateRow]
     deregistration_rate: list[RentalRateRow]
+
+
+class PiiAccessRead(BaseModel):
+    """One read of full personal data: who, when, which record, which fields."""
+
+    at: datetime
+    username: str
+    role: str
+    record_type: str = Field(description="tenant | rental")
+    record_id: int
+    fields: str = Field(description="comma-separated, e.g. name,id_number,phone")

@@ -16,7 +16,7 @@ from server.devices import placement
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import PiiAccess, Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
-    CardSyncReport, LinkController, ManageRequest, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
+    CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
 )
 
@@ -140,7 +140,7 @@ def reject_record(db_session: DbSession, user: FieldEditor, record_id: int, now:
     return TenantRecordRead.model_validate(record, from_attributes=True)
 
 
-@router.get("/pii-log")
+@router.get("/pii-log", response_model=list[PiiAccessRead])
 def pii_log(db_session: DbSession, _: Auditor, page: Page = 1, page_size: PageSize = 100) -> list[dict[str, object]]:
     """Who read full personal data, when, and which record (newest first)."""
     rows = db_session.scalars(select(PiiAccess).order_by(PiiAccess.id.desc()).offset((page - 1) * page_size)

@@ -15,6 +15,7 @@ from server.auth.models import User
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from metrics.weekly_report import write_weekly_report
 from server.errors import InvalidInput, NotFound
+from server.openapi import file_response
 from server.reports import service
 from server.reports.models import Training, WeeklyReport
 from server.reports.schemas import TrainingIn, TrainingRead, WeeklyReportRead
@@ -68,7 +69,9 @@ def list_weekly(db_session: DbSession, user: DistrictReader, now: Now) -> list[W
     return list(db_session.scalars(q.order_by(WeeklyReport.generated_at.desc()).limit(100)))
 
 
-@router.get("/reports/weekly/{report_id}.docx")
+@router.get("/reports/weekly/{report_id}.docx", response_class=Response,
+            responses=file_response("the weekly report as Word, with charts",
+                                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
 def weekly_docx(db_session: DbSession, user: DistrictReader, report_id: int, now: Now) -> Response:
     """The report as Word, with charts, regenerated from the data of its week."""
     row = db_session.get(WeeklyReport, report_id)

@@ -33,7 +33,9 @@ def _read(db_session: Session, v: Visit) -> VisitRead:
         not_counted_reason=v.not_counted_reason, not_counted_detail=v.not_counted_detail)
 
 
-@router.post("", response_model=VisitRead, status_code=201)
+@router.post("", response_model=VisitRead, status_code=201,
+             responses={200: {"model": VisitRead,
+                              "description": "a retry of a visit already received: the first result"}})
 def record_visit(db_session: DbSession, worker: Worker, body: VisitCreate, response: Response, now: Now) -> VisitRead:
     visit, created = service.create(db_session=db_session, worker=worker, data=body, now=now)
     db_session.commit()
