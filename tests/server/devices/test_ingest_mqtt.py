@@ -17,6 +17,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from devices import credentials, topics
@@ -33,8 +34,10 @@ pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto no
 _ids = itertools.count()
 
 
-def heartbeat(code: str, seq: int, kind: str = "camera") -> tuple[str, bytes]:
-    body = {"v": 1, "device": code, "ts": datetime.now(UTC).isoformat(), "seq": seq}
+def heartbeat(code: str, seq: int, kind: str = "camera", *, real_clock: bool = False) -> tuple[str, bytes]:
+    """`real_clock` for an ingester in another process, which runs on the real clock, not the suite's."""
+    now = time_machine.escape_hatch.datetime.datetime.now(UTC) if real_clock else datetime.now(UTC)
+    body = {"v": 1, "device": code, "ts": now.isoformat(), "seq": seq}
     return topics.topic(kind, code, "heartbeat"), json.dumps(body).encode()
 
 
@@ -79,7 +82,7 @@ def test_broker_restart_mid_stream_loses_no_qos1_message(tmp_path: Path, ingest_
         total = 0
         for round_ in range(40):
             for c in codes:
-                pub.publish(*heartbeat(c, round_))
+                pub.publish(*heartbeat(c, round_, real_clock=True))
                 total += 1
             if round_ == 15:
                 broker.restart(downtime=0.5)  # the publisher queues meanwhile; both reconnect
@@ -190,7 +193,7 @@ def test_ingester_killed_mid_stream_resumes_without_double_counting(tmp_path: Pa
         total = 0
         for round_ in range(30):
             for c in codes:
-                pub.publish(*heartbeat(c, round_))
+                pub.publish(*heartbeat(c, round_, real_clock=True))
                 total += 1
             if round_ == 10:
                 assert wait_for(lambda: heartbeats(ingest_db) > 0, 30)
