@@ -82,7 +82,7 @@ def test_broker_restart_mid_stream_loses_no_qos1_message(tmp_path: Path, ingest_
         total = 0
         for round_ in range(40):
             for c in codes:
-                pub.publish(*heartbeat(c, round_, real_clock=True))
+                pub.publish(*heartbeat(c, round_))
                 total += 1
             if round_ == 15:
                 broker.restart(downtime=0.5)  # the publisher queues meanwhile; both reconnect
