@@ -16,7 +16,7 @@ os.environ.setdefault("GRIDOPS_SECRET_KEY", "test-secret-key-with-at-least-32-by
 os.environ.setdefault("GRIDOPS_PII_KEY", "Z3JpZG9wcy10ZXN0LXBpaS1rZXktMzItYnl0ZXMhISE=")  # a Fernet key (32 bytes)
 os.environ.setdefault("GRIDOPS_MEDIA_ROOT", tempfile.mkdtemp(prefix="gridops-media-"))
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -35,6 +35,13 @@ PG_URL = os.environ.get("GRIDOPS_TEST_POSTGRES_URL")
 # no test depends on the day it runs (CI runs the suite again 400 days ahead to prove it). A Friday,
 # 10:00 in Asia/Shanghai, in an ordinary working week of November 2026.
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+def subprocess_now() -> datetime:
+    """The clock of a process the tests start (the CLI, the ingester): the real one, moved as far
+    ahead as ./dev test's second pass moves it (tests/clock_ahead), not the suite's frozen one."""
+    ahead = timedelta(days=int(os.environ.get("GRIDOPS_TEST_DAYS_AHEAD") or 0))
+    return time_machine.escape_hatch.datetime.datetime.now(UTC) + ahead
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,14 @@ turned red on 2026-12-01 did), so each place that may read it is named here with
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+import time_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK = re.compile(r"\butcnow\(\)|datetime\.now\(|date\.today\(|\btime\.time\(\)")
@@ -47,3 +53,12 @@ def test_only_entry_points_read_the_clock() -> None:
 def test_every_named_entry_point_still_reads_it() -> None:
     """A stale entry in the list would allow a clock read there later without anyone deciding it."""
     assert set(ENTRY_POINTS) <= set(_clock_reads())
+
+
+@pytest.mark.skipif(not os.environ.get("GRIDOPS_TEST_DAYS_AHEAD"), reason="only in ./dev test's pass ahead")
+def test_the_pass_ahead_moves_the_clock_of_processes_the_tests_start() -> None:
+    days = int(os.environ["GRIDOPS_TEST_DAYS_AHEAD"])
+    child = subprocess.run([sys.executable, "-c", "import time; print(time.time())"], capture_output=True,
+                           text=True, check=True)
+    real = time_machine.escape_hatch.time.time()
+    assert float(child.stdout) - real == pytest.approx(days * 86400, abs=600)

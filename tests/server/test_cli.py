@@ -8,10 +8,10 @@ import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.conftest import BACKENDS, fresh_database_url, subprocess_now
 
 GRIDOPS = [sys.executable, "-m", "server.cli.main"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
     stats = _run(db_url, "db", "analyze")
     assert stats.returncode == 0 and "planner statistics gathered" in stats.stdout, stats.stderr
 
-    today = time_machine.escape_hatch.datetime.datetime.now().date()  # the subprocess's clock is the real one
+    today = subprocess_now().astimezone(ZoneInfo("Asia/Shanghai")).date()  # the CLI runs on its own clock
     period = f"{today - timedelta(days=30)}..{today}"
     board = _run(db_url, "metrics", "compute", "--scope", "district:440112", "--period", period, "--by", "street",
                  "--indicator", "closure_rate", "--indicator", "visits_per_worker_month", "--json")

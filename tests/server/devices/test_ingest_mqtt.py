@@ -17,7 +17,6 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-import time_machine
 from sqlalchemy import func, select
 
 from devices import credentials, topics
@@ -27,6 +26,7 @@ from devices.codes import DeviceKind
 from server.devices import runner, service
 from server.devices.ingester import IngestConfig
 from server.devices.models import DeadLetter, DeviceState
+from tests.conftest import subprocess_now
 from tests.server.devices.conftest import register
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,8 +35,8 @@ _ids = itertools.count()
 
 
 def heartbeat(code: str, seq: int, kind: str = "camera", *, real_clock: bool = False) -> tuple[str, bytes]:
-    """`real_clock` for an ingester in another process, which runs on the real clock, not the suite's."""
-    now = time_machine.escape_hatch.datetime.datetime.now(UTC) if real_clock else datetime.now(UTC)
+    """`real_clock` for an ingester in another process, which runs on its own clock, not the suite's."""
+    now = subprocess_now() if real_clock else datetime.now(UTC)
     body = {"v": 1, "device": code, "ts": now.isoformat(), "seq": seq}
     return topics.topic(kind, code, "heartbeat"), json.dumps(body).encode()
 
