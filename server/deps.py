@@ -15,13 +15,11 @@ from sqlalchemy.orm import Session
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
-from server.auth.security import decode_token
 from server.config import get_settings
 from server.database.core import get_db, get_sessionmaker
 from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import InsecureSettings, token_secret
-from server.territory import role_of
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -60,7 +58,7 @@ def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends
         raise NotAuthenticated("this server has no secret key of its own: tokens are refused",
                                "服务器未设置自己的密钥，拒绝所有令牌", code="server_key_unsafe") from None
     try:
-        claims = decode_token(token, secret=secret)
+        claims = auth_service.decode_token(token, secret=secret)
     except jwt.ExpiredSignatureError:
         raise NotAuthenticated("token expired, log in again", "登录已过期，请重新登录", code="token_expired") from None
     except jwt.PyJWTError:
@@ -79,7 +77,7 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
     allowed = frozenset(roles)
 
     def _check(user: CurrentUser) -> User:
-        if role_of(user) not in allowed:
+        if auth_service.role_of(user) not in allowed:
             raise Forbidden(
                 f"role {user.role} may not do this (needs one of {sorted(allowed)})",
                 f"当前角色 {user.role} 无此权限",

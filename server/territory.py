@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from gis.codes import district_code_problem, street_code_problem
 from server.auth.enums import DISTRICT_WIDE, Role
 from server.auth.models import User
+from server.auth.service import role_of
 from server.database.prefix import prefix_range
 from server.grids.models import Grid, GridAssignment
 
@@ -75,14 +76,6 @@ class Territory:
         """Whether a whole area (by its code) lies inside a prefix territory; a worker's
         territory is a set of grids, asked about through `grids()`."""
         return self.everything or bool(self.prefix and code.startswith(self.prefix))
-
-
-def role_of(user: User) -> Role | None:
-    """The user's role, or None for a role this version does not know (which may do nothing)."""
-    try:
-        return Role(user.role)
-    except ValueError:
-        return None
 
 
 def territory(user: User | None, at: datetime) -> Territory:

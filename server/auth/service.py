@@ -8,9 +8,18 @@ from sqlalchemy.orm import Session
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import UserCreate
+from server.auth.security import decode_token  # noqa: F401  (public: server.deps checks request tokens)
 from server.auth.security import hash_password, verify_password
 from server.config import get_settings
 from server.errors import Conflict, InvalidInput
+
+
+def role_of(user: User) -> Role | None:
+    """The user's role, or None for a role this version does not know (which may do nothing)."""
+    try:
+        return Role(user.role)
+    except ValueError:
+        return None
 
 
 def get_by_username(*, db_session: Session, username: str) -> User | None:

@@ -230,10 +230,15 @@ def start_embedded(settings: Settings) -> object | None:
     """`gridops serve` with GRIDOPS_MQTT_EMBEDDED: amqtt broker + ingester (+ demo fleet) in-process."""
     if not settings.mqtt_embedded:
         return None
+    from server.database.core import get_sessionmaker
     from server.devices.embedded import start
+    from server.rentals.scheduled import start_card_sync
 
     try:
-        return start(settings)
+        embedded = start(settings)
     except Exception:  # the API must come up even if the demo broker cannot
         logging.getLogger(__name__).exception("embedded MQTT broker/ingester not started")
         return None
+    # The entry point wires rentals to devices, as `gridops devices ingest` does: devices never import rentals.
+    start_card_sync(get_sessionmaker(), embedded.stop_event, no_entry_days=settings.tenant_no_entry_days)
+    return embedded

@@ -18,7 +18,6 @@ from server.database.core import get_sessionmaker
 from server.database.types import utcnow
 from server.devices import runner
 from server.devices.fleet import register_fleet
-from server.rentals.scheduled import start_card_sync
 
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "DEMO"
@@ -73,5 +72,4 @@ def start(settings: Settings) -> Embedded:
     ingest = runner.start(get_sessionmaker(), runner.mqtt_config(settings, protocol=311),
                           runner.ingest_config(settings))
     stop = threading.Event()
-    start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days)
     return Embedded(broker, ingest, _demo_fleet(settings, stop), stop)

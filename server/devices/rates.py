@@ -22,7 +22,7 @@ from devices.codes import KIND_LABELS_ZH, DeviceKind
 from server.auth.models import User
 from server.devices.models import Device, DeviceMaintenance, DeviceStatusInterval
 from server.devices.schemas import GroupBy, OnlineRateRead, RateMode, RateRow
-from server.devices.service import DeviceFilter, scoped_query
+from server.devices.scope import DeviceFilter, scoped_query
 from server.divisions import service as divisions
 from server.errors import InvalidInput
 from server.grids.models import Grid

@@ -19,9 +19,9 @@ from server.events.schemas import DisputeUpdate, TransitionIn
 from server.events.scope import ensure_can_change
 from server.events.transitions import transition
 from server.grids.models import GridAssignment
-from server.grids.scope import active_assignment
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
+from server.territory import active_assignment
 
 REQUIRED = {
     EventState.rejected: ("rejection_reason", "不予立案须填写理由"),

@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
 from devices.availability import availability as device_availability
-from server.devices.rates import NO_GRID, load, online_rate
 from server.devices.schemas import GroupBy, RateMode
-from server.devices.service import DeviceFilter
+from server.devices.service import NO_GRID, DeviceFilter, load, online_rate
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
-from server.rentals.rates import rental_rates
+from server.rentals.service import rental_rates
 
 
 def _sum(rows, scope: Scope) -> Ratio:  # type: ignore[no-untyped-def]

@@ -22,11 +22,10 @@ from server.grids.models import Grid
 from devices.codes import DeviceKind
 from server.indicators import device_queries
 from server.indicators import event_queries as q
-from server.indicators import rental_queries
+from server.indicators import rental_queries, report_queries
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 from server.territory import territory
-from server.reports import service as reports
 
 Compute = Callable[[Session, Scope, Period, datetime], Ratio]
 
@@ -44,8 +43,8 @@ PER_SCOPE: dict[str, Compute] = {
     "rental_managed_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "rental_managed_rate"),
     "tenant_registration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "registration_rate"),
     "tenant_deregistration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "deregistration_rate"),
-    "trainings_held": lambda s, sc, p, now: reports.trainings_held(s, sc, p),
-    "weekly_reports_produced": lambda s, sc, p, now: reports.weekly_reports_produced(s, sc, p),
+    "trainings_held": lambda s, sc, p, now: report_queries.trainings_held(s, sc, p),
+    "weekly_reports_produced": lambda s, sc, p, now: report_queries.weekly_reports_produced(s, sc, p),
 }
 COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY, *PER_SCOPE)
 

@@ -25,7 +25,7 @@ from server.errors import InvalidInput
 from server.grids.models import Grid
 from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import RentalRateRow, RentalRatesRead
-from server.rentals.service import rentals_query
+from server.rentals.scope import rentals_query
 from server.territory import territory
 
 DIGITS = {"district": 6, "street": 9, "grid": 15}

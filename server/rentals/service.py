@@ -4,52 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
 from server.auth.models import User
-from server.database.prefix import prefix_range
-from server.devices import placement
 from server.devices import service as devices
 from server.errors import Conflict, InvalidInput, NotFound
-from server.grids.models import Grid
 from server.rentals import pii
 from server.rentals.models import Rental, RentalAccessController, Tenant, TenantRecord
+# Public: the rental rates (纳管率, 登记率, 注销率) are the rentals domain's definitions; indicators sum them.
+from server.rentals.rates import rental_rates  # noqa: F401
 from server.rentals.schemas import RentalCreate, TenantCreate, TenantStatus
+from server.rentals.scope import rentals_query
 from server.territory import territory
 
 
 def create_rental(*, db_session: Session, rental_in: RentalCreate, now: datetime) -> Rental:
-    point = placement.to_point(rental_in.lon, rental_in.lat, rental_in.datum) if rental_in.lon is not None else None
-    managed_at = placement.as_utc(rental_in.managed_at) or (now if rental_in.managed else None)
+    point = devices.to_point(rental_in.lon, rental_in.lat, rental_in.datum) if rental_in.lon is not None else None
+    managed_at = devices.as_utc(rental_in.managed_at) or (now if rental_in.managed else None)
     rental = Rental(
         address=rental_in.address, building=rental_in.building, rooms=rental_in.rooms,
         landlord_name=rental_in.landlord_name,
         landlord_phone_enc=pii.encrypt(pii.check_phone(rental_in.landlord_phone)) if rental_in.landlord_phone else None,
-        location=placement.db_point(*point) if point else None, grid_id=placement.grid_ids(db_session, [point])[0],
+        location=devices.db_point(*point) if point else None, grid_id=devices.grid_ids(db_session, [point])[0],
         managed=rental_in.managed, managed_at=managed_at if rental_in.managed else None, created_at=now,
     )
     db_session.add(rental)
     db_session.flush()
     return rental
-
-
-def rentals_query(user: User | None, *, now: datetime, street_code: str | None = None, grid_code: str | None = None,
-                  managed: bool | None = None, let_at: datetime | None = None):  # type: ignore[no-untyped-def]
-    """Rentals in the user's territory at `now`, let now (or at `let_at`: registered before it, not closed then)."""
-    q = select(Rental).outerjoin(Grid, Rental.grid_id == Grid.id).where(territory(user, now).grids(Rental.grid_id))
-    if let_at is None:
-        q = q.where(Rental.closed_at.is_(None))
-    else:
-        q = q.where(Rental.created_at < let_at, or_(Rental.closed_at.is_(None), Rental.closed_at > let_at))
-    if street_code:
-        q = q.where(prefix_range(Grid.code, street_code[:9]))
-    if grid_code:
-        q = q.where(Grid.code == grid_code)
-    if managed is not None:
-        q = q.where(Rental.managed.is_(managed))
-    return q
 
 
 def list_rentals(*, db_session: Session, user: User, now: datetime, page: int = 1, page_size: int = 50,
@@ -128,7 +111,7 @@ def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCre
         raise Conflict("this person is already registered in this rental", "该人员已在此出租屋登记",
                        code="tenant_exists", detail={"tenant_id": active})
     tenant = Tenant(rental_id=rental.id, status=TenantStatus.registered.value, source="api",
-                    moved_in_at=placement.as_utc(tenant_in.moved_in_at) or now, registered_at=now, created_at=now)
+                    moved_in_at=devices.as_utc(tenant_in.moved_in_at) or now, registered_at=now, created_at=now)
     _fill_pii(tenant, tenant_in)
     db_session.add(tenant)
     db_session.flush()

@@ -12,7 +12,7 @@ from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
-from server.devices import placement
+from server.devices import service as devices
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import PiiAccess, Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
@@ -30,7 +30,7 @@ PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 def _rental(r: Rental, controllers: list[str]) -> RentalRead:
-    lon, lat = placement.lon_lat(r.location)
+    lon, lat = devices.lon_lat(r.location)
     return RentalRead(
         id=r.id, address=r.address, building=r.building, rooms=r.rooms, landlord_name=r.landlord_name,
         landlord_phone=pii.mask_phone(pii.decrypt(r.landlord_phone_enc)), lon=lon, lat=lat,
@@ -158,7 +158,7 @@ def get_rental(db_session: DbSession, user: CurrentUser, rental_id: int, now: No
 @router.post("/{rental_id}/managed", response_model=RentalRead)
 def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: ManageRequest, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
-    service.set_managed(db_session=db_session, rental=r, managed=body.managed, at=placement.as_utc(body.at) or now)
+    service.set_managed(db_session=db_session, rental=r, managed=body.managed, at=devices.as_utc(body.at) or now)
     db_session.commit()
     return _rental(r, service.controllers_of(db_session=db_session, rental_ids=[r.id])[r.id])
 

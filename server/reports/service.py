@@ -1,19 +1,16 @@
-"""Trainings and weekly reports: recording them, producing the report, counting both."""
+"""Trainings and weekly reports: recording them and producing the report (server.indicators counts both)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from metrics.weekly_report import WeeklyReportFiles, render_markdown, write_weekly_report
 from server.auth.enums import Role
 from server.auth.models import User
 from server.errors import Forbidden
-from server.indicators.periods import Period, Scope
-from server.indicators.results import Ratio
 from server.reports import weekly
 from server.reports.models import Training, WeeklyReport
 from server.reports.schemas import TrainingIn
@@ -33,25 +30,6 @@ def add_training(*, db_session: Session, user: User, data: TrainingIn) -> Traini
     db_session.add(row)
     db_session.flush()
     return row
-
-
-def trainings_held(db_session: Session, scope: Scope, period: Period) -> Ratio:
-    """网格员业务培训场次: a count (scale 1, denominator 1); district-wide sessions count for every street."""
-    in_scope = Training.street_code.startswith(scope.prefix[:9]) if scope.level != "district" else \
-        Training.district_code == scope.code
-    if scope.level in ("street", "community", "grid"):
-        in_scope = or_(in_scope, (Training.street_code.is_(None)) & (Training.district_code == scope.code[:6]))
-    n = db_session.scalar(select(func.count(Training.id)).where(
-        in_scope, Training.held_at >= period.start, Training.held_at < period.end)) or 0
-    return Ratio(float(n), 1.0, scale=1.0)
-
-
-def weekly_reports_produced(db_session: Session, scope: Scope, period: Period) -> Ratio:
-    """社会治安形势周报期数: distinct weeks with a report for the district, produced within the period."""
-    n = db_session.scalar(select(func.count(func.distinct(WeeklyReport.week_start))).where(
-        WeeklyReport.district_code == scope.code[:6], WeeklyReport.generated_at >= period.start,
-        WeeklyReport.generated_at < period.end)) or 0
-    return Ratio(float(n), 1.0, scale=1.0)
 
 
 def produce_weekly(*, db_session: Session, district_code: str, area: str, week_start: date, now: datetime,

@@ -28,9 +28,9 @@ from server.errors import InvalidInput, NotFound
 from server.events.service import MAX_CLOCK_SKEW
 from server.geometry import to_shapely
 from server.grids.models import Grid, GridAssignment
-from server.grids.scope import active_assignment
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
+from server.territory import active_assignment
 from server.visits.models import Visit
 from server.visits.schemas import VisitCreate
 from server.visits.scope import visible_visits

@@ -62,3 +62,24 @@ def test_help_lists_device_commands(url: str) -> None:
     out = _run(url, "devices", "--help").stdout
     for cmd in ("import", "ingest", "simulate", "passwd-file", "acl", "schemas"):
         assert cmd in out
+
+
+def test_serve_wires_the_card_sync_beside_the_embedded_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Devices never import rentals: `gridops serve` (the entry point) starts the card sync, on the
+    embedded set-up's stop event, so stopping the demo stops the sync too."""
+    import threading
+
+    from server.cli import devices_cmd
+    from server.config import Settings
+    from server.devices import embedded
+    from server.rentals import scheduled
+
+    stop = threading.Event()
+    fake = embedded.Embedded(broker=None, ingest=None, simulator=None, stop_event=stop)  # type: ignore[arg-type]
+    started: list[tuple[threading.Event, int]] = []
+    monkeypatch.setattr(embedded, "start", lambda settings: fake)
+    monkeypatch.setattr(scheduled, "start_card_sync",
+                        lambda factory, ev, *, no_entry_days: started.append((ev, no_entry_days)))
+    settings = Settings(mqtt_embedded=True, tenant_no_entry_days=12)
+    assert devices_cmd.start_embedded(settings) is fake
+    assert started == [(stop, 12)]
