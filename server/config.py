@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import SecretStr
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     visit_min_minutes: float = 10.0
     visit_min_inside_share: float = 0.8
     visit_target_per_month: int = 20
+    # how late a phone may sync a record: an older event is refused (report_too_old), an older visit
+    # is kept but does not count (synced_too_late), so no one's pay moves for a month already closed
+    late_sync_days: int = 30
     quality_rule: str | None = None  # JSON file of the event quality score rule; None: the built-in 30 points
     # photos: limits and where the bytes live ("filesystem" under media_root, or "s3")
     photo_max_mb: int = 15
@@ -61,6 +65,10 @@ class Settings(BaseSettings):
     # rentals and tenants
     pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; required outside the demo
     tenant_no_entry_days: int = 30  # no card entry for this long: a deregistration candidate
+
+    @property
+    def late_sync_window(self) -> timedelta:
+        return timedelta(days=self.late_sync_days)
 
 
 @lru_cache
