@@ -49,10 +49,11 @@ def is_dispute(category: EventCategory) -> bool:
     return category.code == "dispute" or category.parent_code == "dispute"
 
 
-def _existing(db_session: Session, uuid: str, request_hash: str) -> Event | None:
+def _existing(db_session: Session, uuid: str, request_hash: str, reporter: User) -> Event | None:
     event = db_session.scalar(select(Event).where(Event.uuid == uuid))
     if event is not None:
-        check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash)
+        check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash, owner_id=event.reporter_id,
+                     user_id=reporter.id)
     return event
 
 
@@ -60,7 +61,7 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     """(event, created). A retry with the same uuid and body returns the first event."""
     request_hash = fingerprint(data)
     uuid = str(data.uuid)
-    if (found := _existing(db_session, uuid, request_hash)) is not None:
+    if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return found, False
     category = _category(db_session, data.category_code)
     _check_time(data.reported_at, now)
@@ -91,7 +92,7 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
             db_session.add(event)
             db_session.flush()
     except IntegrityError:  # a concurrent retry inserted the same uuid first
-        found = _existing(db_session, uuid, request_hash)
+        found = _existing(db_session, uuid, request_hash, reporter)
         if found is None:
             raise
         return found, False

@@ -89,7 +89,7 @@ def synced_too_late(*, started_at: datetime, now: datetime) -> str | None:
 def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetime) -> tuple[Visit, bool]:
     """(visit, created); a retry with the same uuid and body returns the first visit."""
     request_hash = fingerprint(data)
-    if (found := _existing(db_session, str(data.uuid), request_hash)) is not None:
+    if (found := _existing(db_session, str(data.uuid), request_hash, worker)) is not None:
         return found, False
     if data.started_at > now + MAX_CLOCK_SKEW:
         raise InvalidInput("started_at is in the future: check the phone's clock", "走访开始时间晚于服务器时间",
@@ -115,7 +115,7 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
             db_session.add(visit)
             db_session.flush()
     except IntegrityError:
-        found = _existing(db_session, str(data.uuid), request_hash)
+        found = _existing(db_session, str(data.uuid), request_hash, worker)
         if found is None:
             raise
         return found, False
@@ -125,10 +125,11 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
     return visit, True
 
 
-def _existing(db_session: Session, uuid: str, request_hash: str) -> Visit | None:
+def _existing(db_session: Session, uuid: str, request_hash: str, worker: User) -> Visit | None:
     visit = db_session.scalar(select(Visit).where(Visit.uuid == uuid))
     if visit is not None:
-        check_replay(key=uuid, stored_hash=visit.request_hash, request_hash=request_hash)
+        check_replay(key=uuid, stored_hash=visit.request_hash, request_hash=request_hash, owner_id=visit.worker_id,
+                     user_id=worker.id)
     return visit
 
 

@@ -63,6 +63,17 @@ def test_retry_records_once_and_reuse_is_409(client, world) -> None:  # type: ig
     assert _post(client, world, {**body, "notes": "changed"}).status_code == 409
 
 
+
+@pytest.mark.parametrize("same_body", [True, False])
+def test_another_workers_visit_uuid_tells_nothing(client, world, same_body: bool) -> None:  # type: ignore[no-untyped-def]
+    """Sending another worker's visit uuid (and body) never returns their visit."""
+    body = _body(notes="3栋201 李某 独居老人")
+    assert _post(client, world, body).status_code == 201
+    r = _post(client, world, body if same_body else {**body, "notes": "x"}, who="worker_b")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "uuid_taken"
+    assert "李某" not in r.text and "counted" not in r.text
+    assert client.get(API, headers=factories.auth_headers(world["users"]["worker_b"])).json()["total"] == 0
+
 @pytest.mark.parametrize(("patch", "status"), [
     ({"ended_at": "2020-01-01T00:00:00+00:00"}, 422),  # before start
     ({"points": []}, 422),
