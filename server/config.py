@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET  # JWT key; outside the demo: set, at least 32 bytes (server.keys)
     token_minutes: int = 12 * 60
     bcrypt_rounds: int = 12
+    # failed logins (server/auth/throttle.py): after the free ones each failure doubles the wait, up to the max
+    login_free_failures: int = 5  # per account name
+    login_address_free_failures: int = 50  # per client address: an office behind one NAT shares it
+    login_max_block_s: int = 900
     max_upload_mb: int = 200
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency

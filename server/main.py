@@ -32,8 +32,8 @@ API_PREFIX = "/api/v1"
 
 
 def _json(err: GridopsError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
-    return JSONResponse(err.body(), status_code=err.status_code, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else {}
+    return JSONResponse(err.body(), status_code=err.status_code, headers={**headers, **err.headers} or None)
 
 
 async def _gridops_error(_: Request, exc: Exception) -> JSONResponse:
