@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json
     host: str = "127.0.0.1"
     port: int = 8000
+    public_docs: bool | None = None  # serve /docs, /redoc and /openapi.json; None: only in the demo
+    hsts: bool = False  # served over TLS (at a proxy): send Strict-Transport-Security on every response
     # visits (巡查走访): what makes one count toward visits per worker-month
     visit_min_minutes: float = 10.0
     visit_min_inside_share: float = 0.8
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     # rentals and tenants
     pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; required outside the demo
     tenant_no_entry_days: int = 30  # no card entry for this long: a deregistration candidate
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.demo if self.public_docs is None else self.public_docs
 
     @property
     def late_sync_window(self) -> timedelta:
