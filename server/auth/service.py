@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.auth import throttle
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import UserCreate
-from server.auth import throttle
 from server.auth.security import dummy_hash, hash_password, verify_password
 from server.config import get_settings
 from server.errors import Conflict, InvalidInput
