@@ -3,7 +3,7 @@ and an unknown name costs one bcrypt check like a known one (no enumeration by t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import bcrypt
 import pytest
@@ -27,35 +27,42 @@ def admin(db_session):  # type: ignore[no-untyped-def]
     return factories.user(db_session, Role.district_admin, username="admin")
 
 
+@pytest.fixture
+def still():  # type: ignore[no-untyped-def]
+    """The clock stands still (a loaded machine must not outlast a 1 s wait between two requests)."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
 def _login(client, username: str = "admin", password: str = "wrong-password"):  # type: ignore[no-untyped-def]
     return client.post(TOKEN, data={"username": username, "password": password})
 
 
-def test_guesses_slow_down_then_the_wait_lifts(client, admin) -> None:  # type: ignore[no-untyped-def]
+def test_guesses_slow_down_then_the_wait_lifts(client, admin, still) -> None:  # type: ignore[no-untyped-def]
     """The issue: 50 wrong passwords at 2.5/s, then success. Now the 7th guess already waits."""
     for _ in range(6):  # five free failures; the sixth starts a 1 s wait
         assert _login(client).status_code == 401
     r = _login(client, password="password123")  # even the right password waits: no guess is checked
     assert r.status_code == 429 and r.json()["error"]["code"] == "login_throttled"
     assert r.headers["Retry-After"] == "1" and r.json()["error"]["detail"] == {"retry_after": 1}
-    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=2), tick=True):
-        assert _login(client).status_code == 401  # the seventh failure: 2 s
-        assert _login(client).headers["Retry-After"] == "2"
-    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=5), tick=True):
-        assert _login(client, password="password123").status_code == 200
-        for _ in range(5):  # the right password cleared the count: free failures again
-            assert _login(client).status_code == 401
-        assert _login(client, password="password123").status_code == 200
+    still.shift(1)
+    assert _login(client).status_code == 401  # the seventh failure: 2 s
+    assert _login(client).headers["Retry-After"] == "2"
+    still.shift(2)
+    assert _login(client, password="password123").status_code == 200
+    for _ in range(5):  # the right password cleared the count: free failures again
+        assert _login(client).status_code == 401
+    assert _login(client, password="password123").status_code == 200
 
 
-def test_unknown_names_are_throttled_alike(client, admin) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_names_are_throttled_alike(client, admin, still) -> None:  # type: ignore[no-untyped-def]
     known = [_login(client).json() for _ in range(6)]
     unknown = [_login(client, username="nobody").json() for _ in range(6)]
     assert known == unknown  # same codes and messages, failure after failure
     assert _login(client, username="nobody").status_code == 429
 
 
-def test_one_address_guessing_many_names_waits(client, admin, settings_env) -> None:  # type: ignore[no-untyped-def]
+def test_one_address_guessing_many_names_waits(client, admin, settings_env, still) -> None:  # type: ignore[no-untyped-def]
     settings_env(GRIDOPS_LOGIN_ADDRESS_FREE_FAILURES="3")
     for name in ("a1", "a2", "a3", "a4"):  # one failure per name: only the address adds up
         assert _login(client, username=name).status_code == 401
