@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import SecretStr
@@ -21,6 +22,10 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET  # JWT key; outside the demo: set, at least 32 bytes (server.keys)
     token_minutes: int = 12 * 60
     bcrypt_rounds: int = 12
+    # failed logins (server/auth/throttle.py): after the free ones each failure doubles the wait, up to the max
+    login_free_failures: int = 5  # per account name
+    login_address_free_failures: int = 50  # per client address: an office behind one NAT shares it
+    login_max_block_s: int = 900
     max_upload_mb: int = 200
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
@@ -28,10 +33,15 @@ class Settings(BaseSettings):
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json
     host: str = "127.0.0.1"
     port: int = 8000
+    public_docs: bool | None = None  # serve /docs, /redoc and /openapi.json; None: only in the demo
+    hsts: bool = False  # served over TLS (at a proxy): send Strict-Transport-Security on every response
     # visits (巡查走访): what makes one count toward visits per worker-month
     visit_min_minutes: float = 10.0
     visit_min_inside_share: float = 0.8
     visit_target_per_month: int = 20
+    # how late a phone may sync a record: an older event is refused (report_too_old), an older visit
+    # is kept but does not count (synced_too_late), so no one's pay moves for a month already closed
+    late_sync_days: int = 30
     quality_rule: str | None = None  # JSON file of the event quality score rule; None: the built-in 30 points
     # photos: limits and where the bytes live ("filesystem" under media_root, or "s3")
     photo_max_mb: int = 15
@@ -61,6 +71,14 @@ class Settings(BaseSettings):
     # rentals and tenants
     pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; required outside the demo
     tenant_no_entry_days: int = 30  # no card entry for this long: a deregistration candidate
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.demo if self.public_docs is None else self.public_docs
+
+    @property
+    def late_sync_window(self) -> timedelta:
+        return timedelta(days=self.late_sync_days)
 
 
 @lru_cache

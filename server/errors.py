@@ -22,12 +22,14 @@ class GridopsError(Exception):
         *,
         code: str | None = None,
         detail: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message_en)
         self.code = code or self.default_code
         self.message_en = message_en
         self.message_zh = message_zh
         self.detail = detail
+        self.headers = dict(headers or {})  # HTTP headers the response carries (Retry-After …)
 
     def body(self) -> dict[str, Any]:
         """JSON body sent to clients: stable code first, both languages, optional detail."""
@@ -70,3 +72,14 @@ class Conflict(GridopsError):
 class PayloadTooLarge(GridopsError):
     status_code = 413
     default_code = "payload_too_large"
+
+
+class TooManyRequests(GridopsError):
+    """Wait and try again: `retry_after` seconds go out as the Retry-After header."""
+
+    status_code = 429
+    default_code = "too_many_requests"
+
+    def __init__(self, message_en: str, message_zh: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message_en, message_zh, code=code, detail={"retry_after": retry_after},
+                         headers={"Retry-After": str(retry_after)})

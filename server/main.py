@@ -17,6 +17,7 @@ from server.divisions.views import router as divisions_router
 from server.errors import GridopsError, InvalidInput
 from server.events.views import router as events_router
 from server.grids.views import router as grids_router
+from server.headers import SecurityHeaders
 from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
@@ -32,8 +33,8 @@ API_PREFIX = "/api/v1"
 
 
 def _json(err: GridopsError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
-    return JSONResponse(err.body(), status_code=err.status_code, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else {}
+    return JSONResponse(err.body(), status_code=err.status_code, headers={**headers, **err.headers} or None)
 
 
 async def _gridops_error(_: Request, exc: Exception) -> JSONResponse:
@@ -67,11 +68,15 @@ def create_app() -> FastAPI:
     settings = get_settings()
     enforce_keys(settings)
     log_startup_warnings(now=utcnow())  # the factory is an entry point: it reads the clock
+    docs = settings.docs_enabled  # GRIDOPS_PUBLIC_DOCS, default only in the demo
     app = FastAPI(title="gridops", version="0.1.0",
-                  description="网格化管理运营平台 API: grids, events, devices, indicators.")
+                  description="网格化管理运营平台 API: grids, events, devices, indicators.",
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
+    app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts)  # last added: outermost
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(GisInputError, _gis_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -92,8 +97,9 @@ def create_app() -> FastAPI:
     app.include_router(api)
     app.include_router(health_router, prefix=API_PREFIX)  # no token, no input: none of the errors above
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    if docs:
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/docs")
 
     return app

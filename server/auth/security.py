@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import bcrypt
 import jwt
@@ -12,6 +14,13 @@ ALGORITHM = "HS256"
 
 def hash_password(password: str, *, rounds: int = 12) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+@lru_cache
+def dummy_hash(rounds: int) -> str:
+    """A hash of a random password at this cost: a login for an unknown name is checked against it,
+    so it takes as long as one for a known name (no enumeration by timing)."""
+    return hash_password(secrets.token_urlsafe(24), rounds=rounds)
 
 
 def verify_password(password: str, hashed: str) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.auth import throttle
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import UserCreate
 from server.auth.security import decode_token  # noqa: F401  (public: server.deps checks request tokens)
-from server.auth.security import hash_password, verify_password
+from server.auth.security import dummy_hash, hash_password, verify_password
 from server.config import get_settings
 from server.errors import Conflict, InvalidInput
 
@@ -31,10 +34,28 @@ def get(*, db_session: Session, user_id: int) -> User | None:
 
 
 def authenticate(*, db_session: Session, username: str, password: str) -> User | None:
-    """None for unknown user, wrong password or a disabled account: the caller says which is not told."""
+    """None for unknown user, wrong password or a disabled account: the caller says which is not told.
+
+    Every path checks one bcrypt hash of the configured cost (a dummy one for an unknown name),
+    so the answer takes as long whether the name exists or not.
+    """
     user = get_by_username(db_session=db_session, username=username)
-    if user is None or not user.is_active or not verify_password(password, user.hashed_password):
+    hashed = user.hashed_password if user is not None else dummy_hash(get_settings().bcrypt_rounds)
+    matches = verify_password(password, hashed)
+    if user is None or not user.is_active or not matches:
         return None
+    return user
+
+
+def login(*, db_session: Session, username: str, password: str, address: str | None, now: datetime) -> User | None:
+    """authenticate behind the throttle: 429 while the name or address waits; a failure is counted
+    (the caller commits it even though the login fails), a success clears the name's count."""
+    throttle.check(db_session=db_session, username=username, address=address, now=now)
+    user = authenticate(db_session=db_session, username=username, password=password)
+    if user is None:
+        throttle.failed(db_session=db_session, username=username, address=address, now=now)
+    else:
+        throttle.succeeded(db_session=db_session, username=username)
     return user
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.auth import service
@@ -13,16 +13,22 @@ from server.auth.models import User
 from server.auth.schemas import Token, UserCreate, UserRead
 from server.auth.security import create_token
 from server.config import get_settings
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import token_secret
+from server.openapi import error
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=Token)
-def login(db_session: DbSession, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    user = service.authenticate(db_session=db_session, username=form.username, password=form.password)
+@router.post("/token", response_model=Token,
+             responses={429: error("too many failed logins for this name or from this address: wait Retry-After "
+                                   "seconds (login_throttled)")})
+def login(db_session: DbSession, form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
+          now: Now) -> Token:
+    user = service.login(db_session=db_session, username=form.username, password=form.password,
+                         address=request.client.host if request.client else None, now=now)
+    db_session.commit()  # the failure counts although the request fails
     if user is None:
         raise NotAuthenticated("wrong username or password", "用户名或密码错误", code="login_failed")
     settings = get_settings()

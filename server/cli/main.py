@@ -73,7 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     if keys_refused(settings):
         return 2
-    print(f"gridops at http://{args.host}:{args.port}/  (API docs: http://{args.host}:{args.port}/docs)")
+    docs = f"  (API docs: http://{args.host}:{args.port}/docs)" if settings.docs_enabled else ""
+    print(f"gridops at http://{args.host}:{args.port}/{docs}")
     if settings.demo:
         print(f"demo login: admin / {DEMO_PASSWORD}")
     from server.cli.devices_cmd import start_embedded  # MQTT broker + ingester for the demo (GRIDOPS_MQTT_EMBEDDED)

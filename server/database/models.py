@@ -1,6 +1,6 @@
 """Import every domain's models so metadata (alembic, tests) sees all tables."""
 
-from server.auth.models import User  # noqa: F401
+from server.auth.models import LoginThrottle, User  # noqa: F401
 from server.divisions.models import Community, District, Street  # noqa: F401
 from server.grids.models import Grid, GridAssignment  # noqa: F401
 from server.events.models import Dispute, Event, EventCategory, EventHistory, SlaPolicy  # noqa: F401

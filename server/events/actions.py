@@ -1,7 +1,8 @@
 """Requests that change events: a transition with its required fields, merge, dispute update.
 
-Each write may carry an Idempotency-Key: a retry with the same key and body returns the first
-result without a second history row; the same key with another body is a 409.
+Each write may carry an Idempotency-Key, scoped to the user who sends it: a retry with the same
+key and body returns the first result without a second history row; the same key with another
+body is a 409. The user's right to the change is checked before a replay is answered.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from server.events.enums import EventState
 from server.events.models import Dispute, Event, EventHistory
 from server.events.schemas import DisputeUpdate, TransitionIn
 from server.events.scope import ensure_can_change
-from server.events.transitions import transition
+from server.events.transitions import ensure_role, transition
 from server.grids.models import GridAssignment
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
@@ -36,12 +37,14 @@ def _assigned(db_session: Session, user: User, at: datetime) -> set[int]:
     return set(db_session.scalars(q))
 
 
-def _replay(db_session: Session, key: str | None, request_hash: str) -> EventHistory | None:
+def _replay(db_session: Session, key: str | None, request_hash: str, actor: User) -> EventHistory | None:
     if key is None:
         return None
-    row = db_session.scalar(select(EventHistory).where(EventHistory.idempotency_key == key))
+    row = db_session.scalar(select(EventHistory).where(EventHistory.actor_id == actor.id,
+                                                       EventHistory.idempotency_key == key))
     if row is not None:
-        check_replay(key=key, stored_hash=row.request_hash, request_hash=request_hash)
+        check_replay(key=key, stored_hash=row.request_hash, request_hash=request_hash, owner_id=row.actor_id,
+                     user_id=actor.id)
     return row
 
 
@@ -64,9 +67,10 @@ def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
           now: datetime, idempotency_key: str | None = None) -> tuple[EventHistory, bool]:
     """(history row, applied). applied is False for a replayed Idempotency-Key."""
     request_hash = fingerprint({"event": event.uuid, **body.model_dump(mode="json")})
-    if (done := _replay(db_session, idempotency_key, request_hash)) is not None:
-        return done, False
     ensure_can_change(actor, event, _assigned(db_session, actor, now))
+    ensure_role(actor, body.to_state)
+    if (done := _replay(db_session, idempotency_key, request_hash, actor)) is not None:
+        return done, False
     _require(body)
     photos.ensure_exist(db_session=db_session, keys=body.photos)
     data: dict[str, object] = {}

@@ -6,7 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.crs import CGCS2000
@@ -84,6 +94,8 @@ class EventHistory(Base):
     """Append-only: one row per change. Its id is also the sync and live-feed cursor."""
 
     __tablename__ = "event_history"
+    # an Idempotency-Key belongs to the user who sent it (migration 0007)
+    __table_args__ = (UniqueConstraint("actor_id", "idempotency_key", name="uq_event_history_actor_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
@@ -96,7 +108,7 @@ class EventHistory(Base):
     note: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     event: Mapped[Event] = relationship(back_populates="history", foreign_keys=[event_id])
 

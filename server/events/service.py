@@ -14,6 +14,7 @@ from gis.crs import CGCS2000
 from gis.codes import street_of
 from gis.datum import to_cgcs2000
 from server.auth.models import User
+from server.config import get_settings
 from server.errors import InvalidInput, NotFound
 from server.events import duplicates, sla
 from server.events.enums import EventState, SlaStep
@@ -24,16 +25,17 @@ from server.grids import service as grids
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
 
-MAX_CLOCK_SKEW = timedelta(minutes=10)
-MAX_REPORT_AGE = timedelta(days=30)  # offline phones sync late, but not a month late
+MAX_CLOCK_SKEW = timedelta(minutes=10)  # offline phones sync late (GRIDOPS_LATE_SYNC_DAYS), never early
 
 
 def _check_time(reported_at: datetime, now: datetime) -> None:
     if reported_at > now + MAX_CLOCK_SKEW:
         raise InvalidInput(f"reported_at {reported_at.isoformat()} is in the future: check the phone's clock",
                            "上报时间晚于服务器时间，请校准手机时间", code="clock_skew")
-    if reported_at < now - MAX_REPORT_AGE:
-        raise InvalidInput("reported_at is more than 30 days old", "上报时间早于30天前", code="report_too_old")
+    settings = get_settings()
+    if reported_at < now - settings.late_sync_window:
+        raise InvalidInput(f"reported_at is more than {settings.late_sync_days} days old",
+                           f"上报时间早于{settings.late_sync_days}天前", code="report_too_old")
 
 
 def _category(db_session: Session, code: str) -> EventCategory:
@@ -47,10 +49,11 @@ def is_dispute(category: EventCategory) -> bool:
     return category.code == "dispute" or category.parent_code == "dispute"
 
 
-def _existing(db_session: Session, uuid: str, request_hash: str) -> Event | None:
+def _existing(db_session: Session, uuid: str, request_hash: str, reporter: User) -> Event | None:
     event = db_session.scalar(select(Event).where(Event.uuid == uuid))
     if event is not None:
-        check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash)
+        check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash, owner_id=event.reporter_id,
+                     user_id=reporter.id)
     return event
 
 
@@ -58,7 +61,7 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     """(event, created). A retry with the same uuid and body returns the first event."""
     request_hash = fingerprint(data)
     uuid = str(data.uuid)
-    if (found := _existing(db_session, uuid, request_hash)) is not None:
+    if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return found, False
     category = _category(db_session, data.category_code)
     _check_time(data.reported_at, now)
@@ -89,7 +92,7 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
             db_session.add(event)
             db_session.flush()
     except IntegrityError:  # a concurrent retry inserted the same uuid first
-        found = _existing(db_session, uuid, request_hash)
+        found = _existing(db_session, uuid, request_hash, reporter)
         if found is None:
             raise
         return found, False

@@ -46,6 +46,13 @@ def allowed_next(state: S) -> list[S]:
     return sorted(TRANSITIONS[state])
 
 
+def ensure_role(actor: User, to: S) -> None:
+    """403 unless the actor's role may move an event to `to` (also checked before a replay is answered)."""
+    if Role(actor.role) not in ROLES_FOR[to]:
+        raise Forbidden(f"role {actor.role} may not move an event to {to}",
+                        f"角色 {actor.role} 无权将事件变更为 {STATE_LABELS_ZH[to]}", code="role_forbidden")
+
+
 def transition(
     *, db_session: Session, event: Event, to: S, actor: User | None, at: datetime, note: str | None = None,
     attachments: list[str] | None = None, data: dict[str, Any] | None = None, kind: str = "transition",
@@ -60,9 +67,8 @@ def transition(
         raise Conflict(f"cannot go from {current} to {to}; allowed: {', '.join(allowed_next(current)) or 'none'}",
                        f"事件状态 {STATE_LABELS_ZH[current]} 不能变更为 {STATE_LABELS_ZH[to]}",
                        code="illegal_transition", detail={"state": current, "allowed_next": allowed_next(current)})
-    if actor is not None and Role(actor.role) not in ROLES_FOR[to]:
-        raise Forbidden(f"role {actor.role} may not move an event to {to}",
-                        f"角色 {actor.role} 无权将事件变更为 {STATE_LABELS_ZH[to]}", code="role_forbidden")
+    if actor is not None:
+        ensure_role(actor, to)
     row = EventHistory(
         event_id=event.id, kind=kind, from_state=current.value, to_state=to.value,
         actor_id=actor.id if actor else None, actor_role=actor.role if actor else None, at=at, note=note,

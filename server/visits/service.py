@@ -2,7 +2,9 @@
 
 A visit counts toward `visits per worker-month` only if it lasted at least
 `visit_min_minutes` and at least `visit_min_inside_share` of its check-in points fall inside
-grids assigned to the worker when the visit started. The API says why a visit did not count.
+grids assigned to the worker when the visit started, and it was synced within the late-sync
+window (`late_sync_days` after it started: a visit back-dated by a phone's clock or synced after
+its month was assessed is kept, not counted). The API says why a visit did not count.
 """
 
 from __future__ import annotations
@@ -71,10 +73,23 @@ def judge(*, index: GridIndex | None, grid_ids: Sequence[int], lon: np.ndarray, 
     return True, None, None, main
 
 
+def synced_too_late(*, started_at: datetime, now: datetime) -> str | None:
+    """Why a visit received after the late-sync window does not count; None when it came in time.
+
+    Kept rather than refused: the worker's record stays and an assessment can see what was late.
+    """
+    settings = get_settings()
+    if started_at >= now - settings.late_sync_window:
+        return None
+    days, limit = (now - started_at).days, settings.late_sync_days
+    return (f"synced {days} days after it started, visits count only when synced within {limit} days / "
+            f"走访开始{days}天后才同步，超过{limit}天不计入")
+
+
 def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetime) -> tuple[Visit, bool]:
     """(visit, created); a retry with the same uuid and body returns the first visit."""
     request_hash = fingerprint(data)
-    if (found := _existing(db_session, str(data.uuid), request_hash)) is not None:
+    if (found := _existing(db_session, str(data.uuid), request_hash, worker)) is not None:
         return found, False
     if data.started_at > now + MAX_CLOCK_SKEW:
         raise InvalidInput("started_at is in the future: check the phone's clock", "走访开始时间晚于服务器时间",
@@ -86,6 +101,8 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
     grids = _assigned_grids(db_session, worker, data.started_at)
     counted, reason, detail, grid_id = judge(index=grid_index(grids), grid_ids=[g.id for g in grids],
                                              lon=lon, lat=lat, minutes=minutes)
+    if (late := synced_too_late(started_at=data.started_at, now=now)) is not None:
+        counted, reason, detail = False, "synced_too_late", late
     visit = Visit(
         uuid=str(data.uuid), request_hash=request_hash, worker_id=worker.id, street_code=worker.street_code,
         grid_id=grid_id, started_at=data.started_at, ended_at=data.ended_at, geom=from_shape(MultiPoint(np.column_stack([lon, lat])), srid=CGCS2000),
@@ -98,7 +115,7 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
             db_session.add(visit)
             db_session.flush()
     except IntegrityError:
-        found = _existing(db_session, str(data.uuid), request_hash)
+        found = _existing(db_session, str(data.uuid), request_hash, worker)
         if found is None:
             raise
         return found, False
@@ -108,10 +125,11 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
     return visit, True
 
 
-def _existing(db_session: Session, uuid: str, request_hash: str) -> Visit | None:
+def _existing(db_session: Session, uuid: str, request_hash: str, worker: User) -> Visit | None:
     visit = db_session.scalar(select(Visit).where(Visit.uuid == uuid))
     if visit is not None:
-        check_replay(key=uuid, stored_hash=visit.request_hash, request_hash=request_hash)
+        check_replay(key=uuid, stored_hash=visit.request_hash, request_hash=request_hash, owner_id=visit.worker_id,
+                     user_id=worker.id)
     return visit
 
 

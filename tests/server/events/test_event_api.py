@@ -138,6 +138,43 @@ def test_transition_idempotency_key(client, world, db_session) -> None:  # type:
     assert c.status_code == 409 and c.json()["error"]["code"] == "idempotency_key_reused"
 
 
+
+def test_a_replayed_key_is_authorised_first(client, world, db_session) -> None:  # type: ignore[no-untyped-def]
+    """The issue: a grid worker sending an admin's Idempotency-Key and body got 200 before the role check."""
+    ev = _report(client, world).json()["uuid"]
+    assert _move(client, world, "street1", ev, key="k-1", to_state="accepted").status_code == 200
+    r = _move(client, world, "worker_a", ev, key="k-1", to_state="accepted")  # worker_a's own grid: visible
+    assert r.status_code == 403 and r.json()["error"]["code"] == "role_forbidden"
+    r = _move(client, world, "street2", ev, key="k-1", to_state="accepted")  # another street: not even seen
+    assert r.status_code == 404
+    assert db_session.query(EventHistory).filter_by(to_state="accepted").count() == 1
+
+
+def test_idempotency_keys_belong_to_their_user(client, world, db_session) -> None:  # type: ignore[no-untyped-def]
+    """Another user's key is no conflict: it is a new key of this user, with its own replays."""
+    ev = _report(client, world).json()["uuid"]
+    assert _move(client, world, "street1", ev, key="k-1", to_state="accepted").status_code == 200
+    body = {"to_state": "dispatched", "dispatched_to": "城管科"}
+    first = _move(client, world, "command", ev, key="k-1", **body)
+    assert first.status_code == 200 and first.json()["state"] == "dispatched", first.text
+    again = _move(client, world, "command", ev, key="k-1", **body)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert db_session.query(EventHistory).filter_by(idempotency_key="k-1").count() == 2  # one per user
+
+
+@pytest.mark.parametrize("who", ["worker_b", "street1"])
+@pytest.mark.parametrize("same_body", [True, False])
+def test_another_users_event_uuid_tells_nothing(client, world, db_session, who: str,
+                                                same_body: bool) -> None:  # type: ignore[no-untyped-def]
+    """The issue: another worker's uuid and body returned that worker's event. A replay answers its author only."""
+    body = factories.event_body(description="王某家门口漏水，电话13800000000")
+    assert client.post(API, json=body, headers=_h(world, "worker_a")).status_code == 201
+    r = client.post(API, json=body if same_body else {**body, "description": "x"}, headers=_h(world, who))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "uuid_taken"
+    assert set(r.json()["error"]) == {"code", "message", "message_zh"}  # no detail
+    assert "王某" not in r.text and "grid" not in r.text and world["users"]["worker_a"].username not in r.text
+    assert db_session.query(EventHistory).count() == 1
+
 @pytest.mark.parametrize(("who", "visible"), [
     ("worker_a", True), ("worker_b", False), ("worker_c", False), ("street1", True), ("street2", False),
     ("admin", True), ("command", True), ("auditor", True),
