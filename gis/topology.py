@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from gis.codes import community_code_problem, grid_code_problem
+from gis.codes import community_claimed, community_code_problem, grid_code_problem
 from gis.crs import area_m2
 from gis.errors import GisInputError
 
@@ -60,12 +60,6 @@ def _area(geom: BaseGeometry) -> float:
     if geom is None or geom.is_empty or geom.area == 0:
         return 0.0
     return area_m2(geom)
-
-
-def _community(grid: CheckInput) -> str | None:
-    if grid.community_code:
-        return grid.community_code
-    return grid.code[:12] if grid_code_problem(grid.code) is None else None
 
 
 def _code_findings(grids: Sequence[CheckInput]) -> list[Finding]:
@@ -162,7 +156,7 @@ def _community_members(
 ) -> dict[str, list[int]]:
     members: dict[str, list[int]] = {c: [] for c in boundaries}
     for i, g in enumerate(grids):
-        comm = _community(g)
+        comm = community_claimed(g.code, g.community_code)
         if usable[i] and comm in members:
             members[comm].append(i)
     return members
