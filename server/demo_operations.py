@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from gis.assign import GridIndex
-from gis.codes import street_of
+from gis.codes import community_of_grid, serial_of, street_of
 from gis.crs import CGCS2000
 from server.auth.models import User
 from server.events.enums import EventState, SlaStep
@@ -130,7 +130,9 @@ def _description(g: Generator, category: str) -> str:
 
 
 def _address(g: Generator, grid: tuple[int, str, Any]) -> str | None:
-    return None if g.rnd.random() < 0.1 else f"{grid[1][9:12]}社区{g.rnd.randint(1, 40)}号楼附近"
+    if g.rnd.random() < 0.1:
+        return None
+    return f"{serial_of(community_of_grid(grid[1])):03d}社区{g.rnd.randint(1, 40)}号楼附近"
 
 
 def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, reported_at: datetime,

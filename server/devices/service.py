@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from devices import credentials
 from devices.codes import DeviceKind, check_gb28181
 from devices.errors import DeviceInputError
+from gis.codes import area_prefix
 from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.devices import placement
@@ -42,7 +43,7 @@ def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select: 
     if flt.kind:
         q = q.where(Device.kind == flt.kind.value)
     if flt.street_code:
-        q = q.where(prefix_range(Grid.code, flt.street_code[:9]))
+        q = q.where(prefix_range(Grid.code, area_prefix(flt.street_code)))
     if flt.grid_code:
         q = q.where(Grid.code == flt.grid_code)
     if flt.status:

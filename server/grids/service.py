@@ -9,8 +9,9 @@ from geoalchemy2 import WKTElement
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from gis.shapefile_io import GridFeature
+from gis.codes import area_prefix
 from gis.crs import CGCS2000
+from gis.shapefile_io import GridFeature
 from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.errors import Conflict, InvalidInput, NotFound
@@ -36,9 +37,9 @@ def _query(user: User | None, flt: GridFilter, at: datetime):  # type: ignore[no
     if not flt.include_retired:
         q = q.where(Grid.retired_at.is_(None))
     if flt.street_code:
-        q = q.where(prefix_range(Grid.code, flt.street_code[:9]))
+        q = q.where(prefix_range(Grid.code, area_prefix(flt.street_code)))
     if flt.community_code:
-        q = q.where(prefix_range(Grid.code, flt.community_code))
+        q = q.where(prefix_range(Grid.code, area_prefix(flt.community_code)))
     if flt.grid_type:
         q = q.where(Grid.grid_type == flt.grid_type)
     if flt.name_contains:
