@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gis.errors import GisInputError
+from common.errors import InputError
 
 # First two digits of GB/T 2260 codes: provinces, autonomous regions, municipalities, SARs.
 PROVINCE_PREFIXES = frozenset(
@@ -111,8 +111,8 @@ def grid_code_problem(code: str, community_code: str | None = None) -> CodeProbl
     return None
 
 
-def _refuse(problem: CodeProblem) -> GisInputError:
-    return GisInputError("malformed_code", problem.zh, problem.en)
+def _refuse(problem: CodeProblem) -> InputError:
+    return InputError("malformed_code", problem.zh, problem.en)
 
 
 def community_of_grid(code: str) -> str:
@@ -220,7 +220,7 @@ def next_grid_code(community_code: str, used_codes: Iterable[str]) -> str:
         return child_code(community_code, top + 1)
     free = next((n for n in range(1, MAX_SERIAL + 1) if n not in used), None)
     if free is None:
-        raise GisInputError(
+        raise InputError(
             "grid_codes_exhausted",
             f"社区{community_code}的网格序号001-999已全部使用，无法再分配网格编码",
             f"community {community_code} has used all grid serials 001-999",

@@ -18,9 +18,9 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from common.errors import InputError
 from gis.codes import community_claimed, community_code_problem, grid_code_problem
 from gis.crs import area_m2
-from gis.errors import GisInputError
 
 KIND_ORDER = (
     "duplicate_code", "malformed_code", "invalid_ring", "self_intersection",
@@ -165,7 +165,7 @@ def _community_members(
 def _check_boundary(comm: str, boundary: BaseGeometry) -> None:
     if not isinstance(boundary, (Polygon, MultiPolygon)) or not boundary.is_valid:
         reason = shapely.is_valid_reason(boundary) if boundary is not None else "missing"
-        raise GisInputError(
+        raise InputError(
             "invalid_boundary",
             f"社区{comm}的边界不是有效的面（{reason}），无法检查缝隙",
             f"boundary of community {comm} is not a valid polygon ({reason}); cannot check gaps",

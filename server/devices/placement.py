@@ -23,7 +23,7 @@ from server.grids import service as grids
 
 
 def to_point(lon: float, lat: float, datum: str) -> tuple[float, float]:
-    """CGCS2000 lon/lat; GisInputError for an unknown datum or impossible coordinates."""
+    """CGCS2000 lon/lat; InputError for an unknown datum or impossible coordinates."""
     x, y = to_cgcs2000(lon, lat, datum)
     return float(x), float(y)
 

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from common.errors import InputError
 from gis.codes import (CodeProblem, area_code, area_prefix, community_code_problem, district_code_problem,
                        grid_code_problem, street_code_problem)
-from gis.errors import GisInputError
 from server.errors import InvalidInput
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -102,7 +102,7 @@ def parse_scope(text: str) -> Scope:
         if level == "street" and re.fullmatch(r"[0-9]{9}", code):
             code = area_code(code)
         problem = CODE_PROBLEMS[level](code) if level in CODE_PROBLEMS else f"no level {level!r}"
-    except GisInputError as exc:
+    except InputError as exc:
         problem = exc.message_en
     if problem:
         raise InvalidInput(f"scope {text!r}: {problem}; use district:440112, street:440112001, community:…, grid:…",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from gis.codes import (
     CodeProblem,
     area_code,
@@ -18,7 +19,6 @@ from gis.codes import (
     street_code_problem,
     street_of,
 )
-from gis.errors import GisInputError
 
 COMMUNITY = "440112001001"
 
@@ -147,7 +147,7 @@ def test_parents(func, code: str, expected: str) -> None:
     ],
 )
 def test_parents_refuse_malformed(func, code: str) -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         func(code)
     assert exc.value.code == "malformed_code" and exc.value.message_zh
 
@@ -174,13 +174,13 @@ def test_next_grid_code_never_reuses_and_exhausts() -> None:
     used = {f"{COMMUNITY}{n:03d}" for n in range(1, 1000) if n != 500}
     assert next_grid_code(COMMUNITY, used) == f"{COMMUNITY}500"
     used.add(f"{COMMUNITY}500")
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         next_grid_code(COMMUNITY, used)
     assert exc.value.code == "grid_codes_exhausted"
 
 
 def test_next_grid_code_refuses_bad_community() -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         next_grid_code("440112001000", [])
     assert exc.value.code == "malformed_code"
 
@@ -202,14 +202,14 @@ def test_area_prefix_and_back(code: str, prefix: str) -> None:
 @pytest.mark.parametrize("code", ["4401120", "440112001", "990112", "440112000000", "440112001002000", "44011200100A",
                                   440112])
 def test_area_prefix_refuses_malformed(code: str) -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         area_prefix(code)
     assert exc.value.code == "malformed_code"
 
 
 @pytest.mark.parametrize("prefix", ["000000000", "440112000", "44011200", "4401120011"])
 def test_area_code_refuses_malformed(prefix: str) -> None:
-    with pytest.raises(GisInputError):
+    with pytest.raises(InputError):
         area_code(prefix)
 
 
@@ -230,12 +230,12 @@ def test_child_code_and_serial(parent: str, serial: int, child: str) -> None:
 @pytest.mark.parametrize(("parent", "serial"), [("440112", 0), ("440112", 1000), ("440112003004005", 1),
                                                  ("440112000000", 1)])
 def test_child_code_refuses(parent: str, serial: int) -> None:
-    with pytest.raises(GisInputError):
+    with pytest.raises(InputError):
         child_code(parent, serial)
 
 
 def test_district_has_no_serial() -> None:
-    with pytest.raises(GisInputError):
+    with pytest.raises(InputError):
         serial_of("440112")
 
 
