@@ -3,11 +3,11 @@
 * rental_managed_rate (纳管率) at instant t = rentals managed at t / rentals let at t.
   Let at t: registered before t and not closed at t. Managed at t: managed_at ≤ t (the
   current management state; un-managing clears managed_at). Target ≥ 98 %.
-* registration rate (来穗人员登记率) over [start, end) = registrations confirmed before `end`
+* tenant_registration_rate (来穗人员登记率) over [start, end) = registrations confirmed before `end`
   / registrations due, where due = every registration record that occurred in the period
   (a move-in reported by a worker, or a new card at the rental's access controller) and was
   not rejected as a false detection. "Of the people who moved in, the share registered."
-* deregistration rate (注销率) over [start, end): the same for deregistration records (card
+* tenant_deregistration_rate (注销率) over [start, end): the same for deregistration records (card
   revoked, no entry for N days, or reported move-outs). "Of those who left, the share deregistered."
 Each is None when its denominator is 0.
 """
@@ -80,6 +80,6 @@ def rental_rates(*, db_session: Session, user: User | None, start: datetime, end
     return RentalRatesRead(
         start=start, end=end, group_by=group_by,
         rental_managed_rate=_managed(db_session, user, now, end, group_by),
-        registration_rate=_records(db_session, user, now, "registration", start, end, group_by),
-        deregistration_rate=_records(db_session, user, now, "deregistration", start, end, group_by),
+        tenant_registration_rate=_records(db_session, user, now, "registration", start, end, group_by),
+        tenant_deregistration_rate=_records(db_session, user, now, "deregistration", start, end, group_by),
     )
