@@ -69,7 +69,8 @@ def test_calendar_is_read_once_per_path(calendar_2027: Path) -> None:
     assert not calendar_at(None).covers(datetime(2027, 5, 1).date())
 
 
-def test_due_times_use_the_configured_calendar(calendar_2027: Path, settings_env) -> None:  # type: ignore[no-untyped-def]
+def test_due_times_use_the_configured_calendar(calendar_2027: Path,  # type: ignore[no-untyped-def]
+                                                settings_env) -> None:
     from server.events import time_limits
 
     assert time_limits.calendar().is_working_day(datetime(2027, 1, 1).date())  # shipped file: a Friday, weekends only
