@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from devices.errors import DeviceInputError
+from common.errors import InputError
 
 DEVICE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _GB_DIGITS = re.compile(r"[0-9]{20}")  # not \d: it would accept full-width digits
@@ -69,13 +69,13 @@ def gb28181_problem(code: object) -> str | None:
 
 def check_device_code(code: str) -> str:
     if problem := device_code_problem(code):
-        raise DeviceInputError("invalid_device_code", f"设备编码无效：{code!r}", problem)
+        raise InputError("invalid_device_code", f"设备编码无效：{code!r}", problem)
     return code
 
 
 def check_gb28181(code: str) -> str:
     if problem := gb28181_problem(code):
-        raise DeviceInputError("invalid_gb28181_id", f"国标编码（GB/T 28181）无效：{code!r}", problem)
+        raise InputError("invalid_gb28181_id", f"国标编码（GB/T 28181）无效：{code!r}", problem)
     return code
 
 
@@ -83,6 +83,6 @@ def parse_kind(text: str) -> DeviceKind:
     """Kind from an English name or the Chinese words used in 点位台账 spreadsheets."""
     kind = KIND_FROM_TEXT.get(text.strip()) if isinstance(text, str) else None
     if kind is None:
-        raise DeviceInputError("unknown_device_kind", f"设备类型无效：{text!r}",
+        raise InputError("unknown_device_kind", f"设备类型无效：{text!r}",
                                f"unknown device kind {text!r} (one of {', '.join(DeviceKind)})")
     return kind

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from common.errors import InputError
 from devices.codes import DEVICE_CODE, DeviceKind
-from devices.errors import DeviceInputError
 
 PREFIX = "gridops"
 VERSION = "v1"
@@ -55,7 +55,7 @@ class Topic:
 def topic(kind: DeviceKind | str, device_code: str, message: Message | str) -> str:
     """The topic a device publishes `message` on; refuses codes that would break the scheme."""
     if not DEVICE_CODE.fullmatch(device_code):
-        raise DeviceInputError("invalid_device_code", f"设备编码无效：{device_code!r}",
+        raise InputError("invalid_device_code", f"设备编码无效：{device_code!r}",
                                f"device code {device_code!r} cannot be a topic level")
     return str(Topic(DeviceKind(kind), device_code, Message(message)))
 
@@ -66,7 +66,7 @@ def message_filter(message: Message) -> str:
 
 
 def parse(name: str) -> Topic:
-    """Topic name → parts; DeviceInputError("bad_topic") for anything outside the scheme."""
+    """Topic name → parts; InputError("bad_topic") for anything outside the scheme."""
     parts = name.split("/")
     if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != ROOT:
         raise _bad(name, "expected gridops/v1/{kind}/{device_code}/{message}")
@@ -83,8 +83,8 @@ def parse(name: str) -> Topic:
     return parsed
 
 
-def _bad(name: str, why: str) -> DeviceInputError:
-    return DeviceInputError("bad_topic", f"主题不符合规范：{name}", f"topic {name!r}: {why}")
+def _bad(name: str, why: str) -> InputError:
+    return InputError("bad_topic", f"主题不符合规范：{name}", f"topic {name!r}: {why}")
 
 
 def matches(topic_filter: str, name: str) -> bool:

@@ -20,8 +20,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
+from common.errors import InputError
 from gis.datum import coordinate_arrays
-from gis.errors import GisInputError
 
 OUTSIDE = -1
 
@@ -29,24 +29,24 @@ OUTSIDE = -1
 def _check_grids(codes: Sequence[str], polygons: Sequence[Polygon | MultiPolygon]) -> None:
     """Refuse inputs that would make the answer ambiguous or meaningless."""
     if len(codes) != len(polygons):
-        raise GisInputError(
+        raise InputError(
             "grid_mismatch",
             f"网格编码数（{len(codes)}）与面数（{len(polygons)}）不一致",
             f"{len(codes)} grid codes but {len(polygons)} polygons",
         )
     if len(set(codes)) != len(codes):
         dup = sorted(c for c, n in Counter(codes).items() if n > 1)[:5]
-        raise GisInputError("duplicate_grid_code", f"网格编码重复：{dup}", f"duplicate grid codes: {dup}")
+        raise InputError("duplicate_grid_code", f"网格编码重复：{dup}", f"duplicate grid codes: {dup}")
     for code, poly in zip(codes, polygons):
         if not isinstance(poly, (Polygon, MultiPolygon)):
             kind = type(poly).__name__
-            raise GisInputError(
+            raise InputError(
                 "invalid_geometry",
                 f"网格 {code} 的几何不是面（{kind}）",
                 f"grid {code} geometry is not a (multi)polygon ({kind})",
             )
         if not poly.is_valid:
-            raise GisInputError(
+            raise InputError(
                 "invalid_geometry",
                 f"网格 {code} 的几何无效：{shapely.is_valid_reason(poly)}",
                 f"grid {code} geometry is invalid: {shapely.is_valid_reason(poly)}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gis.errors import GisInputError
+from common.errors import InputError
 
 # First two digits of GB/T 2260 codes: provinces, autonomous regions, municipalities, SARs.
 PROVINCE_PREFIXES = frozenset(
@@ -111,8 +111,8 @@ def grid_code_problem(code: str, community_code: str | None = None) -> CodeProbl
     return None
 
 
-def _refuse(problem: CodeProblem) -> GisInputError:
-    return GisInputError("malformed_code", problem.zh, problem.en)
+def _refuse(problem: CodeProblem) -> InputError:
+    return InputError("malformed_code", problem.zh, problem.en)
 
 
 def community_of_grid(code: str) -> str:
@@ -120,6 +120,14 @@ def community_of_grid(code: str) -> str:
     if problem := grid_code_problem(code):
         raise _refuse(problem)
     return code[:12]
+
+
+def community_claimed(grid_code: str, community_code: str | None = None) -> str | None:
+    """The community a grid to check claims: the one it names, else the one its code encodes;
+    None when it names none and its code is malformed (the code checks report that, not this)."""
+    if community_code:
+        return community_code
+    return None if grid_code_problem(grid_code) else grid_code[:12]
 
 
 def street_of(code12: str) -> str:
@@ -146,6 +154,54 @@ def district_of(code: str) -> str:
                               f"“{code}”不是6、12或15位代码"))
 
 
+def _area_problem(code: object) -> CodeProblem | None:
+    """Why a code names no district, street, community or grid (told apart by length and 000)."""
+    if not isinstance(code, str) or len(code) not in (6, 12, 15):
+        return CodeProblem(f"{code!r} is not a 6, 12 or 15 digit code", f"“{code}”不是6、12或15位代码")
+    if len(code) == 6:
+        return district_code_problem(code)
+    if len(code) == 15:
+        return grid_code_problem(code)
+    return street_code_problem(code) if code.endswith("000") else community_code_problem(code)
+
+
+def area_prefix(code: str) -> str:
+    """The digits every code inside an area starts with: a district's 6, a street's first 9 (its
+    communities and grids share them, not its 000), a community's 12, a grid's 15. What a code
+    filter (``server.database.prefix.prefix_range``) or a territory compares with."""
+    if problem := _area_problem(code):
+        raise _refuse(problem)
+    return code[:9] if len(code) == 12 and code.endswith("000") else code
+
+
+def area_code(prefix: str) -> str:
+    """The area whose ``area_prefix`` this is: 9 digits are a street (its code ends in 000); a
+    district, community or grid code is its own prefix. For short forms such as street:440112001."""
+    code = prefix + "000" if isinstance(prefix, str) and len(prefix) == 9 else prefix
+    if problem := _area_problem(code):
+        raise _refuse(problem)
+    return code
+
+
+def child_code(parent_code: str, serial: int) -> str:
+    """Code of a parent area's serial-th street (of a district), community (of a street) or grid
+    (of a community): the parent's prefix, the serial in three digits, and 000 for a street."""
+    prefix = area_prefix(parent_code)
+    if len(prefix) == 15 or not 1 <= serial <= MAX_SERIAL:
+        raise _refuse(CodeProblem(f"no child {serial} of {parent_code}: a grid has no children, "
+                                  f"serials are 1-{MAX_SERIAL}", f"“{parent_code}”没有第{serial}个下级区划"))
+    return f"{prefix}{serial:03d}" + ("000" if len(prefix) == 6 else "")
+
+
+def serial_of(code: str) -> int:
+    """A street's number in its district, a community's in its street, a grid's in its community
+    (the inverse of ``child_code``)."""
+    prefix = area_prefix(code)
+    if len(prefix) == 6:
+        raise _refuse(CodeProblem(f"district {code} has no serial", f"区县{code}没有序号"))
+    return int(prefix[-3:])
+
+
 def next_grid_code(community_code: str, used_codes: Iterable[str]) -> str:
     """Next free code after the highest used serial, so retired codes are never reissued.
 
@@ -161,12 +217,12 @@ def next_grid_code(community_code: str, used_codes: Iterable[str]) -> str:
     used.discard(0)
     top = max(used, default=0)
     if top < MAX_SERIAL:
-        return f"{community_code}{top + 1:03d}"
+        return child_code(community_code, top + 1)
     free = next((n for n in range(1, MAX_SERIAL + 1) if n not in used), None)
     if free is None:
-        raise GisInputError(
+        raise InputError(
             "grid_codes_exhausted",
             f"社区{community_code}的网格序号001-999已全部使用，无法再分配网格编码",
             f"community {community_code} has used all grid serials 001-999",
         )
-    return f"{community_code}{free:03d}"
+    return child_code(community_code, free)

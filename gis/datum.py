@@ -34,8 +34,8 @@ from typing import Callable, TypeAlias
 
 import numpy as np
 
+from common.errors import InputError
 from gis import crs
-from gis.errors import GisInputError
 
 Coord: TypeAlias = float | np.ndarray
 Pair: TypeAlias = tuple[Coord, Coord]
@@ -69,7 +69,7 @@ def coordinate_arrays(lon: Coord, lat: Coord) -> tuple[np.ndarray, np.ndarray, b
     try:
         x, y = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     except (TypeError, ValueError) as exc:
-        raise GisInputError(
+        raise InputError(
             "invalid_coordinate",
             f"经纬度无法解析或长度不一致：{exc}",
             f"longitude/latitude are not numeric or have mismatched shapes: {exc}",
@@ -88,7 +88,7 @@ def validate(lon: Coord, lat: Coord) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
         bx, by = x.ravel()[i], y.ravel()[i]
-        raise GisInputError(
+        raise InputError(
             "invalid_coordinate",
             f"坐标无效（经度需在 -180..180、纬度需在 -90..90 且为有限数）：第 {i} 个点 ({bx}, {by})",
             f"invalid coordinate (lon must be in -180..180, lat in -90..90, finite): "
@@ -184,7 +184,7 @@ def _invert(forward: Forward, tx: np.ndarray, ty: np.ndarray, what: str) -> tupl
         if todo.size == 0:
             return x, y
     i = int(todo[0])
-    raise GisInputError(
+    raise InputError(
         "datum_not_converged",
         f"{what} 反算在 {MAX_ITERATIONS} 次迭代内未收敛：第 {i} 个点 ({tx[i]}, {ty[i]})",
         f"{what} inverse did not converge in {MAX_ITERATIONS} iterations: "
@@ -260,10 +260,10 @@ def bd09_to_wgs84(lon: Coord, lat: Coord) -> Pair:
 
 
 def normalize_datum(datum: str) -> str:
-    """Lower-cased, stripped datum name, or GisInputError("unknown_datum")."""
+    """Lower-cased, stripped datum name, or InputError("unknown_datum")."""
     name = datum.strip().lower() if isinstance(datum, str) else None
     if name not in DATUMS:
-        raise GisInputError(
+        raise InputError(
             "unknown_datum",
             f"不支持的坐标系：{datum!r}（可选：{', '.join(DATUMS)}）",
             f"unknown datum {datum!r} (expected one of: {', '.join(DATUMS)})",
@@ -293,7 +293,7 @@ def to_cgcs2000(lon: Coord, lat: Coord, datum: str) -> Pair:
     """The server's entry point: SDK coordinates in ``datum`` -> CGCS2000 (EPSG:4490).
 
     ``datum`` is one of wgs84, gcj02, bd09, cgcs2000 (case-insensitive). Raises
-    GisInputError "unknown_datum" or "invalid_coordinate" (NaN/inf/out of range).
+    InputError "unknown_datum" or "invalid_coordinate" (NaN/inf/out of range).
     """
     name = normalize_datum(datum)
     validate(lon, lat)

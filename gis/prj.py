@@ -16,8 +16,8 @@ import pyproj
 from pyproj.enums import WktVersion
 from pyproj.exceptions import CRSError
 
+from common.errors import InputError
 from gis.crs import CGCS2000, GK_FIRST_ZONE, GK_LAST_ZONE, WGS84, gk_epsg, is_supported
-from gis.errors import GisInputError
 
 MIN_CONFIDENCE = 70  # pyproj's own default; lower matches pick unrelated datums
 
@@ -38,8 +38,8 @@ def _norm(name: str | None) -> str:
     return re.sub(r"[^0-9a-z]", "", (name or "").lower())
 
 
-def _unsupported(found: str) -> GisInputError:
-    return GisInputError(
+def _unsupported(found: str) -> InputError:
+    return InputError(
         "unsupported_crs",
         f"不支持的坐标系：{found}。仅支持{SUPPORTED_ZH}。",
         f"unsupported coordinate reference system: {found}; supported are {SUPPORTED_EN}",
@@ -143,13 +143,13 @@ def _gk_epsg_from_params(crs: pyproj.CRS) -> int | None:
 
 
 def epsg_from_prj(wkt: str) -> int:
-    """EPSG code of a supported CRS described by .prj WKT; GisInputError otherwise."""
+    """EPSG code of a supported CRS described by .prj WKT; InputError otherwise."""
     text = (wkt or "").strip().lstrip("\ufeff")
     try:
         crs = pyproj.CRS.from_wkt(text)
     except CRSError:
         snippet = text[:60] + ("…" if len(text) > 60 else "")
-        raise GisInputError(
+        raise InputError(
             "unsupported_crs",
             f".prj文件内容无法识别为坐标系定义（WKT）：“{snippet}”",
             f".prj content is not a readable WKT coordinate system: {snippet!r}",

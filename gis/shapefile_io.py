@@ -27,8 +27,8 @@ import shapefile
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from common.errors import InputError
 from gis.crs import CGCS2000, is_supported, transform
-from gis.errors import GisInputError
 from gis.prj import epsg_from_prj, prj_for_epsg
 
 CHINA_LON = (73.0, 136.0)
@@ -99,7 +99,7 @@ def _note(problems: list[ImportProblem], rec: int | None, kind: str, zh: str, en
 def _siblings(path: Path) -> dict[str, Path]:
     """Constituent files by lower-case extension; Windows tools mix .SHP/.dbf freely."""
     if not path.is_file():
-        raise GisInputError("missing_file", f"找不到文件：{path}", f"file not found: {path}")
+        raise InputError("missing_file", f"找不到文件：{path}", f"file not found: {path}")
     exts = (".shp", ".shx", ".dbf", ".prj", ".cpg")
     found: dict[str, Path] = {}
     for exact in (True, False):
@@ -109,7 +109,7 @@ def _siblings(path: Path) -> dict[str, Path]:
                 found.setdefault(p.suffix.lower(), p)
     for ext, zh in ((".shp", "几何文件"), (".dbf", "属性文件")):
         if ext not in found:
-            raise GisInputError(f"missing_{ext[1:]}", f"缺少{zh}{path.stem}{ext}",
+            raise InputError(f"missing_{ext[1:]}", f"缺少{zh}{path.stem}{ext}",
                                 f"{path.stem}{ext} is missing")
     return found
 
@@ -120,14 +120,14 @@ def _resolve_epsg(prj: Path | None, crs: int | None) -> tuple[int, str]:
         prj_for_epsg(crs)  # raises unsupported_crs, worded once in gis.prj
     if prj is None:
         if crs is None:
-            raise GisInputError(
+            raise InputError(
                 "missing_prj", "缺少.prj坐标系文件，无法确定坐标系。请补充.prj文件，或用--crs指定EPSG代码（如4490、4526）。",
                 "the .prj file is missing, so the CRS is unknown; add it or pass --crs EPSG (e.g. 4490)",
             )
         return crs, f"EPSG:{crs} (--crs)"
     declared = epsg_from_prj(prj.read_bytes().decode("utf-8", "replace"))
     if crs is not None and crs != declared:
-        raise GisInputError(
+        raise InputError(
             "crs_mismatch",
             f".prj文件声明的坐标系是EPSG:{declared}，与指定的EPSG:{crs}不一致，请确认后重试。",
             f"the .prj declares EPSG:{declared} but EPSG:{crs} was given; check which is right",
@@ -165,8 +165,8 @@ def _decode(raw: bytes, codec: str, width: int, truncated: list[bytes]) -> str:
         return raw[: e.start].decode(codec)
 
 
-def _unknown_encoding(tried: str) -> GisInputError:
-    return GisInputError(
+def _unknown_encoding(tried: str) -> InputError:
+    return InputError(
         "unknown_encoding",
         f"属性表文字无法按{tried}解码。请确认文件编码，并用--encoding指定（如GBK、UTF-8）。",
         f"attribute text cannot be decoded as {tried}; pass --encoding with the right one",
@@ -244,7 +244,7 @@ def _locate_fields(names: list[str], mapping: FieldMapping) -> dict[str, int]:
     if missing:
         wanted = "; ".join(f"{t}: {'/'.join(mapping.candidates(t))}" for t in missing)
         present = ", ".join(names) or "(none)"
-        raise GisInputError(
+        raise InputError(
             "missing_field",
             f"属性表缺少必需字段（{wanted}）。现有字段：{present}。可用字段映射指定字段名。",
             f"required attribute field missing ({wanted}); fields present: {present}",
@@ -338,7 +338,7 @@ def _check_extent(geoms: np.ndarray, records: list[int], assumed: str) -> None:
         return
     i = int(np.argmax(bad))
     where = f"lon {b[i, 0]:.6g}..{b[i, 2]:.6g}, lat {b[i, 1]:.6g}..{b[i, 3]:.6g}"
-    raise GisInputError(
+    raise InputError(
         "coordinates_out_of_range",
         f"按坐标系{assumed}换算后，第{records[i] + 1}条记录位于{where}，不在中国范围内"
         f"（经度73-136，纬度3-54）。坐标系很可能不对，例如高斯投影坐标被声明为经纬度或相反，"
@@ -356,7 +356,7 @@ def _open_reader(files: dict[str, Path], stack: ExitStack) -> shapefile.Reader:
                if ext in files}
     reader = shapefile.Reader(encoding="latin-1", **handles)
     if reader.shapeType not in _POLYGON_TYPES:
-        raise GisInputError(
+        raise InputError(
             "not_polygon",
             f"网格边界必须是面（Polygon）图层，此文件是{reader.shapeTypeName}图层。",
             f"grid boundaries must be a polygon layer; this file holds {reader.shapeTypeName}",
@@ -400,7 +400,7 @@ def _read_shapes(
         kept.append(rec)
         wkbs.append(_wkb(_organise(rings, rec, problems)))
     if rec + 1 != total:
-        raise GisInputError(
+        raise InputError(
             "record_count_mismatch",
             f"几何记录数与属性记录数（{total}）不一致，文件可能不完整。",
             f"the number of shapes differs from the {total} attribute rows; the shapefile is incomplete",
@@ -443,7 +443,7 @@ def read_grids(
             cols = _locate_fields(names, mapping or FieldMapping())
             kept, wkbs = _read_shapes(reader, rows, problems, progress)
     except (shapefile.ShapefileException, struct.error) as e:
-        raise GisInputError("unreadable_shapefile", f"Shapefile文件已损坏或格式不正确：{e}",
+        raise InputError("unreadable_shapefile", f"Shapefile文件已损坏或格式不正确：{e}",
                             f"the shapefile is damaged or not a shapefile: {e}") from None
     kept, geoms = _geometries(kept, wkbs, problems)
     geoms = transform(geoms, epsg, CGCS2000)  # type: ignore[arg-type]  # vectorised over the array
@@ -462,11 +462,11 @@ def _field_sizes(rows: list[tuple[str, str, str, str]], codec: str) -> list[int]
             try:
                 n = len(value.encode(codec))
             except UnicodeEncodeError:
-                raise GisInputError(
+                raise InputError(
                     "unencodable_text", f"网格{row[0]}的“{value}”含有{codec}无法表示的字符，请改用UTF-8",
                     f"grid {row[0]}: {value!r} has characters {codec} cannot encode; use UTF-8") from None
             if n > MAX_TEXT_BYTES:
-                raise GisInputError(
+                raise InputError(
                     "value_too_long", f"网格{row[0]}的“{value}”超过{MAX_TEXT_BYTES}字节，Shapefile无法保存",
                     f"grid {row[0]}: {value!r} exceeds the {MAX_TEXT_BYTES}-byte dBASE limit")
             sizes[col] = max(sizes[col], n)

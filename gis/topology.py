@@ -18,9 +18,9 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from gis.codes import community_code_problem, grid_code_problem
+from common.errors import InputError
+from gis.codes import community_claimed, community_code_problem, grid_code_problem
 from gis.crs import area_m2
-from gis.errors import GisInputError
 
 KIND_ORDER = (
     "duplicate_code", "malformed_code", "invalid_ring", "self_intersection",
@@ -60,12 +60,6 @@ def _area(geom: BaseGeometry) -> float:
     if geom is None or geom.is_empty or geom.area == 0:
         return 0.0
     return area_m2(geom)
-
-
-def _community(grid: CheckInput) -> str | None:
-    if grid.community_code:
-        return grid.community_code
-    return grid.code[:12] if grid_code_problem(grid.code) is None else None
 
 
 def _code_findings(grids: Sequence[CheckInput]) -> list[Finding]:
@@ -162,7 +156,7 @@ def _community_members(
 ) -> dict[str, list[int]]:
     members: dict[str, list[int]] = {c: [] for c in boundaries}
     for i, g in enumerate(grids):
-        comm = _community(g)
+        comm = community_claimed(g.code, g.community_code)
         if usable[i] and comm in members:
             members[comm].append(i)
     return members
@@ -171,7 +165,7 @@ def _community_members(
 def _check_boundary(comm: str, boundary: BaseGeometry) -> None:
     if not isinstance(boundary, (Polygon, MultiPolygon)) or not boundary.is_valid:
         reason = shapely.is_valid_reason(boundary) if boundary is not None else "missing"
-        raise GisInputError(
+        raise InputError(
             "invalid_boundary",
             f"社区{comm}的边界不是有效的面（{reason}），无法检查缝隙",
             f"boundary of community {comm} is not a valid polygon ({reason}); cannot check gaps",

@@ -15,6 +15,7 @@ from shapely.geometry import Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.codes import child_code, serial_of, street_of
 from gis.crs import CGCS2000, gk_epsg, gk_zone, transform, transformer
 from gis.shapefile_io import GridFeature
 from server.auth import service as auth_service
@@ -72,12 +73,12 @@ def demo_features(layout: Layout = Layout(), seed: int = 2026) -> tuple[list[Gri
             street_no = (j // per_street_y) * 3 + i // per_street_x + 1
             community_no = ((j % per_street_y) // layout.gy) * 3 + (i % per_street_x) // layout.gx + 1
             serial = (j % layout.gy) * layout.gx + (i % layout.gx) + 1
-            community = f"{DISTRICT[0]}{street_no:03d}{community_no:03d}"
+            community = child_code(child_code(DISTRICT[0], street_no), community_no)
             ring = [nodes[(i, j)], nodes[(i + 1, j)], nodes[(i + 1, j + 1)], nodes[(i, j + 1)]]
             poly = transform(Polygon(ring), epsg, CGCS2000)
             name = f"{STREETS[street_no - 1]}第{community_no}社区第{serial}网格"
             kind = "专属网格" if serial == 1 and community_no == 1 else "综合网格"
-            features.append(GridFeature(f"{community}{serial:03d}", name, community, kind, poly, {}))
+            features.append(GridFeature(child_code(community, serial), name, community, kind, poly, {}))
             cells_by_community.setdefault(community, []).append(poly)
     boundaries = {c: shapely.union_all(cells) for c, cells in cells_by_community.items()}
     return features, boundaries
@@ -88,7 +89,7 @@ def _users(db_session: Session, features: list[GridFeature]) -> int:
     district = DISTRICT[0]
     staff = [("admin", "区综治中心管理员", Role.district_admin, None), ("command", "指挥中心值班员", Role.command_center, None),
              ("auditor", "绩效审计员", Role.auditor, None)]
-    staff += [(f"street{n:02d}", f"{name}管理员", Role.street_admin, f"{district}{n:03d}000")
+    staff += [(f"street{n:02d}", f"{name}管理员", Role.street_admin, child_code(district, n))
               for n, name in enumerate(STREETS, 1)]
     for username, full_name, role, street in staff:
         auth_service.create(db_session=db_session, hashed_password=hashed, user_in=UserCreate(
@@ -97,7 +98,7 @@ def _users(db_session: Session, features: list[GridFeature]) -> int:
     for n, f in enumerate(features, 1):
         worker = auth_service.create(db_session=db_session, hashed_password=hashed, user_in=UserCreate(
             username=f"w{n:03d}", full_name=f"网格员{n:03d}", password=DEMO_PASSWORD, role=Role.grid_worker,
-            street_code=f.code[:9] + "000"))
+            street_code=street_of(f.code)))
         grid = grids.get_by_code(db_session=db_session, code=f.code)
         assert grid is not None
         grids.assign_worker(db_session=db_session, grid=grid, worker=worker, at=ASSIGNED_SINCE)
@@ -113,12 +114,12 @@ def load_demo(db_session: Session) -> dict[str, int]:
     features, boundaries = demo_features()
     divisions.create_district(db_session=db_session, code=DISTRICT[0], name=DISTRICT[1])
     for n, name in enumerate(STREETS, 1):
-        divisions.create_street(db_session=db_session, code=f"{DISTRICT[0]}{n:03d}000", name=name,
+        divisions.create_street(db_session=db_session, code=child_code(DISTRICT[0], n), name=name,
                                 district_code=DISTRICT[0])
     for code, boundary in sorted(boundaries.items()):
-        street = code[:9] + "000"
-        divisions.create_community(db_session=db_session, code=code, name=f"{STREETS[int(code[6:9]) - 1]}第{int(code[9:])}社区",
-                                   street_code=street, boundary=boundary)
+        street = street_of(code)
+        name = f"{STREETS[serial_of(street) - 1]}第{serial_of(code)}社区"
+        divisions.create_community(db_session=db_session, code=code, name=name, street_code=street, boundary=boundary)
     report = imports.import_features(db_session=db_session, features=features, source_epsg=CGCS2000, encoding="UTF-8")
     if not report.committed:
         raise RuntimeError(f"demo grids failed their own checks: {report.findings[:5]}")

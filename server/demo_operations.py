@@ -3,7 +3,7 @@
 Proportions are chosen around the seeds' targets: about 4.3 reports per worker-month (target
 ≥ 4), ~92 % closed on time (≥ 90 %), ~3 % rejected, ~1.5 % merged duplicates, three in four
 closed events reviewed with ~96 % satisfied, 12–30 visits per worker-month around the 20 target.
-Every timeline follows the state machine and the SLA policy rows, and every visit is judged by
+Every timeline follows the state machine and the time limit rows, and every visit is judged by
 the same rule as the API; rows are bulk-inserted because the ORM path costs minutes here.
 """
 
@@ -26,12 +26,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from gis.assign import GridIndex
-from gis.codes import street_of
+from gis.codes import community_of_grid, serial_of, street_of
 from gis.crs import CGCS2000
 from server.auth.models import User
-from server.events.enums import EventState, SlaStep
+from server.events.enums import EventState, TimeLimitStep
 from server.events.models import Dispute, Event, EventCategory, EventHistory
-from server.events.sla import calendar, time_limit
+from server.events.time_limits import calendar, time_limit
 from server.events.transitions import TRANSITIONS
 from server.geometry import to_shapely
 from server.grids.models import Grid, GridAssignment
@@ -65,7 +65,7 @@ class Generator:
         self.s = db_session
         self.now = now
         self.rnd = random.Random(seed)
-        self.limits: dict[tuple[str, SlaStep], Any] = {}
+        self.limits: dict[tuple[str, TimeLimitStep], Any] = {}
         self.next_event_id = (db_session.scalar(select(func.max(Event.id))) or 0) + 1
         leaves = db_session.execute(select(EventCategory.code, EventCategory.parent_code)
                                     .where(EventCategory.parent_code.is_not(None))).all()
@@ -74,12 +74,12 @@ class Generator:
         self.category_names = dict(db_session.execute(select(EventCategory.code, EventCategory.name)).tuples().all())
         self.photos: list[str] = []
 
-    def deadline(self, category: str, step: SlaStep, start: datetime) -> datetime | None:
+    def due(self, category: str, step: TimeLimitStep, start: datetime) -> datetime | None:
         key = (category, step)
         if key not in self.limits:
             self.limits[key] = time_limit(db_session=self.s, category_code=category, step=step)
         limit = self.limits[key]
-        return None if limit is None else limit.deadline(start, calendar())
+        return None if limit is None else limit.due(start, calendar())
 
     def point_in(self, polygon: Any) -> tuple[float, float]:
         minx, miny, maxx, maxy = polygon.bounds
@@ -130,7 +130,9 @@ def _description(g: Generator, category: str) -> str:
 
 
 def _address(g: Generator, grid: tuple[int, str, Any]) -> str | None:
-    return None if g.rnd.random() < 0.1 else f"{grid[1][9:12]}社区{g.rnd.randint(1, 40)}号楼附近"
+    if g.rnd.random() < 0.1:
+        return None
+    return f"{serial_of(community_of_grid(grid[1])):03d}社区{g.rnd.randint(1, 40)}号楼附近"
 
 
 def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, reported_at: datetime,
@@ -140,7 +142,7 @@ def _event(g: Generator, worker: User, grid: tuple[int, str, Any], staff: User, 
     category = r.choice(g.leaves[top])
     lon, lat = g.point_in(grid[2])
     eid, g.next_event_id = g.next_event_id, g.next_event_id + 1
-    closure_due = g.deadline(category, SlaStep.closure, reported_at)
+    closure_due = g.due(category, TimeLimitStep.closure, reported_at)
     assert closure_due is not None
     row: dict[str, Any] = {
         "id": eid, "uuid": str(uuid.UUID(int=r.getrandbits(128), version=4)), "request_hash": "demo",
@@ -187,16 +189,16 @@ def _apply_step(g: Generator, row: dict[str, Any], dst: str, at: datetime, extra
         row["satisfaction"] = g.rnd.choices([s for s, _ in SATISFACTION], weights=[w for _, w in SATISFACTION])[0]
 
 
-STEP_OF = {"reported": SlaStep.accept, "accepted": SlaStep.dispatch, "returned": SlaStep.dispatch,
-           "dispatched": SlaStep.handle, "handled": SlaStep.close, "closed": SlaStep.review}
+STEP_OF = {"reported": TimeLimitStep.accept, "accepted": TimeLimitStep.dispatch, "returned": TimeLimitStep.dispatch,
+           "dispatched": TimeLimitStep.handle, "handled": TimeLimitStep.close, "closed": TimeLimitStep.review}
 
 
 def _finish(g: Generator, row: dict[str, Any], state: str, entered: datetime) -> None:
-    """Fields the live system would hold now, including what the deadline sweep would have marked."""
+    """Fields the live system would hold now, including what the time-limit sweep would have marked."""
     step = STEP_OF.get(state)
     row["state"] = state
     row["updated_at"] = entered
-    row["due_at"] = g.deadline(row["category_code"], step, entered) if step else None
+    row["due_at"] = g.due(row["category_code"], step, entered) if step else None
     row["step_overdue"] = bool(row["due_at"] and row["due_at"] < g.now)
     end = row["closed_at"] or (g.now if state not in ("rejected", "merged") else entered)
     row["overdue"] = row["closure_due_at"] < end

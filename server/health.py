@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from server.deps import Now
-from server.events.sla import calendar
+from server.events.time_limits import calendar
 from server.events.workcal import CalendarWarning, calendar_warnings
 
 log = logging.getLogger(__name__)

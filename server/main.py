@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gis.errors import GisInputError
+from common.errors import InputError
 from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
 from server.database.types import utcnow
@@ -42,8 +42,9 @@ async def _gridops_error(_: Request, exc: Exception) -> JSONResponse:
     return _json(exc)
 
 
-async def _gis_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GisInputError)
+async def _input_error(_: Request, exc: Exception) -> JSONResponse:
+    """What a library (gis, devices) refused is the caller's input: 422 with the library's code."""
+    assert isinstance(exc, InputError)
     return _json(InvalidInput(exc.message_en, exc.message_zh, code=exc.code))
 
 
@@ -78,7 +79,7 @@ def create_app() -> FastAPI:
         app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
     app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts)  # last added: outermost
     app.add_exception_handler(GridopsError, _gridops_error)
-    app.add_exception_handler(GisInputError, _gis_error)
+    app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
-from gis.codes import district_code_problem, street_code_problem
+from gis.codes import area_prefix, district_code_problem, street_code_problem
 from server.auth.enums import DISTRICT_WIDE, Role
 from server.auth.models import User
 from server.auth.service import role_of
@@ -86,7 +86,7 @@ def territory(user: User | None, at: datetime) -> Territory:
     if role is Role.grid_worker and user.id is not None:
         return Territory(at=at, worker_id=user.id)
     if role is Role.street_admin and user.street_code and street_code_problem(user.street_code) is None:
-        return Territory(at=at, prefix=user.street_code[:9])
+        return Territory(at=at, prefix=area_prefix(user.street_code))
     if role in DISTRICT_WIDE and user.district_code and district_code_problem(user.district_code) is None:
         return Territory(at=at, prefix=user.district_code, district_wide=True)
     return Territory(at=at)

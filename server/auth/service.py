@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.codes import district_of, street_code_problem
 from server.auth import throttle
 from server.auth.enums import Role
 from server.auth.models import User
@@ -60,13 +61,15 @@ def login(*, db_session: Session, username: str, password: str, address: str | N
 
 
 def _check_scope(user_in: UserCreate) -> None:
-    """A street-scoped role without a street, or a street outside its district, is unusable."""
+    """A street-scoped role without a street, a malformed street code, or a street outside its district, is unusable."""
     if user_in.role in (Role.street_admin, Role.grid_worker) and not user_in.street_code:
         raise InvalidInput(
             f"role {user_in.role} needs a street_code", f"角色 {user_in.role} 必须指定街道编码",
             code="street_code_required",
         )
-    if user_in.street_code and user_in.district_code and not user_in.street_code.startswith(user_in.district_code):
+    if user_in.street_code and (problem := street_code_problem(user_in.street_code)):
+        raise InvalidInput(f"street_code: {problem.en}", f"街道编码无效：{problem.zh}", code="invalid_street_code")
+    if user_in.street_code and user_in.district_code and district_of(user_in.street_code) != user_in.district_code:
         raise InvalidInput(
             "street_code does not belong to district_code", "街道编码与区编码不一致", code="scope_mismatch"
         )
@@ -77,7 +80,7 @@ def create(*, db_session: Session, user_in: UserCreate, hashed_password: str | N
     _check_scope(user_in)
     if get_by_username(db_session=db_session, username=user_in.username):
         raise Conflict(f"username {user_in.username} exists", f"用户名 {user_in.username} 已存在", code="user_exists")
-    district = user_in.district_code or (user_in.street_code[:6] if user_in.street_code else None)
+    district = user_in.district_code or (district_of(user_in.street_code) if user_in.street_code else None)
     user = User(
         username=user_in.username,
         full_name=user_in.full_name,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from gis.errors import GisInputError
+from common.errors import InputError
 from metrics.declaration import DeclarationError
 from server.config import Settings
 from server.errors import GridopsError
@@ -19,7 +19,7 @@ def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (GisInputError, GridopsError) as exc:
+        except (InputError, GridopsError) as exc:
             print(f"error [{exc.code}]: {exc.message_zh} / {exc.message_en}", file=sys.stderr)
         except DeclarationError as exc:
             print(f"error [declaration]: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""`gridops events sweep` (deadline warnings and overdue marks) and `gridops events calendar check`."""
+"""`gridops events sweep` (warnings before due times and overdue marks) and `gridops events calendar check`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _calendar_check(args: argparse.Namespace) -> int:
-    """Exit 1 when a year the deadlines need is missing (cron it in November), 2 when the file is unusable."""
+    """Exit 1 when a year the time limits need is missing (cron it in November), 2 when the file is unusable."""
     from server.config import get_settings
     from server.events.workcal import DEFAULT_CALENDAR_PATH, calendar_at, calendar_warnings
 
@@ -48,7 +48,7 @@ def _calendar_check(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     events = sub.add_parser("events", help="event flow jobs").add_subparsers(dest="events_command", required=True)
-    sweep = events.add_parser("sweep", help="mark overdue events and warn before deadlines (预警/超期)")
+    sweep = events.add_parser("sweep", help="mark overdue events and warn before they are due (预警/超期)")
     sweep.add_argument("--every", type=float, default=0, metavar="SECONDS",
                        help="repeat every SECONDS (default: run once, e.g. from cron)")
     sweep.set_defaults(func=_sweep)

@@ -99,7 +99,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.path:
         with tempfile.TemporaryDirectory() as tmp:
             result = _read(args, tmp)
-        inputs = [CheckInput(f.code, f.geometry, f.community_code or f.code[:12]) for f in result.features]
+        inputs = [CheckInput(f.code, f.geometry, f.community_code or None) for f in result.features]
         bounds: dict = {}
     else:
         inputs, bounds = _stored_inputs()

@@ -3,7 +3,7 @@
 from server.auth.models import LoginThrottle, User  # noqa: F401
 from server.divisions.models import Community, District, Street  # noqa: F401
 from server.grids.models import Grid, GridAssignment  # noqa: F401
-from server.events.models import Dispute, Event, EventCategory, EventHistory, SlaPolicy  # noqa: F401
+from server.events.models import Dispute, Event, EventCategory, EventHistory, TimeLimitPolicy  # noqa: F401
 from server.photos.models import Photo  # noqa: F401
 from server.visits.models import Visit  # noqa: F401
 from server.devices.models import CardEvent, DeadLetter, Device, DeviceAlarm, DeviceMaintenance, DeviceState, DeviceStatusInterval, DoorEvent  # noqa: F401

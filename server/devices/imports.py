@@ -16,15 +16,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.errors import InputError
 from devices import credentials
-from gis.errors import GisInputError
 from server.devices import placement, sheets
 from server.devices.models import Device
 from server.devices.schemas import Credentials, DeviceCreate, DeviceImportReport, RowError
 from server.devices.service import gb_code_for, new_device
 from server.errors import GridopsError
 from devices.codes import parse_kind
-from devices.errors import DeviceInputError
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("设备编码", "编码", "code", "device_code"),
@@ -86,7 +85,7 @@ def _interval(value: Any) -> int | None:
 def _code_cell(value: Any, field: str) -> None:
     """Excel keeps numbers as doubles: a 20-digit id typed as a number has already lost digits."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e15:
-        raise DeviceInputError(f"{field}_as_number", f"{LABEL[field]} 以数字保存，超过 15 位已丢失精度，请将该列设为文本",
+        raise InputError(f"{field}_as_number", f"{LABEL[field]} 以数字保存，超过 15 位已丢失精度，请将该列设为文本",
                                f"{field} {value!r} is stored as a number and lost digits beyond 15: "
                                "format the column as text")
 
@@ -126,7 +125,7 @@ def _check_row(number: int, values: dict[str, Any], cols: dict[str, str], defaul
                        f"{LABEL.get(str(e['loc'][0]) if e['loc'] else '', '')} 取值无效：{e['msg']}")
                 for e in exc.errors(include_url=False)]
         return None, None, None, errs
-    except (DeviceInputError, GisInputError) as exc:
+    except InputError as exc:
         column = {"unknown_device_kind": "kind", "invalid_gb28181_id": "gb_code", "code_as_number": "code",
                   "gb_code_as_number": "gb_code"}.get(exc.code, "lon")
         return None, None, None, [_error(number, column, exc.code, exc.message_en, exc.message_zh)]

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.errors import InputError
 from devices import payloads, status, topics
 from devices.client import Received
-from devices.errors import DeviceInputError
 from devices.payloads import Alarm, Card, Door, Heartbeat, Payload, PayloadError
 from devices.status import OFFLINE
 from server.devices.ingest_batch import Batch, write
@@ -203,7 +203,7 @@ class Ingester:
     def _check(self, db: Session, r: Received) -> tuple[DeviceInfo, Payload]:
         try:
             topic = topics.parse(r.topic)
-        except DeviceInputError as exc:
+        except InputError as exc:
             raise Refused("bad_topic", exc.message_en) from None
         code = topic.device_code
         info = self.registry.lookup(db, code)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from devices.availability import DeviceRecord, Rate, RateTable, Span, availability, snapshot
 from devices.codes import KIND_LABELS_ZH, DeviceKind
+from gis.codes import district_of, street_of
 from server.auth.models import User
 from server.devices.models import Device, DeviceMaintenance, DeviceStatusInterval
 from server.devices.schemas import GroupBy, OnlineRateRead, RateMode, RateRow
@@ -64,8 +65,8 @@ def _key(group_by: GroupBy) -> Callable[[Any], str]:
     if group_by is GroupBy.grid:
         return lambda r: r.grid_code or NO_GRID
     if group_by is GroupBy.street:
-        return lambda r: f"{r.grid_code[:9]}000" if r.grid_code else NO_GRID
-    return lambda r: r.grid_code[:6] if r.grid_code else NO_GRID
+        return lambda r: street_of(r.grid_code) if r.grid_code else NO_GRID
+    return lambda r: district_of(r.grid_code) if r.grid_code else NO_GRID
 
 
 def _labels(db_session: Session, group_by: GroupBy, rows: list[Any]) -> dict[str, str]:
@@ -77,7 +78,7 @@ def _labels(db_session: Session, group_by: GroupBy, rows: list[Any]) -> dict[str
     elif group_by is GroupBy.street:
         labels.update({s.code: s.name for s in divisions.list_streets(db_session=db_session, district_code=None)})
     else:
-        for code in {r.grid_code[:6] for r in rows if r.grid_code}:
+        for code in {district_of(r.grid_code) for r in rows if r.grid_code}:
             labels[code] = divisions.get_district(db_session=db_session, code=code).name
     return labels
 

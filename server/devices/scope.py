@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, or_, select
 
 from devices.codes import DeviceKind
+from gis.codes import area_prefix
 from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.devices.models import Device, DeviceState
@@ -36,7 +37,7 @@ def scoped_query(user: User | None, flt: DeviceFilter, at: datetime) -> Select: 
     if flt.kind:
         q = q.where(Device.kind == flt.kind.value)
     if flt.street_code:
-        q = q.where(prefix_range(Grid.code, flt.street_code[:9]))
+        q = q.where(prefix_range(Grid.code, area_prefix(flt.street_code)))
     if flt.grid_code:
         q = q.where(Grid.code == flt.grid_code)
     if flt.status:

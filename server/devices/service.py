@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from common.errors import InputError
 from devices import credentials
 from devices.codes import DeviceKind, check_gb28181
-from devices.errors import DeviceInputError
+from gis.codes import area_prefix
 from server.auth.models import User
 from server.devices import placement
 # Public: rentals are placed by the same rule (datum on input, border point → smallest grid code).
@@ -55,7 +56,7 @@ def gb_code_for(device_in: DeviceCreate) -> str | None:
         return None
     try:
         return check_gb28181(gb)
-    except DeviceInputError as exc:
+    except InputError as exc:
         raise InvalidInput(exc.message_en, exc.message_zh, code=exc.code) from None
 
 

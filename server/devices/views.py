@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from sqlalchemy import func, select
 
 from devices.codes import KIND_LABELS_ZH, DeviceKind
+from gis.codes import street_of
 from server.auth.enums import Role
 from server.auth.models import User
 from server.deps import CurrentUser, DbSession, Now, require_roles
@@ -34,7 +35,7 @@ def _read(d: Device) -> DeviceRead:
     grid_code = d.grid.code if d.grid else None
     return DeviceRead(
         code=d.code, gb_code=d.gb_code, name=d.name, kind=DeviceKind(d.kind), kind_zh=KIND_LABELS_ZH[DeviceKind(d.kind)],
-        lon=lon, lat=lat, grid_code=grid_code, street_code=f"{grid_code[:9]}000" if grid_code else None,
+        lon=lon, lat=lat, grid_code=grid_code, street_code=street_of(grid_code) if grid_code else None,
         address=d.address, owner_unit=d.owner_unit, installed_at=d.installed_at, retired_at=d.retired_at,
         heartbeat_interval_s=d.heartbeat_interval_s, status=DeviceStatus(d.state.status),
         status_since=d.state.status_since, last_seen_at=d.state.last_seen_at, has_credentials=d.secret_hash is not None,

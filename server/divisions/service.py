@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from shapely.geometry.base import BaseGeometry
 
 from gis import codes
+from server.database.prefix import prefix_range
 from server.divisions.models import Community, District, Street
 from server.errors import Conflict, InvalidInput, NotFound
 from server.geometry import to_db_multipolygon
@@ -86,12 +87,12 @@ def communities_by_code(*, db_session: Session, codes_: set[str]) -> dict[str, C
 def list_streets(*, db_session: Session, district_code: str | None) -> list[Street]:
     q = select(Street).order_by(Street.code)
     if district_code:
-        q = q.where(Street.code.startswith(district_code))
+        q = q.where(prefix_range(Street.code, codes.area_prefix(district_code)))
     return list(db_session.scalars(q))
 
 
 def list_communities(*, db_session: Session, street_code: str | None) -> list[Community]:
     q = select(Community).order_by(Community.code)
     if street_code:
-        q = q.where(Community.code.startswith(street_code[:9]))
+        q = q.where(prefix_range(Community.code, codes.area_prefix(street_code)))
     return list(db_session.scalars(q))

@@ -1,4 +1,4 @@
-"""The configurable category catalogue and SLA policy rows."""
+"""The configurable category catalogue and time limit (时限) policy rows."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput
-from server.events.enums import SlaStep
-from server.events.models import EventCategory, SlaPolicy
+from server.events.enums import TimeLimitStep
+from server.events.models import EventCategory, TimeLimitPolicy
 from server.events.workcal import TimeLimit
 
 
@@ -29,12 +29,14 @@ def upsert_category(*, db_session: Session, code: str, name: str, parent_code: s
     return category
 
 
-def policies(*, db_session: Session) -> list[SlaPolicy]:
-    return list(db_session.scalars(select(SlaPolicy).order_by(SlaPolicy.category_code, SlaPolicy.step)))
+def time_limit_policies(*, db_session: Session) -> list[TimeLimitPolicy]:
+    q = select(TimeLimitPolicy).order_by(TimeLimitPolicy.category_code, TimeLimitPolicy.step)
+    return list(db_session.scalars(q))
 
 
-def set_policy(*, db_session: Session, category_code: str, step: SlaStep, time_limit: str) -> SlaPolicy:
-    """Validate the limit text ('8wh', '3wd', '24h', '30d') before it can break deadlines."""
+def set_time_limit(*, db_session: Session, category_code: str, step: TimeLimitStep,
+                   time_limit: str) -> TimeLimitPolicy:
+    """Validate the limit text ('8wh', '3wd', '24h', '30d') before it can break due times."""
     try:
         TimeLimit.parse(time_limit)
     except ValueError as exc:
@@ -42,8 +44,8 @@ def set_policy(*, db_session: Session, category_code: str, step: SlaStep, time_l
     if category_code != "*" and db_session.get(EventCategory, category_code) is None:
         raise InvalidInput(f"unknown category {category_code}", f"事件类别 {category_code} 不存在",
                            code="unknown_category")
-    row = db_session.get(SlaPolicy, (category_code, step.value)) or SlaPolicy(category_code=category_code,
-                                                                               step=step.value)
+    row = db_session.get(TimeLimitPolicy, (category_code, step.value)) or \
+        TimeLimitPolicy(category_code=category_code, step=step.value)
     row.time_limit = time_limit
     db_session.add(row)
     db_session.flush()

@@ -51,7 +51,7 @@ class Datum(StrEnum):
     cgcs2000 = "cgcs2000"
 
 
-class SlaStep(StrEnum):
+class TimeLimitStep(StrEnum):
     """The step whose time limit runs while the event is in a state; `closure` runs from report."""
 
     accept = "accept"
@@ -63,11 +63,11 @@ class SlaStep(StrEnum):
 
 
 # Which step's clock runs in each open state.
-STEP_OF_STATE: dict[EventState, SlaStep] = {
-    EventState.reported: SlaStep.accept,
-    EventState.accepted: SlaStep.dispatch,
-    EventState.returned: SlaStep.dispatch,
-    EventState.dispatched: SlaStep.handle,
-    EventState.handled: SlaStep.close,
-    EventState.closed: SlaStep.review,
+STEP_OF_STATE: dict[EventState, TimeLimitStep] = {
+    EventState.reported: TimeLimitStep.accept,
+    EventState.accepted: TimeLimitStep.dispatch,
+    EventState.returned: TimeLimitStep.dispatch,
+    EventState.dispatched: TimeLimitStep.handle,
+    EventState.handled: TimeLimitStep.close,
+    EventState.closed: TimeLimitStep.review,
 }

@@ -1,4 +1,4 @@
-"""Events, their append-only history, the category catalogue, SLA policy rows and disputes."""
+"""Events, their append-only history, the category catalogue, time limit (时限) policy rows and disputes."""
 
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ class EventCategory(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class SlaPolicy(Base):
+class TimeLimitPolicy(Base):
     """Time limit of one step for a category ('*' = default), e.g. '8wh', '3wd', '30d'."""
 
-    __tablename__ = "sla_policy"
+    __tablename__ = "time_limit_policy"
 
     category_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     step: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -73,8 +73,8 @@ class Event(Base):
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the phone's clock, checked for skew
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # deadline of the current step
-    closure_due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # deadline for 办结
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the current step is due
+    closure_due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when 办结 is due
     step_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,4 +1,4 @@
-"""The deadline sweep: warnings before the closure deadline (预警) and overdue marks (超期).
+"""The time-limit sweep: warnings before closure is due (预警) and overdue marks (超期).
 
 Run by `gridops events sweep` (once, or `--every SECONDS`). It writes history rows of kind
 `warning`/`overdue` so the dashboard feed sees them; it never changes an event's state.

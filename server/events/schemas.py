@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from server.events.enums import Datum, EventState, Satisfaction, SlaStep
+from server.events.enums import Datum, EventState, Satisfaction, TimeLimitStep
 
 Sha256 = str  # 64 lowercase hex chars, checked by the pattern below
 SHA_PATTERN = r"^[0-9a-f]{64}$"
@@ -142,13 +142,13 @@ class CategoryRead(BaseModel):
     active: bool
 
 
-class PolicyIn(BaseModel):
+class TimeLimitIn(BaseModel):
     time_limit: str = Field(max_length=16, description="8wh, 3wd (working hours/days), 24h, 30d (calendar)")
 
 
-class PolicyRead(BaseModel):
+class TimeLimitRead(BaseModel):
     category_code: str
-    step: SlaStep
+    step: TimeLimitStep
     time_limit: str
 
 

@@ -16,8 +16,8 @@ from gis.datum import to_cgcs2000
 from server.auth.models import User
 from server.config import get_settings
 from server.errors import InvalidInput, NotFound
-from server.events import duplicates, sla
-from server.events.enums import EventState, SlaStep
+from server.events import duplicates, time_limits
+from server.events.enums import EventState, TimeLimitStep
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.schemas import EventCreate
 from server.events.scope import visible_events
@@ -81,10 +81,10 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m, reporter_id=reporter.id,
         grid_id=grid.id, street_code=street_of(grid.code), state=EventState.reported.value,
         reported_at=data.reported_at, created_at=now, updated_at=now, photos=list(data.photos),
-        due_at=sla.deadline(db_session=db_session, category_code=category.code, step=SlaStep.accept,
-                            start=data.reported_at),
-        closure_due_at=sla.deadline(db_session=db_session, category_code=category.code, step=SlaStep.closure,
-                                    start=data.reported_at),
+        due_at=time_limits.due(db_session=db_session, category_code=category.code, step=TimeLimitStep.accept,
+                               start=data.reported_at),
+        closure_due_at=time_limits.due(db_session=db_session, category_code=category.code,
+                                       step=TimeLimitStep.closure, start=data.reported_at),
     )
     event.possible_duplicate_of_id = duplicates.find_candidate(db_session=db_session, event=event)
     try:

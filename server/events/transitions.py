@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from server.auth.enums import Role
 from server.auth.models import User
 from server.errors import Conflict, Forbidden
-from server.events import sla
+from server.events import time_limits
 from server.events.enums import CLOSED_STATES, STATE_LABELS_ZH, STEP_OF_STATE
 from server.events.enums import EventState as S
 from server.events.models import Event, EventHistory
@@ -58,9 +58,9 @@ def transition(
     attachments: list[str] | None = None, data: dict[str, Any] | None = None, kind: str = "transition",
     idempotency_key: str | None = None, request_hash: str | None = None,
 ) -> EventHistory:
-    """The one way an event changes state: check, append history, stamp times, recompute deadlines.
+    """The one way an event changes state: check, append history, stamp times, recompute due times.
 
-    `actor` None is the system (the deadline sweep), which never changes state itself.
+    `actor` None is the system (the time-limit sweep), which never changes state itself.
     """
     current = S(event.state)
     if to not in TRANSITIONS[current]:
@@ -83,7 +83,7 @@ def transition(
         event.closed_on_time = at <= event.closure_due_at
         event.overdue = not event.closed_on_time
     step = STEP_OF_STATE.get(to)
-    event.due_at = sla.deadline(db_session=db_session, category_code=event.category_code, step=step, start=at) \
+    event.due_at = time_limits.due(db_session=db_session, category_code=event.category_code, step=step, start=at) \
         if step else None
     event.step_overdue = False
     db_session.flush()

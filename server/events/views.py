@@ -20,11 +20,11 @@ from server.database.types import utcnow
 from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
-from server.events.enums import EventState, SlaStep
+from server.events.enums import EventState, TimeLimitStep
 from server.events.presenters import change, event_read
 from server.events.schemas import (
-    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, PolicyIn,
-    PolicyRead, TransitionIn,
+    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TimeLimitIn,
+    TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
 
@@ -143,16 +143,18 @@ def put_category(db_session: DbSession, _: Admin, code: Annotated[str, Path(patt
     return {"code": c.code, "name": c.name, "parent_code": c.parent_code, "active": c.active}
 
 
-@router.get("/sla-policies", response_model=list[PolicyRead])
-def list_policies(db_session: DbSession, _: CurrentUser) -> list[dict[str, str]]:
+@router.get("/time-limits", response_model=list[TimeLimitRead])
+def list_time_limits(db_session: DbSession, _: CurrentUser) -> list[dict[str, str]]:
     return [{"category_code": p.category_code, "step": p.step, "time_limit": p.time_limit}
-            for p in catalogue.policies(db_session=db_session)]
+            for p in catalogue.time_limit_policies(db_session=db_session)]
 
 
-@router.put("/sla-policies/{category_code}/{step}", response_model=PolicyRead)
-def put_policy(db_session: DbSession, _: Admin, category_code: str, step: SlaStep, body: PolicyIn) -> dict[str, str]:
-    """Applies to deadlines computed from now on; existing events keep theirs (they are stored)."""
-    p = catalogue.set_policy(db_session=db_session, category_code=category_code, step=step, time_limit=body.time_limit)
+@router.put("/time-limits/{category_code}/{step}", response_model=TimeLimitRead)
+def put_time_limit(db_session: DbSession, _: Admin, category_code: str, step: TimeLimitStep,
+                   body: TimeLimitIn) -> dict[str, str]:
+    """Applies to due times computed from now on; existing events keep theirs (they are stored)."""
+    p = catalogue.set_time_limit(db_session=db_session, category_code=category_code, step=step,
+                                 time_limit=body.time_limit)
     db_session.commit()
     return {"category_code": p.category_code, "step": p.step, "time_limit": p.time_limit}
 

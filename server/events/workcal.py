@@ -1,7 +1,7 @@
 """Working-time arithmetic for event time limits (时限).
 
-Kept free of the database and the web layer so that every deadline rule can be tested
-exhaustively and reproduced exactly when a deadline is disputed.
+Kept free of the database and the web layer so that every time-limit rule can be tested
+exhaustively and reproduced exactly when a due time is disputed.
 
 Rules:
 - Working time is the work periods (default 08:30–12:00 and 14:00–17:30) of working days,
@@ -11,10 +11,10 @@ Rules:
   or a weekend day listed as an adjusted working day (调休上班).
 - ``add_working_hours`` starting outside working time starts counting at the next period
   start; 0 hours therefore means "the next working moment" (the start itself when it is
-  inside working time). A deadline that lands exactly on a period end stays there
+  inside working time). A due time that lands exactly on a period end stays there
   (3.5 h from 08:30 is 12:00 the same day, not 14:00).
 - "N working days" follows the usual administrative rule that the day of start is not
-  counted (自受理之日起, 开始的当日不计入): the deadline is the end of the last work period
+  counted (自受理之日起, 开始的当日不计入): the step is due at the end of the last work period
   of the Nth working day after the local date of start.
 - Calendar hours/days are plain elapsed time: they ignore nights, weekends and holidays.
 
@@ -120,7 +120,7 @@ class WorkCalendar:
         return d not in self.holidays and d.weekday() not in self.weekend
 
     def day_name(self, d: date) -> str | None:
-        """The holiday or make-up day name (e.g. 春节) for display next to a deadline."""
+        """The holiday or make-up day name (e.g. 春节) for display next to a due time."""
         return self.names.get(d)
 
     @property
@@ -166,7 +166,7 @@ class WorkCalendar:
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Elapsed working time; negative (antisymmetric) when end is before start.
 
-        Negative rather than an error so SLA reports can show "overdue by" with the same call.
+        Negative rather than an error so time-limit reports can show "overdue by" with the same call.
         """
         d0, t0 = self._local(start, "start")
         d1, t1 = self._local(end, "end")
@@ -354,7 +354,7 @@ NEXT_YEAR_DUE = (11, 1)  # (month, day): from then on next year's schedule shoul
 
 @dataclass(frozen=True)
 class CalendarWarning:
-    """A year the working-day deadlines need and the calendar lacks; `code` is stable (/health)."""
+    """A year the working-day time limits need and the calendar lacks; `code` is stable (/health)."""
 
     code: str
     year: int
@@ -363,9 +363,9 @@ class CalendarWarning:
 
 
 def calendar_warnings(calendar: WorkCalendar, now: datetime) -> list[CalendarWarning]:
-    """The current year missing (deadlines already count weekends only), and from 1 November next year.
+    """The current year missing (time limits already count weekends only), and from 1 November next year.
 
-    The State Council publishes next year's schedule in October or November; a deadline set in
+    The State Council publishes next year's schedule in October or November; a step due from
     late December already reaches into January.
     """
     _require_aware(now, "now")
@@ -374,14 +374,14 @@ def calendar_warnings(calendar: WorkCalendar, now: datetime) -> list[CalendarWar
     if not calendar.covers(today):
         found.append(CalendarWarning(
             "holiday_calendar_year_missing", today.year,
-            f"the holiday calendar has no {today.year}: working-day deadlines count weekends only; add "
+            f"the holiday calendar has no {today.year}: working-day time limits count weekends only; add "
             f"{today.year} from the State Council notice (README: Time limits)",
             f"节假日日历缺少 {today.year} 年：工作日时限只扣除周末；请按国务院办公厅通知补录 {today.year} 年（见 README 时限一节）"))
     nxt = today.year + 1
     if (today.month, today.day) >= NEXT_YEAR_DUE and not calendar.covers(date(nxt, 1, 1)):
         found.append(CalendarWarning(
             "holiday_calendar_next_year_missing", nxt,
-            f"the holiday calendar has no {nxt} yet: from 1 January working-day deadlines count weekends only; "
+            f"the holiday calendar has no {nxt} yet: from 1 January working-day time limits count weekends only; "
             f"add {nxt} once the State Council notice is out (README: Time limits)",
             f"节假日日历尚未录入 {nxt} 年：自 1 月 1 日起工作日时限将只扣除周末；国务院办公厅通知发布后请补录 {nxt} 年（见 README 时限一节）"))
     return found
@@ -397,7 +397,7 @@ _LIMIT_RE = re.compile(r"(\d+(?:\.\d+)?)(wh|wd|h|d)")
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """A configured time limit (时限) such as "8wh"; the one thing the event flow asks for deadlines."""
+    """A configured time limit (时限) such as "8wh"; the one thing the event flow asks when a step is due."""
 
     amount: float
     unit: Unit
@@ -426,8 +426,8 @@ class TimeLimit:
         amount = int(self.amount) if float(self.amount).is_integer() else self.amount
         return f"{amount}{suffix}"
 
-    def deadline(self, start: datetime, calendar: WorkCalendar) -> datetime:
-        """The aware UTC deadline for something started at start."""
+    def due(self, start: datetime, calendar: WorkCalendar) -> datetime:
+        """When something started at `start` is due under this limit (aware UTC)."""
         match self.unit:
             case "working_hours":
                 return calendar.add_working_hours(start, self.amount)

@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from gis.codes import community_claimed
 from gis.crs import CGCS2000, area_m2
 from gis.shapefile_io import GridFeature
 from gis.topology import CheckInput, Finding, check_grids
@@ -40,8 +41,8 @@ def _from_topology(f: Finding) -> FindingRead:
     return _finding(f.kind, f.grid_codes, f.detail, f.area_m2)
 
 
-def _community_code(feature: GridFeature) -> str:
-    return feature.community_code or feature.code[:12]
+def _community_code(feature: GridFeature) -> str | None:
+    return community_claimed(feature.code, feature.community_code)
 
 
 def _neighbours(db_session: Session, features: Sequence[GridFeature], exclude: set[str]) -> list[Grid]:
@@ -79,8 +80,9 @@ def _existing(db_session: Session, features: Sequence[GridFeature]) -> tuple[lis
 def _attribute_findings(features: Sequence[GridFeature], known: set[str]) -> list[FindingRead]:
     out = []
     for f in features:
-        if _community_code(f) not in known:
-            out.append(_finding("unknown_community", [f.code], f"community {_community_code(f)} is not registered"))
+        community = _community_code(f)
+        if community is not None and community not in known:  # None: a malformed code, its own finding
+            out.append(_finding("unknown_community", [f.code], f"community {community} is not registered"))
         if f.grid_type and f.grid_type not in GRID_TYPE_FROM_TEXT:
             out.append(_finding("unknown_grid_type", [f.code], f"grid type {f.grid_type!r}: use 综合网格 or 专属网格"))
     return out
@@ -91,7 +93,7 @@ def import_features(
     dry_run: bool = False, overlap_tolerance_m2: float = 1.0, gap_tolerance_m2: float = 1.0,
 ) -> GridImportReport:
     """Check everything first; write only when no blocking finding remains and not a dry run."""
-    community_codes = {_community_code(f) for f in features}
+    community_codes = {c for f in features if (c := _community_code(f)) is not None}
     communities = divisions.communities_by_code(db_session=db_session, codes_=community_codes)
     unchanged, findings = _existing(db_session, features) if features else ([], [])
     findings += _attribute_findings(features, set(communities))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from geoalchemy2 import WKTElement
+import numpy as np
+from geoalchemy2.shape import from_shape
+from shapely import box
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from gis.shapefile_io import GridFeature
+from gis.assign import OUTSIDE, GridIndex
+from gis.codes import area_prefix
 from gis.crs import CGCS2000
+from gis.shapefile_io import GridFeature
 from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.errors import Conflict, InvalidInput, NotFound
@@ -20,6 +25,7 @@ from server.grids.schemas import GridSort
 from server.grids.scope import active_assignment, visible_grids
 
 SORT_COLUMNS = {"code": Grid.code, "name": Grid.name, "area": Grid.area_m2}
+MARGIN_DEG = 1e-6  # ~0.1 m around the points' envelope: a point on a bounding box's edge stays a candidate
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,9 @@ def _query(user: User | None, flt: GridFilter, at: datetime):  # type: ignore[no
     if not flt.include_retired:
         q = q.where(Grid.retired_at.is_(None))
     if flt.street_code:
-        q = q.where(prefix_range(Grid.code, flt.street_code[:9]))
+        q = q.where(prefix_range(Grid.code, area_prefix(flt.street_code)))
     if flt.community_code:
-        q = q.where(prefix_range(Grid.code, flt.community_code))
+        q = q.where(prefix_range(Grid.code, area_prefix(flt.community_code)))
     if flt.grid_type:
         q = q.where(Grid.grid_type == flt.grid_type)
     if flt.name_contains:
@@ -138,17 +144,36 @@ def worker_grid_codes(*, db_session: Session, worker: User, at: datetime) -> lis
     return list(db_session.scalars(q))
 
 
-def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
-    """The active grid containing a CGCS2000 point, by the gis.assign rule.
+def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None]) -> list[Grid | None]:
+    """The active grid holding each CGCS2000 point (None outside every grid, or for no point).
 
-    A point on a shared border touches several grids; the smallest code wins, as in
-    gis.assign, so the database and the batch path agree. SpatiaLite only uses its R*Tree
-    through the SpatialIndex virtual table (FACTS.md), so that pre-filter is explicit there.
+    One rule for one point (an event report) and for many (a device ledger, a fleet): the database
+    only narrows the active grids to those whose bounding box meets the points' envelope, in one
+    query, and gis.assign.GridIndex decides every point, so a point on a shared border goes to the
+    smallest code whichever way it arrives. SpatiaLite only uses its R*Tree through the SpatialIndex
+    virtual table (FACTS.md), so that pre-filter is explicit there; PostGIS's ST_Intersects uses GiST.
     """
-    point = WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000)
-    q = select(Grid).where(Grid.retired_at.is_(None), func.ST_Intersects(Grid.geom, point))
+    real = [p for p in points if p is not None]
+    if not real:
+        return [None] * len(points)
+    xs, ys = np.array([p[0] for p in real]), np.array([p[1] for p in real])
+    frame = {"x0": xs.min() - MARGIN_DEG, "y0": ys.min() - MARGIN_DEG,
+             "x1": xs.max() + MARGIN_DEG, "y1": ys.max() + MARGIN_DEG}
+    q = select(Grid).where(Grid.retired_at.is_(None))
     if db_session.get_bind().dialect.name == "sqlite":
-        candidates = text("SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grid' "
-                          "AND f_geometry_column = 'geom' AND search_frame = MakePoint(:x, :y, 4490)")
-        q = q.where(Grid.id.in_(candidates.bindparams(x=lon, y=lat)))
-    return db_session.scalars(q.order_by(Grid.code).limit(1)).first()
+        candidates = text("SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grid' AND f_geometry_column = 'geom' "
+                          "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, 4490)")
+        q = q.where(Grid.id.in_(candidates.bindparams(**{k: float(v) for k, v in frame.items()})))
+    else:
+        envelope = from_shape(box(frame["x0"], frame["y0"], frame["x1"], frame["y1"]), srid=CGCS2000)
+        q = q.where(func.ST_Intersects(Grid.geom, envelope))
+    rows = list(db_session.scalars(q))
+    if not rows:
+        return [None] * len(points)
+    hits = iter(GridIndex([g.code for g in rows], [to_shapely(g.geom) for g in rows]).assign(xs, ys).tolist())
+    return [None if p is None or (i := next(hits)) == OUTSIDE else rows[i] for p in points]
+
+
+def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
+    """The active grid containing a CGCS2000 point, by the gis.assign rule (see grids_at)."""
+    return grids_at(db_session=db_session, points=[(lon, lat)])[0]

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from shapely.geometry import mapping
 
 from gis import crs as gis_crs
+from gis.codes import district_of, street_of
 from gis.shapefile_io import FieldMapping, read_grids, write_grids
 from server.auth import service as auth_service
 from server.auth.enums import Role
@@ -39,7 +40,7 @@ def _read(grid: Grid, *, geometry: bool) -> GridRead:
     return GridRead(
         code=grid.code, name=grid.name, grid_type=GridType(grid.grid_type),
         grid_type_zh=GRID_TYPE_LABELS_ZH[GridType(grid.grid_type)], community_code=community,
-        street_code=community[:9] + "000", district_code=community[:6], area_m2=grid.area_m2,
+        street_code=street_of(community), district_code=district_of(community), area_m2=grid.area_m2,
         valid_from=grid.valid_from, retired_at=grid.retired_at, replaced_by_code=grid.replaced_by_code,
         geometry=mapping(to_shapely(grid.geom)) if geometry else None,
     )

@@ -45,11 +45,17 @@ NOT_CASES = (EventState.rejected.value, EventState.merged.value)
 STREET_LEVELS = ("district", "street")  # selected by the stored street code; below them by grid code
 
 
+def _under(prefix: str, street_col, grid_id_col, *,  # type: ignore[no-untyped-def]
+           by_street: bool) -> ColumnElement[bool]:
+    """Rows whose stored street code, or whose grid's code, starts with a code prefix."""
+    if by_street:
+        return prefix_range(street_col, prefix)
+    return grid_id_col.in_(select(Grid.id).where(prefix_range(Grid.code, prefix)))
+
+
 def in_scope(scope: Scope, street_col, grid_id_col) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     """Rows of one scope: district/street by the stored street code, community/grid through the grid."""
-    if scope.level in STREET_LEVELS:
-        return prefix_range(street_col, scope.prefix)
-    return grid_id_col.in_(select(Grid.id).where(prefix_range(Grid.code, scope.prefix)))
+    return _under(scope.prefix, street_col, grid_id_col, by_street=scope.level in STREET_LEVELS)
 
 
 def common_prefix(scopes: Sequence[Scope]) -> str:
@@ -77,8 +83,8 @@ def _covering(scopes: Sequence[Scope], street_col, grid_id_col,  # type: ignore[
     common = common_prefix(scopes)
     by_street = any(sc.level in STREET_LEVELS for sc in scopes)
     by_grid = not all(sc.level in STREET_LEVELS for sc in scopes)
-    street = in_scope(Scope("district", common), street_col, grid_id_col)
-    grid = in_scope(Scope("grid", common), street_col, grid_id_col)
+    street = _under(common, street_col, grid_id_col, by_street=True)
+    grid = _under(common, street_col, grid_id_col, by_street=False)
     if by_street and (street_of_grid or not by_grid):
         return street
     return grid if not by_street else or_(street, grid)

@@ -9,10 +9,15 @@ Scopes: `district:440112`, `street:440112001` (9 digits) or `street:440112001000
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from common.errors import InputError
+from gis.codes import (CodeProblem, area_code, area_prefix, community_code_problem, district_code_problem,
+                       grid_code_problem, street_code_problem)
 from server.errors import InvalidInput
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -70,7 +75,10 @@ def parse_period(text: str) -> Period:
     return Period(text, _utc(first), _utc(last))
 
 
-LEVELS = {"district": 6, "street": 12, "community": 12, "grid": 15}
+CODE_PROBLEMS: dict[str, Callable[[str], CodeProblem | None]] = {
+    "district": district_code_problem, "street": street_code_problem,
+    "community": community_code_problem, "grid": grid_code_problem,
+}
 
 
 @dataclass(frozen=True)
@@ -78,21 +86,25 @@ class Scope:
     level: str
     code: str  # full-length code: 6, 12 (street ends in 000), 12 or 15 digits
 
-    @property
+    @cached_property
     def prefix(self) -> str:
         """The code prefix every grid (and so every event) inside the scope starts with."""
-        return {"district": self.code, "street": self.code[:9], "community": self.code,
-                "grid": self.code}[self.level]
+        return area_prefix(self.code)
 
     def __str__(self) -> str:
         return f"{self.level}:{self.code}"
 
 
 def parse_scope(text: str) -> Scope:
+    """`level:code`, the code checked as a code of that level (a street also by its first 9 digits)."""
     level, _, code = text.strip().partition(":")
-    if level == "street" and re.fullmatch(r"\d{9}", code):
-        code += "000"
-    if level not in LEVELS or not re.fullmatch(rf"\d{{{LEVELS[level]}}}", code):
-        raise InvalidInput(f"scope {text!r}: use district:440112, street:440112001, community:… or grid:…",
+    try:
+        if level == "street" and re.fullmatch(r"[0-9]{9}", code):
+            code = area_code(code)
+        problem = CODE_PROBLEMS[level](code) if level in CODE_PROBLEMS else f"no level {level!r}"
+    except InputError as exc:
+        problem = exc.message_en
+    if problem:
+        raise InvalidInput(f"scope {text!r}: {problem}; use district:440112, street:440112001, community:…, grid:…",
                            f"统计范围 {text!r} 格式无效", code="bad_scope")
     return Scope(level, code)

@@ -15,13 +15,17 @@ from server.indicators.results import Ratio
 from server.rentals.service import rental_rates
 
 
+# The catalogue's codes, which are also the fields of the rentals API's RentalRatesRead.
+CODES = ("rental_managed_rate", "tenant_registration_rate", "tenant_deregistration_rate")
+
+
 def _sum(rows, scope: Scope) -> Ratio:  # type: ignore[no-untyped-def]
     mine = [r for r in rows if (r.key or "").startswith(scope.prefix)]
     return Ratio(float(sum(r.numerator for r in mine)), float(sum(r.denominator for r in mine)))
 
 
 def rates(db_session: Session, scope: Scope, period: Period, now: datetime, which: str) -> Ratio:
-    """`which` is rental_managed_rate, registration_rate or deregistration_rate."""
+    """`which` is one of CODES."""
     end = min(period.end, now)
     if end <= period.start:
         return Ratio(0.0, 0.0)

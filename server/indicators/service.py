@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -40,9 +41,7 @@ MANY: dict[str, Many] = {
     "terminal_online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.terminal),
 }
 PER_SCOPE: dict[str, Compute] = {
-    "rental_managed_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "rental_managed_rate"),
-    "tenant_registration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "registration_rate"),
-    "tenant_deregistration_rate": lambda s, sc, p, now: rental_queries.rates(s, sc, p, now, "deregistration_rate"),
+    **{code: partial(rental_queries.rates, which=code) for code in rental_queries.CODES},
     "trainings_held": lambda s, sc, p, now: report_queries.trainings_held(s, sc, p),
     "weekly_reports_produced": lambda s, sc, p, now: report_queries.weekly_reports_produced(s, sc, p),
 }

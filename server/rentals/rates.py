@@ -3,22 +3,26 @@
 * rental_managed_rate (纳管率) at instant t = rentals managed at t / rentals let at t.
   Let at t: registered before t and not closed at t. Managed at t: managed_at ≤ t (the
   current management state; un-managing clears managed_at). Target ≥ 98 %.
-* registration rate (来穗人员登记率) over [start, end) = registrations confirmed before `end`
+* tenant_registration_rate (来穗人员登记率) over [start, end) = registrations confirmed before `end`
   / registrations due, where due = every registration record that occurred in the period
   (a move-in reported by a worker, or a new card at the rental's access controller) and was
   not rejected as a false detection. "Of the people who moved in, the share registered."
-* deregistration rate (注销率) over [start, end): the same for deregistration records (card
+* tenant_deregistration_rate (注销率) over [start, end): the same for deregistration records (card
   revoked, no entry for N days, or reported move-outs). "Of those who left, the share deregistered."
 Each is None when its denominator is 0.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
+
+from gis.codes import district_of, street_of
 
 from server.auth.models import User
 from server.errors import InvalidInput
@@ -28,35 +32,29 @@ from server.rentals.schemas import RentalRateRow, RentalRatesRead
 from server.rentals.scope import rentals_query
 from server.territory import territory
 
-DIGITS = {"district": 6, "street": 9, "grid": 15}
-
-
-def _key(group_by: str) -> Any:
-    """Inline constants: PostgreSQL only matches SELECT and GROUP BY expressions without parameters."""
-    return func.substr(Grid.code, literal_column("1"), literal_column(str(DIGITS[group_by])))
-
-
-def _label(key: str | None, group_by: str) -> str:
-    if key is None:
-        return "none"
-    return f"{key}000" if group_by == "street" else key
+AREA_OF: dict[str, Callable[[str], str]] = {"district": district_of, "street": street_of, "grid": lambda code: code}
 
 
 def _rows(result: Any, group_by: str) -> list[RentalRateRow]:
-    rows = [RentalRateRow(key=_label(k, group_by), numerator=int(n or 0), denominator=int(d or 0),
-                          rate=(n or 0) / d if d else None) for k, n, d in result]
+    """Counts per grid code (None: outside every grid), rolled up to the areas of `group_by`."""
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for grid_code, n, d in result:
+        cell = sums[AREA_OF[group_by](grid_code) if grid_code is not None else "none"]
+        cell[0] += int(n or 0)
+        cell[1] += int(d or 0)
+    rows = [RentalRateRow(key=k, numerator=n, denominator=d, rate=n / d if d else None)
+            for k, (n, d) in sorted(sums.items())]
     total_n, total_d = sum(r.numerator for r in rows), sum(r.denominator for r in rows)
-    rows.sort(key=lambda r: r.key)
     return rows + [RentalRateRow(key="total", numerator=total_n, denominator=total_d,
                                  rate=total_n / total_d if total_d else None)]
 
 
 def _managed(db_session: Session, user: User | None, now: datetime, at: datetime, group_by: str) -> list[RentalRateRow]:
     scoped = rentals_query(user, now=now, let_at=at).with_only_columns(Rental.id)
-    q = (select(_key(group_by), func.sum(case((Rental.managed_at <= at, 1), else_=0)), func.count())
+    q = (select(Grid.code, func.sum(case((Rental.managed_at <= at, 1), else_=0)), func.count())
          .select_from(Rental).outerjoin(Grid, Grid.id == Rental.grid_id)
          .where(Rental.id.in_(scoped))
-         .group_by(_key(group_by)))
+         .group_by(Grid.code))
     return _rows(db_session.execute(q), group_by)
 
 
@@ -64,24 +62,24 @@ def _records(db_session: Session, user: User | None, now: datetime, kind: str, s
              group_by: str) -> list[RentalRateRow]:
     scoped = select(Rental.id).where(territory(user, now).grids(Rental.grid_id))  # closed ones too
     confirmed = case(((TenantRecord.status == "confirmed") & (TenantRecord.decided_at < end), 1), else_=0)
-    q = (select(_key(group_by), func.sum(confirmed), func.count())
+    q = (select(Grid.code, func.sum(confirmed), func.count())
          .select_from(TenantRecord).join(Tenant, Tenant.id == TenantRecord.tenant_id)
          .join(Rental, Rental.id == Tenant.rental_id).outerjoin(Grid, Grid.id == Rental.grid_id)
          .where(Rental.id.in_(scoped), TenantRecord.kind == kind, TenantRecord.status != "rejected",
                 TenantRecord.occurred_at >= start, TenantRecord.occurred_at < end)
-         .group_by(_key(group_by)))
+         .group_by(Grid.code))
     return _rows(db_session.execute(q), group_by)
 
 
 def rental_rates(*, db_session: Session, user: User | None, start: datetime, end: datetime, now: datetime,
                  group_by: str = "street") -> RentalRatesRead:
-    if group_by not in DIGITS:
-        raise InvalidInput(f"group_by must be one of {sorted(DIGITS)}", "分组方式无效", code="invalid_group_by")
+    if group_by not in AREA_OF:
+        raise InvalidInput(f"group_by must be one of {sorted(AREA_OF)}", "分组方式无效", code="invalid_group_by")
     if end <= start:
         raise InvalidInput("the period must end after it starts", "统计期间无效：结束须晚于开始", code="invalid_period")
     return RentalRatesRead(
         start=start, end=end, group_by=group_by,
         rental_managed_rate=_managed(db_session, user, now, end, group_by),
-        registration_rate=_records(db_session, user, now, "registration", start, end, group_by),
-        deregistration_rate=_records(db_session, user, now, "deregistration", start, end, group_by),
+        tenant_registration_rate=_records(db_session, user, now, "registration", start, end, group_by),
+        tenant_deregistration_rate=_records(db_session, user, now, "deregistration", start, end, group_by),
     )

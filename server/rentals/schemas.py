@@ -121,14 +121,14 @@ class RentalRateRow(BaseModel):
 
 
 class RentalRatesRead(BaseModel):
-    """rental_managed_rate at `end`; registration and deregistration rates over [start, end)."""
+    """rental_managed_rate at `end`; tenant_registration_rate and tenant_deregistration_rate over [start, end)."""
 
     start: datetime
     end: datetime
     group_by: str
     rental_managed_rate: list[RentalRateRow]
-    registration_rate: list[RentalRateRow]
-    deregistration_rate: list[RentalRateRow]
+    tenant_registration_rate: list[RentalRateRow]
+    tenant_deregistration_rate: list[RentalRateRow]
 
 
 class PiiAccessRead(BaseModel):

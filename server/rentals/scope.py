@@ -6,6 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from gis.codes import area_prefix
+
 from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.grids.models import Grid
@@ -22,7 +24,7 @@ def rentals_query(user: User | None, *, now: datetime, street_code: str | None =
     else:
         q = q.where(Rental.created_at < let_at, or_(Rental.closed_at.is_(None), Rental.closed_at > let_at))
     if street_code:
-        q = q.where(prefix_range(Grid.code, street_code[:9]))
+        q = q.where(prefix_range(Grid.code, area_prefix(street_code)))
     if grid_code:
         q = q.where(Grid.code == grid_code)
     if managed is not None:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
+from gis.codes import area_prefix
 from server.auth.models import User
 from server.devices import service as devices
 from server.errors import Conflict, InvalidInput, NotFound

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from gis.codes import area_prefix, district_of, street_of
 from metrics.weekly_report import WeeklyReportFiles, render_markdown, write_weekly_report
 from server.auth.enums import Role
 from server.auth.models import User
+from server.database.prefix import prefix_range
 from server.errors import Forbidden
 from server.reports import weekly
 from server.reports.models import Training, WeeklyReport

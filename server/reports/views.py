@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 
+from gis.codes import area_code, district_of
 from server.auth.enums import Role
 from server.auth.models import User
 from server.deps import CurrentUser, DbSession, Now, require_roles
@@ -40,7 +41,9 @@ def add_training(db_session: DbSession, user: Recorder, body: TrainingIn) -> Tra
 def list_trainings(db_session: DbSession, user: CurrentUser, now: Now) -> list[Training]:
     """A street sees its own sessions and the district's; the district all of them."""
     t = territory(user, now)
-    district_sessions = and_(Training.street_code.is_(None), Training.district_code == (t.prefix or "-")[:6])
+    district = district_of(area_code(t.prefix)) if t.prefix else None
+    district_sessions = (and_(Training.street_code.is_(None), Training.district_code == district) if district
+                         else false())
     q = select(Training).where(or_(t.codes(Training.street_code), district_sessions))
     q = q.order_by(Training.held_at.desc())
     return list(db_session.scalars(q.limit(500)))

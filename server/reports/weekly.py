@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from gis.codes import area_prefix
 from metrics.weekly_report import DeviceOutage, OverdueEvent, WeekFigures, WeeklySummary
+from server.database.prefix import prefix_range
 from server.devices.models import Device, DeviceStatusInterval
 from server.events.enums import CLOSED_STATES, TERMINAL, EventState
 from server.events.models import Event, EventCategory
@@ -34,7 +36,7 @@ def _bounds(week_start: date) -> tuple[datetime, datetime]:
 
 
 def _in_district(district_code: str):  # type: ignore[no-untyped-def]
-    return Event.street_code.startswith(district_code)
+    return prefix_range(Event.street_code, area_prefix(district_code))
 
 
 def _by_category(db_session: Session, district: str, start: datetime, end: datetime) -> dict[str, int]:
@@ -72,7 +74,7 @@ def _outages(db_session: Session, district: str, at: datetime, limit: int = 100)
         .join(Grid, Grid.id == Device.grid_id, isouter=True)
         .where(iv.status == "offline", iv.start_at <= at, (iv.end_at.is_(None)) | (iv.end_at > at),
                (Device.retired_at.is_(None)) | (Device.retired_at > at),
-               func.coalesce(Grid.code, district).startswith(district))
+               or_(Grid.code.is_(None), prefix_range(Grid.code, area_prefix(district))))
         .order_by(iv.start_at).limit(limit)).all()
     return [DeviceOutage(device_code=d.code, kind=KIND_ZH.get(d.kind, d.kind), location=d.address or d.name,
                          offline_since=since, offline_hours=round((at - since).total_seconds() / 3600, 1))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from devices import codes
 from devices.codes import DeviceKind
-from devices.errors import DeviceInputError
 
 
 @pytest.mark.parametrize("code", ["44011200001310000001", "44011200001320000001"])
@@ -27,7 +27,7 @@ def test_valid_gb28181_camera_ids(code: str) -> None:
 def test_invalid_gb28181_ids(code: str, why: str) -> None:
     problem = codes.gb28181_problem(code)
     assert problem is not None and why in problem
-    with pytest.raises(DeviceInputError) as err:
+    with pytest.raises(InputError) as err:
         codes.check_gb28181(code)
     assert err.value.code == "invalid_gb28181_id"
 
@@ -41,7 +41,7 @@ def test_parse_kind_accepts_ledger_words(text: str, kind: DeviceKind) -> None:
 
 
 def test_parse_kind_refuses_unknown() -> None:
-    with pytest.raises(DeviceInputError) as err:
+    with pytest.raises(InputError) as err:
         codes.parse_kind("烤面包机")
     assert err.value.code == "unknown_device_kind"
 

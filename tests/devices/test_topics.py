@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from devices import topics
 from devices.codes import DeviceKind
-from devices.errors import DeviceInputError
 from devices.topics import Message
 
 
@@ -32,14 +32,14 @@ def test_build_and_parse_round_trip() -> None:
     "gridops/v1/link/L1/card",
 ])
 def test_parse_refuses_topics_outside_the_scheme(name: str) -> None:
-    with pytest.raises(DeviceInputError) as err:
+    with pytest.raises(InputError) as err:
         topics.parse(name)
     assert err.value.code == "bad_topic"
 
 
 @pytest.mark.parametrize("code", ["a/b", "a+", "#", "", "x" * 65, "设备1"])
 def test_topic_refuses_codes_that_would_break_the_scheme(code: str) -> None:
-    with pytest.raises(DeviceInputError):
+    with pytest.raises(InputError):
         topics.topic(DeviceKind.link, code, Message.status)
 
 

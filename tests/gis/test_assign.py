@@ -7,8 +7,8 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
+from common.errors import InputError
 from gis.assign import OUTSIDE, GridIndex, naive_assign
-from gis.errors import GisInputError
 
 # 2x2 unit squares; codes deliberately not in positional order.
 #   (0..1, 1..2) "D"   (1..2, 1..2) "A"
@@ -163,7 +163,7 @@ def test_caller_geometries_are_not_prepared():
 )
 def test_bad_grids_are_refused(codes, polys, code):
     for build in (lambda: GridIndex(codes, polys), lambda: naive_assign(codes, polys, [0.0], [0.0])):
-        with pytest.raises(GisInputError) as err:
+        with pytest.raises(InputError) as err:
             build()
         assert err.value.code == code
 
@@ -224,6 +224,6 @@ def test_min_rank_handles_unsorted_pairs():
 
 
 def test_mismatched_point_arrays_are_refused():
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         _index(SQUARES).assign(np.zeros(3), np.zeros(2))
     assert err.value.code == "invalid_coordinate"

@@ -2,18 +2,23 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from gis.codes import (
     CodeProblem,
+    area_code,
+    area_prefix,
+    child_code,
+    community_claimed,
     community_code_problem,
     community_of_grid,
     district_code_problem,
     district_of,
     grid_code_problem,
     next_grid_code,
+    serial_of,
     street_code_problem,
     street_of,
 )
-from gis.errors import GisInputError
 
 COMMUNITY = "440112001001"
 
@@ -142,7 +147,7 @@ def test_parents(func, code: str, expected: str) -> None:
     ],
 )
 def test_parents_refuse_malformed(func, code: str) -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         func(code)
     assert exc.value.code == "malformed_code" and exc.value.message_zh
 
@@ -169,12 +174,79 @@ def test_next_grid_code_never_reuses_and_exhausts() -> None:
     used = {f"{COMMUNITY}{n:03d}" for n in range(1, 1000) if n != 500}
     assert next_grid_code(COMMUNITY, used) == f"{COMMUNITY}500"
     used.add(f"{COMMUNITY}500")
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         next_grid_code(COMMUNITY, used)
     assert exc.value.code == "grid_codes_exhausted"
 
 
 def test_next_grid_code_refuses_bad_community() -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         next_grid_code("440112001000", [])
     assert exc.value.code == "malformed_code"
+
+
+@pytest.mark.parametrize(
+    ("code", "prefix"),
+    [
+        ("440112", "440112"),
+        ("440112001000", "440112001"),  # a street's communities share its first 9 digits, not its 000
+        ("440112001002", "440112001002"),
+        ("440112001002003", "440112001002003"),
+    ],
+)
+def test_area_prefix_and_back(code: str, prefix: str) -> None:
+    assert area_prefix(code) == prefix
+    assert area_code(prefix) == code
+
+
+@pytest.mark.parametrize("code", ["4401120", "440112001", "990112", "440112000000", "440112001002000", "44011200100A",
+                                  440112])
+def test_area_prefix_refuses_malformed(code: str) -> None:
+    with pytest.raises(InputError) as exc:
+        area_prefix(code)
+    assert exc.value.code == "malformed_code"
+
+
+@pytest.mark.parametrize("prefix", ["000000000", "440112000", "44011200", "4401120011"])
+def test_area_code_refuses_malformed(prefix: str) -> None:
+    with pytest.raises(InputError):
+        area_code(prefix)
+
+
+@pytest.mark.parametrize(
+    ("parent", "serial", "child"),
+    [
+        ("440112", 3, "440112003000"),
+        ("440112003000", 4, "440112003004"),
+        ("440112003004", 5, "440112003004005"),
+        ("440112003004", 999, "440112003004999"),
+    ],
+)
+def test_child_code_and_serial(parent: str, serial: int, child: str) -> None:
+    assert child_code(parent, serial) == child
+    assert serial_of(child) == serial
+
+
+@pytest.mark.parametrize(("parent", "serial"), [("440112", 0), ("440112", 1000), ("440112003004005", 1),
+                                                 ("440112000000", 1)])
+def test_child_code_refuses(parent: str, serial: int) -> None:
+    with pytest.raises(InputError):
+        child_code(parent, serial)
+
+
+def test_district_has_no_serial() -> None:
+    with pytest.raises(InputError):
+        serial_of("440112")
+
+
+@pytest.mark.parametrize(
+    ("grid", "named", "claimed"),
+    [
+        ("440112001001007", None, "440112001001"),
+        ("440112001001007", "440112001002", "440112001002"),  # named wins; the mismatch is the code check's
+        ("44011200100100A", None, None),
+        ("44011200100100A", "440112001001", "440112001001"),
+    ],
+)
+def test_community_claimed(grid: str, named: str | None, claimed: str | None) -> None:
+    assert community_claimed(grid, named) == claimed

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from common.errors import InputError
 from gis import datum
-from gis.errors import GisInputError
 
 DEG_TOL = 1e-6  # ~0.1 m; the published digits are exact to ~1e-14 in practice
 
@@ -186,14 +186,14 @@ def test_to_cgcs2000(name, lon, lat, expected):
 
 @pytest.mark.parametrize("name", ["", "wgs-84", "gcj", "bd-09", "epsg:4490", "utm"])
 def test_unknown_datum(name):
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         datum.to_cgcs2000(116.4, 39.9, name)
     assert err.value.code == "unknown_datum"
     assert err.value.message_zh and err.value.message_en
 
 
 def test_non_string_datum_is_unknown():
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         datum.to_cgcs2000(116.4, 39.9, None)  # type: ignore[arg-type]
     assert err.value.code == "unknown_datum"
 
@@ -214,7 +214,7 @@ def test_non_string_datum_is_unknown():
 )
 @pytest.mark.parametrize("name", ["wgs84", "gcj02", "bd09", "cgcs2000"])
 def test_invalid_coordinates(lon, lat, name):
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         datum.to_cgcs2000(lon, lat, name)
     assert err.value.code == "invalid_coordinate"
 
@@ -222,13 +222,13 @@ def test_invalid_coordinates(lon, lat, name):
 def test_one_bad_point_in_an_array_is_reported_by_index():
     lon = np.array([116.4, 116.5, np.nan])
     lat = np.array([39.9, 39.9, 39.9])
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         datum.to_cgcs2000(lon, lat, "gcj02")
     assert err.value.code == "invalid_coordinate" and "#2" in err.value.message_en
 
 
 def test_mismatched_shapes_are_invalid():
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         datum.to_cgcs2000(np.zeros(3), np.zeros(2), "wgs84")
     assert err.value.code == "invalid_coordinate"
 
@@ -240,7 +240,7 @@ def test_range_edges_are_accepted():
 
 def test_non_convergence_raises(monkeypatch):
     monkeypatch.setattr(datum, "MAX_ITERATIONS", 1)
-    with pytest.raises(GisInputError) as err:
+    with pytest.raises(InputError) as err:
         datum.to_cgcs2000(116.41024449916938, 39.91640428150164, "gcj02")
     assert err.value.code == "datum_not_converged"
 

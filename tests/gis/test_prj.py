@@ -4,7 +4,7 @@ import pyproj
 import pytest
 from pyproj.enums import WktVersion
 
-from gis.errors import GisInputError
+from common.errors import InputError
 from gis.prj import epsg_from_prj, prj_for_epsg
 
 GCS_CGCS2000 = (
@@ -91,7 +91,7 @@ def test_recognised(wkt: str, epsg: int) -> None:
     ],
 )
 def test_unsupported_named(wkt: str, named: str) -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         epsg_from_prj(wkt)
     assert exc.value.code == "unsupported_crs"
     assert named in exc.value.message_en and named in exc.value.message_zh
@@ -99,13 +99,13 @@ def test_unsupported_named(wkt: str, named: str) -> None:
 
 @pytest.mark.parametrize("text", ["", "garbage", "PROJCS[", 'GEOGCS["x"]', "EPSG:4490"])
 def test_garbage_refused(text: str) -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         epsg_from_prj(text)
     assert exc.value.code == "unsupported_crs"
     assert exc.value.message_zh and exc.value.message_en
 
 
 def test_prj_for_unsupported_refused() -> None:
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         prj_for_epsg(3857)
     assert exc.value.code == "unsupported_crs"

@@ -8,8 +8,8 @@ import shapefile
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from common.errors import InputError
 from gis.crs import area_m2, transform
-from gis.errors import GisInputError
 from gis.prj import prj_for_epsg
 from gis.shapefile_io import FieldMapping, GridFeature, codec_for, read_grids, write_grids
 
@@ -108,7 +108,7 @@ def test_gbk_export_has_codepage_markers(tmp_path: Path) -> None:
 def test_export_refuses_text_the_encoding_cannot_hold(tmp_path: Path) -> None:
     feature = sample_features()[0]
     feature.name = "网格🏠"
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         write_grids(tmp_path / "g", [feature], encoding="GBK")
     assert exc.value.code == "unencodable_text"
 
@@ -118,7 +118,7 @@ def test_export_refuses_text_the_encoding_cannot_hold(tmp_path: Path) -> None:
 
 def test_missing_prj_refused_then_accepted_with_crs(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(X_PREFIXED, Y0, 100, 100)]], [("440112001001001", "甲")], prj=None)
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp)
     assert exc.value.code == "missing_prj"
     assert "--crs" in exc.value.message_zh and "--crs" in exc.value.message_en
@@ -130,14 +130,14 @@ def test_missing_prj_refused_then_accepted_with_crs(tmp_path: Path) -> None:
 def test_prj_and_crs_must_agree(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(X_PREFIXED, Y0, 100, 100)]], [("440112001001001", "甲")], prj=4526)
     assert read_grids(shp, crs=4526).source_epsg == 4526
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp, crs=4547)
     assert exc.value.code == "crs_mismatch"
 
 
 def test_gk_coordinates_declared_geographic(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(X_PREFIXED, Y0, 100, 100)]], [("440112001001001", "甲")], prj=4490)
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp)
     assert exc.value.code == "coordinates_out_of_range"
     assert "EPSG:4490" in exc.value.message_en and "EPSG:4490" in exc.value.message_zh
@@ -145,7 +145,7 @@ def test_gk_coordinates_declared_geographic(tmp_path: Path) -> None:
 
 def test_geographic_coordinates_declared_gk(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(LON, LAT, 0.001, 0.001)]], [("440112001001001", "甲")], prj=None)
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp, crs=4547)
     assert exc.value.code == "coordinates_out_of_range"
     assert "EPSG:4547" in exc.value.message_en
@@ -154,7 +154,7 @@ def test_geographic_coordinates_declared_gk(tmp_path: Path) -> None:
 def test_unsupported_prj(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(LON, LAT, 0.001, 0.001)]], [("440112001001001", "甲")], prj=None)
     shp.with_suffix(".prj").write_text('PROJCS["WGS_1984_Web_Mercator_Auxiliary_Sphere"]garbage')
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp)
     assert exc.value.code == "unsupported_crs"
 
@@ -181,7 +181,7 @@ def test_cpg_that_lies_falls_back_to_detection(tmp_path: Path) -> None:
 def test_neither_utf8_nor_gbk_refused(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(LON, LAT, 0.001, 0.001)]], [("440112001001001", "Café")],
                    encoding="latin-1")
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp)
     assert exc.value.code == "unknown_encoding"
     assert read_grids(shp, encoding="latin-1").features[0].name == "Café"
@@ -190,10 +190,10 @@ def test_neither_utf8_nor_gbk_refused(tmp_path: Path) -> None:
 def test_explicit_encoding_is_not_second_guessed(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(LON, LAT, 0.001, 0.001)]], [("440112001001001", "夏港网格一")],
                    encoding="gbk")
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp, encoding="UTF-8")
     assert exc.value.code == "unknown_encoding"
-    with pytest.raises(GisInputError):
+    with pytest.raises(InputError):
         read_grids(shp, encoding="no-such-codec")
 
 
@@ -291,7 +291,7 @@ def test_point_shapefile_refused(tmp_path: Path) -> None:
         w.field("code", "C", 15)
         w.point(LON, LAT)
         w.record("440112001001001")
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(tmp_path / "pts.shp", crs=4490)
     assert exc.value.code == "not_polygon"
 
@@ -321,7 +321,7 @@ def test_chinese_default_field_names(tmp_path: Path) -> None:
 def test_missing_field_names_what_is_there(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(LON, LAT, 0.001, 0.001)]], [("440112001001001", "甲")],
                    fields=("BM", "MC"))
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp)
     assert exc.value.code == "missing_field"
     assert "BM, MC" in exc.value.message_en and "BM, MC" in exc.value.message_zh
@@ -352,7 +352,7 @@ def test_upper_case_extensions_and_progress(tmp_path: Path) -> None:
 def test_missing_dbf_refused(tmp_path: Path) -> None:
     shp = make_shp(tmp_path, [[cw(LON, LAT, 0.001, 0.001)]], [("440112001001001", "甲")])
     shp.with_suffix(".dbf").unlink()
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         read_grids(shp)
     assert exc.value.code == "missing_dbf"
 

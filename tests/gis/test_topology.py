@@ -7,8 +7,8 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from common.errors import InputError
 from gis.crs import transform
-from gis.errors import GisInputError
 from gis.topology import CheckInput, Finding, check_grids, report_json, report_text
 
 COMMUNITY = "440112001001"
@@ -158,7 +158,7 @@ def test_multipolygon_grid_checked_as_one() -> None:
 
 def test_invalid_community_boundary_refused() -> None:
     bow = Polygon([(113.40, 23.10), (113.41, 23.11), (113.41, 23.10), (113.40, 23.105)])
-    with pytest.raises(GisInputError) as exc:
+    with pytest.raises(InputError) as exc:
         check_grids(lattice(1), community_boundaries={COMMUNITY: bow})
     assert exc.value.code == "invalid_boundary"
 

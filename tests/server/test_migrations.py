@@ -85,3 +85,26 @@ def test_drift_check_sees_a_table_the_models_lack(fresh_db_url: str) -> None:
         drift = model_drift(conn)
     engine.dispose()
     assert [(d[0], d[1].name) for d in drift] == [("remove_table", "stray_table")]
+
+
+def test_time_limit_rows_survive_the_rename(fresh_db_url: str) -> None:
+    """0007 renames sla_policy to time_limit_policy with its rows (seeded and edited ones), both ways."""
+    engine = make_engine(fresh_db_url)
+
+    def rows(table: str) -> list[tuple[str, str, str]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(
+                f"SELECT category_code, step, time_limit FROM {table} ORDER BY category_code, step"))]
+
+    downgrade(fresh_db_url, "0006_photo_links")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sla_policy SET time_limit = '2wd' WHERE category_code = '*' AND step = 'closure'"))
+    before = rows("sla_policy")
+    assert ("*", "closure", "2wd") in before
+    upgrade(fresh_db_url)
+    assert rows("time_limit_policy") == before
+    assert "sla_policy" not in inspect(engine).get_table_names()
+    downgrade(fresh_db_url, "0006_photo_links")
+    assert rows("sla_policy") == before
+    upgrade(fresh_db_url)
+    engine.dispose()

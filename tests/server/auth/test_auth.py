@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from server.auth import service
 from server.auth.enums import Role
+from server.auth.schemas import UserCreate
 from server.auth.security import create_token
 from server.config import get_settings
+from server.errors import InvalidInput
 from tests import factories
 
 
@@ -79,6 +82,25 @@ def test_worker_needs_street(client, admin) -> None:  # type: ignore[no-untyped-
     body = {"username": "worker1", "full_name": "w", "password": "password123", "role": "grid_worker"}
     r = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(admin))
     assert r.status_code == 422 and r.json()["error"]["code"] == "street_code_required"
+
+
+@pytest.mark.parametrize("street", ["440112000000", "440112001001"])  # street part 000; a community's code
+def test_malformed_street_code_is_refused(client, admin, street: str) -> None:  # type: ignore[no-untyped-def]
+    """Once created, a street-scoped user with such a code could see nothing (the territory denies)."""
+    body = {"username": "worker2", "full_name": "w", "password": "password123", "role": "grid_worker",
+            "street_code": street}
+    r = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(admin))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_street_code"
+
+
+def test_district_follows_the_street(db_session) -> None:  # type: ignore[no-untyped-def]
+    user_in = UserCreate(username="worker3", full_name="w", password="password123", role=Role.grid_worker,
+                         street_code="440112002000")
+    assert service.create(db_session=db_session, user_in=user_in).district_code == "440112"
+    other = user_in.model_copy(update={"username": "worker4", "district_code": "440113"})
+    with pytest.raises(InvalidInput) as exc:
+        service.create(db_session=db_session, user_in=other)
+    assert exc.value.code == "scope_mismatch"
 
 
 def test_passwords_are_hashed(db_session, admin) -> None:  # type: ignore[no-untyped-def]

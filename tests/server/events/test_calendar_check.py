@@ -31,7 +31,7 @@ def at(text: str) -> datetime:
     (at("2026-12-31 23:59"), [NEXT]),
     (datetime(2026, 10, 31, 16, 30, tzinfo=UTC), [NEXT]),  # already 1 November in Shanghai
     (datetime(2026, 10, 31, 15, 30, tzinfo=UTC), []),
-    (at("2027-01-04 09:00"), [CURRENT]),  # deadlines already count weekends only
+    (at("2027-01-04 09:00"), [CURRENT]),  # time limits already count weekends only
     (at("2027-11-02 09:00"), [CURRENT, NEXT]),
     (at("2024-12-02 09:00"), [CURRENT]),  # 2025 is there, 2024 is not
 ])
@@ -69,12 +69,13 @@ def test_calendar_is_read_once_per_path(calendar_2027: Path) -> None:
     assert not calendar_at(None).covers(datetime(2027, 5, 1).date())
 
 
-def test_deadlines_use_the_configured_calendar(calendar_2027: Path, settings_env) -> None:  # type: ignore[no-untyped-def]
-    from server.events import sla
+def test_due_times_use_the_configured_calendar(calendar_2027: Path,  # type: ignore[no-untyped-def]
+                                                settings_env) -> None:
+    from server.events import time_limits
 
-    assert sla.calendar().is_working_day(datetime(2027, 1, 1).date())  # shipped file: a Friday, weekends only
+    assert time_limits.calendar().is_working_day(datetime(2027, 1, 1).date())  # shipped file: a Friday, weekends only
     settings_env(GRIDOPS_HOLIDAY_CALENDAR=str(calendar_2027))
-    assert not sla.calendar().is_working_day(datetime(2027, 1, 1).date())
+    assert not time_limits.calendar().is_working_day(datetime(2027, 1, 1).date())
 
 
 # -- /health -------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_closing_on_time_and_late(db_session, world) -> None:  # type: ignore[no
     assert late.closed_at == at and late.due_at is None
 
 
-def test_deadlines_follow_working_time(db_session, world) -> None:  # type: ignore[no-untyped-def]
+def test_due_times_follow_working_time(db_session, world) -> None:  # type: ignore[no-untyped-def]
     """Friday 16:30 Shanghai + 2 working hours (accept) = Monday 09:30 (08:30–12:00 periods)."""
     friday = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)  # 16:30 +08:00
     body = factories.event_body(reported_at=friday.isoformat())

@@ -1,4 +1,4 @@
-"""The deadline sweep (预警/超期) and the configurable catalogue and time limits."""
+"""The time-limit sweep (预警/超期) and the configurable catalogue and time limits."""
 
 from __future__ import annotations
 
@@ -72,13 +72,14 @@ def test_categories_and_policies_api(client, world) -> None:  # type: ignore[no-
                                                                             "parent_code": "sanitation.noise"},
                       headers=admin)
     assert deep.status_code == 422 and deep.json()["error"]["code"] == "bad_parent_category"
-    ok = client.put("/api/v1/events/sla-policies/sanitation.noise/closure", json={"time_limit": "2wd"}, headers=admin)
+    ok = client.put("/api/v1/events/time-limits/sanitation.noise/closure", json={"time_limit": "2wd"}, headers=admin)
     assert ok.status_code == 200
-    bad = client.put("/api/v1/events/sla-policies/sanitation.noise/closure", json={"time_limit": "soon"}, headers=admin)
+    bad = client.put("/api/v1/events/time-limits/sanitation.noise/closure", json={"time_limit": "soon"}, headers=admin)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_time_limit"
     street = factories.auth_headers(world["users"]["street1"])
-    assert client.put("/api/v1/events/sla-policies/*/closure", json={"time_limit": "1d"}, headers=street).status_code == 403
-    # the new category's own limit drives the deadline of a new report
+    refused = client.put("/api/v1/events/time-limits/*/closure", json={"time_limit": "1d"}, headers=street)
+    assert refused.status_code == 403
+    # the new category's own limit drives when a new report is due
     body = factories.event_body(category_code="sanitation.noise")
     event = client.post("/api/v1/events", json=body, headers=factories.auth_headers(world["users"]["worker_a"])).json()
     default = client.post("/api/v1/events", json=factories.event_body(),

@@ -1,4 +1,4 @@
-"""Working-time arithmetic: exact deadlines against hand-checked tables and a brute-force oracle."""
+"""Working-time arithmetic: exact due times against hand-checked tables and a brute-force oracle."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_is_working_day(cal: WorkCalendar, day: str, working: bool) -> None:
     # within one period
     ("2026-03-02 09:00", 2, "2026-03-02 11:00"),
     ("2026-03-02 14:00", 3.5, "2026-03-02 17:30"),
-    # a deadline landing on a period end stays there
+    # a due time landing on a period end stays there
     ("2026-03-02 08:30", 3.5, "2026-03-02 12:00"),
     ("2026-03-02 08:30", 7, "2026-03-02 17:30"),
     ("2026-03-02 08:30", 14, "2026-03-03 17:30"),
@@ -159,8 +159,8 @@ def test_inputs_in_other_timezones(cal: WorkCalendar, start: datetime, expected:
     lambda c: c.working_seconds_between(L("2026-03-02 10:00"), datetime(2026, 3, 2, 9)),
     lambda c: c.end_of_working_day_after(datetime(2026, 3, 2, 9), 1),
     lambda c: add_calendar_days(datetime(2026, 3, 2, 9), 1),
-    lambda c: TimeLimit.parse("8wh").deadline(datetime(2026, 3, 2, 9), c),
-    lambda c: TimeLimit.parse("24h").deadline(datetime(2026, 3, 2, 9), c),
+    lambda c: TimeLimit.parse("8wh").due(datetime(2026, 3, 2, 9), c),
+    lambda c: TimeLimit.parse("24h").due(datetime(2026, 3, 2, 9), c),
 ])
 def test_naive_datetime_rejected(cal: WorkCalendar, call) -> None:
     with pytest.raises(ValueError, match="naive"):
@@ -384,8 +384,8 @@ def test_time_limit_constructor_validates() -> None:
     ("1.5h", "2026-03-06 17:00", "2026-03-06 18:30"),
     ("30d", "2026-10-01 10:00", "2026-10-31 10:00"),
 ])
-def test_time_limit_deadline(cal: WorkCalendar, limit: str, start: str, expected: str) -> None:
-    result = TimeLimit.parse(limit).deadline(L(start), cal)
+def test_time_limit_due(cal: WorkCalendar, limit: str, start: str, expected: str) -> None:
+    result = TimeLimit.parse(limit).due(L(start), cal)
     assert result == L(expected) and result.tzinfo is UTC
 
 

@@ -87,6 +87,14 @@ def test_pagination_sort_and_filters(client, world) -> None:  # type: ignore[no-
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("query", ["street_code=440112000000", "street_code=990112001000",
+                                   "community_code=990112001001"])
+def test_malformed_code_filter_is_refused_not_empty(client, world, query: str) -> None:  # type: ignore[no-untyped-def]
+    """A code that names no area is a mistake to report, not a filter that finds nothing."""
+    r = client.get(f"/api/v1/grids?{query}", headers=factories.auth_headers(world["users"]["admin"]))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "malformed_code"
+
+
 def test_grid_detail_has_geojson_geometry_and_gk_area(client, world) -> None:  # type: ignore[no-untyped-def]
     r = client.get(f"/api/v1/grids/{C1}001", headers=factories.auth_headers(world["users"]["admin"]))
     body = r.json()
@@ -168,6 +176,8 @@ def test_unknown_community_and_malformed_code(client, world, tmp_path) -> None: 
     body = _post_import(client, world["users"]["admin"], data).json()
     kinds = {f["kind"] for f in body["findings"]}
     assert {"unknown_community", "malformed_code"} <= kinds and not body["committed"]
+    # the malformed code names no community: one finding says so, not a second about community None
+    assert {f["kind"] for f in body["findings"] if "44011200100100A" in f["grid_codes"]} == {"malformed_code"}
 
 
 def test_import_without_prj_needs_crs(client, world, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -126,7 +126,7 @@ def test_dispute_rates(db_session, world) -> None:  # type: ignore[no-untyped-de
     db_session.flush()
     m = ratio(db_session, "mediation_success_rate", STREET1, NOV)
     assert (m.numerator, m.denominator) == (2, 3)
-    # all four are past their 30-day reply deadline at NOW: answered in time 2 of 4
+    # all four are past their 30-day reply time limit at NOW: answered in time 2 of 4
     reply = ratio(db_session, "dispute_reply_within_30_days_rate", STREET1, NOV, NOW)
     assert (reply.numerator, reply.denominator, reply.value) == (2, 4, 50.0)
     # on 20 November none is due yet; only the one answered (5 days) counts, and it was in time

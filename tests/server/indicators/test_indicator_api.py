@@ -74,6 +74,10 @@ def test_scope_rules(client, world, who: str, scope: str, status: int) -> None: 
 
 @pytest.mark.parametrize(("scope", "period", "code"), [
     ("street:44011200", "2026", "bad_scope"), ("town:440112", "2026", "bad_scope"),
+    # codes of the right length that name no area of that level
+    ("district:990112", "2026", "bad_scope"), ("street:440112000", "2026", "bad_scope"),
+    ("street:440112001001", "2026", "bad_scope"), ("community:440112001000", "2026", "bad_scope"),
+    ("grid:440112001001000", "2026", "bad_scope"),
     ("district:440112", "2026-13", "bad_period"), ("district:440112", "last year", "bad_period"),
 ])
 def test_bad_scope_or_period(client, world, scope: str, period: str, code: str) -> None:  # type: ignore[no-untyped-def]

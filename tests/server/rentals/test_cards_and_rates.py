@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devices.codes import DeviceKind
+from metrics.catalogue import CATALOGUE
 from server.devices.models import CardEvent
+from server.indicators import rental_queries
 from server.rentals import cards, rates, service
 from server.rentals.models import TenantRecord
-from server.rentals.schemas import TenantCreate
+from server.rentals.schemas import RentalRatesRead, TenantCreate
 from tests.server.devices.conftest import make_device
 from tests.server.rentals.conftest import ID_A, ID_B, headers
 
@@ -106,15 +108,27 @@ def test_rates_by_street(client, db_session, rentals, door) -> None:  # type: ig
     db_session.flush()
     out = rates.rental_rates(db_session=db_session, user=None, start=day(0), end=day(30), now=day(30),
                              group_by="street")
-    by = {row.key: row for row in out.registration_rate}
+    by = {row.key: row for row in out.tenant_registration_rate}
     assert (by["total"].numerator, by["total"].denominator) == (2, 3)  # the rejected one is not due
     managed = {row.key: row for row in out.rental_managed_rate}
     assert (managed["440112001000"].numerator, managed["440112001000"].denominator) == (1, 2)
     assert managed["440112002000"].rate == 0.0 and managed["total"].rate == pytest.approx(1 / 3)
-    assert out.deregistration_rate == [out.deregistration_rate[-1]] and out.deregistration_rate[-1].rate is None
+    dereg = out.tenant_deregistration_rate
+    assert dereg == [dereg[-1]] and dereg[-1].rate is None
     h = headers(rentals["world"], "street2")
     api = client.get("/api/v1/rentals/rates", params={"start": day(0).isoformat(), "end": day(30).isoformat()},
                      headers=h).json()
     assert [r["key"] for r in api["rental_managed_rate"]] == ["440112002000", "total"]
+    assert set(rental_queries.CODES) <= set(api)  # the catalogue's names, not registration_rate
+    district = rates.rental_rates(db_session=db_session, user=None, start=day(0), end=day(30), now=day(30),
+                                  group_by="district")  # grid counts rolled up by gis.codes.district_of
+    assert [(r.key, r.numerator, r.denominator) for r in district.rental_managed_rate] == [
+        ("440112", 1, 3), ("total", 1, 3)]
     bad = client.get("/api/v1/rentals/rates", params={"start": day(0).isoformat(), "group_by": "planet"}, headers=h)
     assert bad.json()["error"]["code"] == "invalid_group_by"
+
+
+def test_rate_names_are_the_catalogue_codes() -> None:
+    """The rentals API, the indicator registry and the catalogue call each rate by one name."""
+    assert set(rental_queries.CODES) <= set(RentalRatesRead.model_fields)
+    assert set(rental_queries.CODES) <= set(CATALOGUE)
