@@ -4,7 +4,7 @@ A user's territory is a code prefix (a district's 6 digits or a street's 9), or,
 worker, the grids assigned to them at a moment. Grid, community and street codes embed their
 parents' codes (编码固定), so a prefix of any stored code is the area filter. Anything this
 module does not recognise (a new role, a district-wide role without a district, a street admin
-without a street) sees nothing: access is granted by a rule, never by falling through.
+without a street or with a street outside their district) sees nothing: access is granted by a rule, never by falling through.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def territory(user: User | None, at: datetime) -> Territory:
     role = role_of(user)
     if role is Role.grid_worker and user.id is not None:
         return Territory(at=at, worker_id=user.id)
-    if role is Role.street_admin and user.street_code and street_code_problem(user.street_code) is None:
+    if role is Role.street_admin and user.street_code and street_code_problem(
+            user.street_code, user.district_code or None) is None:  # a street of the user's own district
         return Territory(at=at, prefix=user.street_code[:9])
     if role in DISTRICT_WIDE and user.district_code and district_code_problem(user.district_code) is None:
         return Territory(at=at, prefix=user.district_code, district_wide=True)

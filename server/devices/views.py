@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from devices.codes import KIND_LABELS_ZH, DeviceKind
 from server.auth.enums import Role
@@ -97,16 +97,20 @@ def import_devices(
 
 
 @router.get("/dead-letters", response_model=DeadLetterPage)
-def dead_letters(db_session: DbSession, _: DistrictReader, reason: str | None = None, device_code: str | None = None,
-                 page: Page = 1, page_size: PageSize = 50) -> DeadLetterPage:
-    """Messages the ingester refused, newest first, with counts per reason."""
-    q = select(DeadLetter)
+def dead_letters(db_session: DbSession, user: DistrictReader, now: Now, reason: str | None = None,
+                 device_code: str | None = None, page: Page = 1, page_size: PageSize = 50) -> DeadLetterPage:
+    """Messages the ingester refused, newest first, with counts per reason: those of the devices in
+    one's territory, and those naming no registered device (they belong to no place)."""
+    placeless = or_(DeadLetter.device_code.is_(None), DeadLetter.device_code.not_in(select(Device.code)))
+    scoped = or_(placeless, DeadLetter.device_code.in_(select(Device.code).where(service.visible(user, now))))
+    q = select(DeadLetter).where(scoped)
     if reason:
         q = q.where(DeadLetter.reason == reason)
     if device_code:
         q = q.where(DeadLetter.device_code == device_code)
     total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    counts = dict(db_session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
+    counts = dict(db_session.execute(select(DeadLetter.reason, func.count()).where(scoped)
+                                     .group_by(DeadLetter.reason)).all())
     rows = db_session.scalars(q.order_by(DeadLetter.id.desc()).offset((page - 1) * page_size).limit(page_size))
     return DeadLetterPage(items=[DeadLetterRead.model_validate(r, from_attributes=True) for r in rows], total=total,
                           counts=counts, page=page, page_size=page_size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
@@ -15,7 +15,7 @@ from server.devices import service as devices
 from server.errors import Conflict, InvalidInput, NotFound
 from server.grids.models import Grid
 from server.rentals import pii
-from server.rentals.models import Rental, RentalAccessController, Tenant, TenantRecord
+from server.rentals.models import PiiAccess, Rental, RentalAccessController, Tenant, TenantRecord
 from server.rentals.schemas import RentalCreate, TenantCreate, TenantStatus
 from server.territory import territory
 
@@ -211,3 +211,13 @@ def list_records(*, db_session: Session, user: User | None, now: datetime,
     if status:
         q = q.where(TenantRecord.status == status)
     return list(db_session.scalars(q.order_by(TenantRecord.occurred_at, TenantRecord.id).limit(1000)))
+
+
+def pii_log(*, db_session: Session, user: User | None, now: datetime, page: int = 1,
+            page_size: int = 100) -> list[PiiAccess]:
+    """Reads of full personal data of the tenants and rentals in the user's territory, newest first."""
+    rentals = select(Rental.id).where(territory(user, now).grids(Rental.grid_id))
+    tenants = select(Tenant.id).where(Tenant.rental_id.in_(rentals))
+    q = select(PiiAccess).where(or_(and_(PiiAccess.record_type == "tenant", PiiAccess.record_id.in_(tenants)),
+                                    and_(PiiAccess.record_type == "rental", PiiAccess.record_id.in_(rentals))))
+    return list(db_session.scalars(q.order_by(PiiAccess.id.desc()).offset((page - 1) * page_size).limit(page_size)))

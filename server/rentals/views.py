@@ -14,7 +14,7 @@ from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import placement
 from server.rentals import cards, pii, rates, service
-from server.rentals.models import PiiAccess, Rental, Tenant, TenantRecord
+from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
     CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
@@ -141,10 +141,10 @@ def reject_record(db_session: DbSession, user: FieldEditor, record_id: int, now:
 
 
 @router.get("/pii-log", response_model=list[PiiAccessRead])
-def pii_log(db_session: DbSession, _: Auditor, page: Page = 1, page_size: PageSize = 100) -> list[dict[str, object]]:
-    """Who read full personal data, when, and which record (newest first)."""
-    rows = db_session.scalars(select(PiiAccess).order_by(PiiAccess.id.desc()).offset((page - 1) * page_size)
-                              .limit(page_size))
+def pii_log(db_session: DbSession, user: Auditor, now: Now, page: Page = 1,
+            page_size: PageSize = 100) -> list[dict[str, object]]:
+    """Who read full personal data of the records in one's territory, when, and which (newest first)."""
+    rows = service.pii_log(db_session=db_session, user=user, now=now, page=page, page_size=page_size)
     return [{"at": r.at, "username": r.username, "role": r.role, "record_type": r.record_type,
              "record_id": r.record_id, "fields": r.fields} for r in rows]
 
