@@ -138,10 +138,11 @@ def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCre
 
 
 def get_tenant(*, db_session: Session, user: User | None, tenant_id: int, now: datetime) -> Tenant:
-    tenant = db_session.get(Tenant, tenant_id)
+    """404 alike for a tenant out of scope and one that does not exist."""
+    in_territory = select(Rental.id).where(territory(user, now).grids(Rental.grid_id))
+    tenant = db_session.scalar(select(Tenant).where(Tenant.id == tenant_id, Tenant.rental_id.in_(in_territory)))
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found", f"人员 {tenant_id} 不存在", code="tenant_not_found")
-    get_rental(db_session=db_session, user=user, rental_id=tenant.rental_id, now=now)  # territory check
     return tenant
 
 
@@ -180,8 +181,11 @@ def deregister(*, db_session: Session, tenant: Tenant, actor: str, now: datetime
 
 def reject_record(*, db_session: Session, user: User | None, record_id: int, actor: str, now: datetime) -> TenantRecord:
     """A detection that was wrong: the tenant still lives there, or the new card is not a tenant's."""
-    record = db_session.get(TenantRecord, record_id)
-    if record is None or record.status != "pending":
+    in_territory = select(Tenant.id).where(Tenant.rental_id.in_(
+        select(Rental.id).where(territory(user, now).grids(Rental.grid_id))))
+    record = db_session.scalar(select(TenantRecord).where(TenantRecord.id == record_id,
+                                                          TenantRecord.tenant_id.in_(in_territory)))
+    if record is None or record.status != "pending":  # out of scope: as unknown as a record that does not exist
         raise NotFound(f"pending record {record_id} not found", f"待处理记录 {record_id} 不存在", code="record_not_found")
     tenant = get_tenant(db_session=db_session, user=user, tenant_id=record.tenant_id, now=now)
     record.status, record.decided_at, record.decided_by = "rejected", now, actor
