@@ -9,16 +9,19 @@ without a street or with a street outside their district) sees nothing: access i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.orm import Session
 
 from gis.codes import district_code_problem, street_code_problem
 from server.auth.enums import DISTRICT_WIDE, Role
 from server.auth.models import User
 from server.database.prefix import prefix_range
+from server.errors import Forbidden
 from server.grids.models import Grid, GridAssignment
 
 
@@ -71,6 +74,16 @@ class Territory:
         in_grids = grid_id_column.in_(select(Grid.id).where(prefix_range(Grid.code, self.prefix)))
         return or_(in_grids, grid_id_column.is_(None)) if self.district_wide else in_grids
 
+    def holds_places(self, db_session: Session, grid_ids: Iterable[int | None]) -> bool:
+        """Whether records placed in these grids (None: in no grid) lie in the territory: where a
+        user may put new records or move old ones."""
+        ids = set(grid_ids)
+        if None in ids and not (self.everything or self.district_wide):
+            return False
+        ids.discard(None)
+        inside = db_session.scalars(select(Grid.id).where(Grid.id.in_(ids), self.grids(Grid.id))) if ids else []
+        return ids == set(inside)
+
     def covers(self, code: str) -> bool:
         """Whether a whole area (by its code) lies inside a prefix territory; a worker's
         territory is a set of grids, asked about through `grids()`."""
@@ -98,3 +111,10 @@ def territory(user: User | None, at: datetime) -> Territory:
     if role in DISTRICT_WIDE and user.district_code and district_code_problem(user.district_code) is None:
         return Territory(at=at, prefix=user.district_code, district_wide=True)
     return Territory(at=at)
+
+
+def ensure_holds(db_session: Session, user: User | None, at: datetime, grid_ids: Iterable[int | None]) -> None:
+    """Refuse (403) to place records in grids outside the user's territory (or in no grid, unless
+    the user's territory is the whole district)."""
+    if not territory(user, at).holds_places(db_session, grid_ids):
+        raise Forbidden("this place is outside your area", "该位置不在您的管辖范围内", code="scope_forbidden")

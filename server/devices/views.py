@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from devices.codes import KIND_LABELS_ZH, DeviceKind
 from server.auth.enums import Role
@@ -17,10 +18,12 @@ from server.devices import imports, placement, rates, service, sheets
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
     Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceImportReport,
-    DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, MaintenanceCreate,
+    DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, Located,
+    MaintenanceCreate,
     MaintenanceRead, OnlineRateRead, RateMode,
 )
 from server.openapi import UPLOAD_RESPONSES
+from server.territory import ensure_holds
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
@@ -63,8 +66,9 @@ def list_devices(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now
 
 
 @router.post("", response_model=DeviceCreated, status_code=201)
-def create_device(db_session: DbSession, _: Editor, body: DeviceCreate, now: Now) -> DeviceCreated:
+def create_device(db_session: DbSession, user: Editor, body: DeviceCreate, now: Now) -> DeviceCreated:
     """The secret in the answer is shown once; only its hash is stored."""
+    _ensure_placeable(db_session, user, now, body)
     device, secret = service.create(db_session=db_session, device_in=body, now=now)
     db_session.commit()
     return DeviceCreated(device=_read(device), credentials=Credentials(code=device.code, username=device.code,
@@ -84,13 +88,13 @@ def online_rate(
 
 @router.post("/import", response_model=DeviceImportReport, responses=UPLOAD_RESPONSES)
 def import_devices(
-    db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
+    db_session: DbSession, user: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
     now: Now, datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
 ) -> DeviceImportReport:
     """All or nothing: `committed: false` with row errors means nothing was written."""
     sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
     report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, now=now, dry_run=dry_run,
-                                 issue_secrets=issue_secrets)
+                                 issue_secrets=issue_secrets, user=user)
     if report.committed:
         db_session.commit()
     return report
@@ -116,6 +120,12 @@ def dead_letters(db_session: DbSession, user: DistrictReader, now: Now, reason: 
                           counts=counts, page=page, page_size=page_size)
 
 
+def _ensure_placeable(db_session: Session, user: User, now: datetime, located: Located) -> None:
+    """Devices are placed (or moved) only inside the editor's territory."""
+    point = placement.to_point(located.lon, located.lat, located.datum) if located.lon is not None else None
+    ensure_holds(db_session, user, now, placement.grid_ids(db_session, [point]))
+
+
 @router.get("/{code}", response_model=DeviceDetail)
 def get_device(db_session: DbSession, user: CurrentUser, code: str, now: Now) -> DeviceDetail:
     d = service.get_visible(db_session=db_session, user=user, code=code, now=now)
@@ -131,6 +141,8 @@ def get_device(db_session: DbSession, user: CurrentUser, code: str, now: Now) ->
 
 @router.patch("/{code}", response_model=DeviceRead)
 def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceUpdate, now: Now) -> DeviceRead:
+    if body.lon is not None:
+        _ensure_placeable(db_session, admin, now, body)
     d = service.update(db_session=db_session, device=service.get_visible(db_session=db_session, user=admin, code=code, now=now),
                        changes=body)
     db_session.commit()

@@ -15,6 +15,7 @@ from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import placement
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import Rental, Tenant, TenantRecord
+from server.territory import ensure_holds
 from server.rentals.schemas import (
     CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
@@ -51,7 +52,9 @@ def _tenant(t: Tenant, *, full: bool = False, pending: list[int] | None = None) 
 
 
 @router.post("", response_model=RentalRead, status_code=201)
-def create_rental(db_session: DbSession, _: Editor, body: RentalCreate, now: Now) -> RentalRead:
+def create_rental(db_session: DbSession, user: Editor, body: RentalCreate, now: Now) -> RentalRead:
+    point = placement.to_point(body.lon, body.lat, body.datum) if body.lon is not None else None
+    ensure_holds(db_session, user, now, placement.grid_ids(db_session, [point]))  # only inside one's own area
     rental = service.create_rental(db_session=db_session, rental_in=body, now=now)
     db_session.commit()
     return _rental(rental, [])
