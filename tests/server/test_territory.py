@@ -195,14 +195,16 @@ def test_nobody_sees_anything_in_any_list(client, app, world: tw.World) -> None:
 
 def test_the_same_lists_show_records_to_their_district(client, app, world: tw.World) -> None:  # type: ignore[no-untyped-def]
     """The control: the lists above are not empty for everyone, so their emptiness means something."""
-    seen = ""
-    for path, _ in list_routes(app):
-        for params in LIST_QUERY.get(path, [{}]):
-            r = client.get(path, params=params, headers=tw.headers(world, "adm-district"))
-            assert r.status_code == 200, f"GET {path} {params}: {r.status_code} {r.text[:300]}"
-            seen += tw.as_text(r.content)
-    for tag in ("A", "B", "C", "S1", "S2", "T1", "R1"):
-        assert [m for m in world.markers[tag] if m not in seen] == [], tag
+    for admin, scope in (("adm-district", "440112"), ("adm-panyu", "440113")):
+        seen = ""
+        for path, _ in list_routes(app):
+            for params in LIST_QUERY.get(path, [{}]):
+                params = {k: v.replace("440112", scope) for k, v in params.items()}
+                r = client.get(path, params=params, headers=tw.headers(world, admin))
+                assert r.status_code == 200, f"GET {path} {params}: {r.status_code} {r.text[:300]}"
+                seen += tw.as_text(r.content)
+        for tag in tw.SEES[admin]:
+            assert [m for m in world.markers[tag] if m not in seen] == [], (admin, tag)
 
 
 DUMMY = {"code": "440112001001001", "uuid": str(uuid.uuid4()), "sha256": "0" * 64, "rental_id": "1",
