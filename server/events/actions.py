@@ -76,6 +76,8 @@ def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
         data["merged_into"] = target.uuid
     row = transition(db_session=db_session, event=event, to=body.to_state, actor=actor, at=now, note=body.note,
                      attachments=body.photos, data=data, idempotency_key=idempotency_key, request_hash=request_hash)
+    photos.link(db_session=db_session, keys=body.photos, record_type="event", record_id=event.id,  # its photos too
+                street_code=event.street_code, grid_id=event.grid_id, owner_id=event.reporter_id)
     if body.to_state is EventState.dispatched:
         event.dispatched_to = body.dispatched_to
     elif body.to_state is EventState.rejected:
