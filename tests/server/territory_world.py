@@ -226,7 +226,8 @@ def build(db_session: Session) -> World:
                        fields="name,id_number,phone", now=NOW)
         places[tag].markers.append(reader)
     for tag in ("C", "D"):
-        db_session.add(DeadLetter(received_at=NOW, topic=f"gridops/v1/door/DOOR-{tag}/status", device_code=f"DOOR-{tag}",
+        db_session.add(DeadLetter(received_at=NOW, topic=f"gridops/v1/door/DOOR-{tag}/status",
+                                  device_code=f"DOOR-{tag}",
                                   reason="bad_payload", detail="not JSON", payload=f"garbage-{tag}"))
         places[tag].markers.append(f"garbage-{tag}")
     trainings = {"S1": (STREET1, DISTRICT1), "S2": (STREET2, DISTRICT1), "T1": (None, DISTRICT1),

@@ -224,3 +224,24 @@ def test_role_gated_endpoints_refuse_users_without_a_territory(client, app, worl
             if r.status_code != 403 or r.json()["error"]["code"] not in ("role_forbidden", "no_territory"):
                 failures.append(f"{name} {method} {path}: {r.status_code} {r.text[:200]}")
     assert not failures, "\n".join(failures)
+
+
+def test_photos_follow_the_event_they_were_attached_to(client, world: tw.World) -> None:  # type: ignore[no-untyped-def]
+    """A photo attached on a transition (the worker's "handled" proof) is read by whoever sees the
+    event, and by no one else; a hash seen elsewhere is no right to attach it."""
+    event = world.places["A"].event
+    for body in ({"to_state": "accepted"}, {"to_state": "dispatched", "dispatched_to": "城管"}):
+        assert client.post(f"/api/v1/events/{event}/transitions", json=body,
+                           headers=tw.headers(world, "adm-street1")).status_code == 200
+    proof = client.post("/api/v1/photos", files={"file": ("p.jpg", tw.jpeg((1, 2, 3)), "image/jpeg")},
+                        headers=tw.headers(world, "wkrA")).json()["sha256"]
+    foreign = world.places["B"].photos[0]
+    refused = client.post(f"/api/v1/events/{event}/transitions", json={"to_state": "handled", "photos": [foreign]},
+                          headers=tw.headers(world, "wkrA"))
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "photo_not_uploaded"
+    handled = client.post(f"/api/v1/events/{event}/transitions", json={"to_state": "handled", "photos": [proof]},
+                          headers=tw.headers(world, "wkrA"))
+    assert handled.status_code == 200, handled.text
+    for who, status in (("wkrA", 200), ("adm-street1", 200), ("aud-district", 200), ("wkrB", 404),
+                        ("adm-street2", 404), ("adm-panyu", 404), ("nobody-admin", 404)):
+        assert client.get(f"/api/v1/photos/{proof}", headers=tw.headers(world, who)).status_code == status, who
