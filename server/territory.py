@@ -4,7 +4,9 @@ A user's territory is a code prefix (a district's 6 digits or a street's 9), or,
 worker, the grids assigned to them at a moment. Grid, community and street codes embed their
 parents' codes (编码固定), so a prefix of any stored code is the area filter. Anything this
 module does not recognise (a new role, a district-wide role without a district, a street admin
-without a street or with a street outside their district) sees nothing: access is granted by a rule, never by falling through.
+without a street or with one outside their district) sees nothing, and may do nothing a role
+grants (server.deps.require_roles asks here too): access is granted by a rule, never by falling
+through.
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
     Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceImportReport,
     DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, Located,
-    MaintenanceCreate,
-    MaintenanceRead, OnlineRateRead, RateMode,
+    MaintenanceCreate, MaintenanceRead, OnlineRateRead, RateMode,
 )
 from server.openapi import UPLOAD_RESPONSES
 from server.territory import ensure_holds

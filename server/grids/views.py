@@ -6,8 +6,8 @@ import io
 import re
 import tempfile
 import zipfile
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
@@ -25,12 +25,12 @@ from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.geometry import to_shapely
 from server.grids import imports, service
-from server.grids.scope import visible_grids
 from server.grids.models import Grid
 from server.grids.schemas import (
     GRID_TYPE_LABELS_ZH, AssignmentRead, AssignmentRequest, GridFeatureCollection, GridImportReport, GridPage, GridRead,
     GridRetireRequest, GridSort, GridType,
 )
+from server.grids.scope import visible_grids
 from server.openapi import UPLOAD_RESPONSES, error, file_response
 from server.territory import territory
 from server.uploads import extract_shapefile_zip

@@ -15,11 +15,11 @@ from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import placement
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import Rental, Tenant, TenantRecord
-from server.territory import ensure_holds
 from server.rentals.schemas import (
     CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
 )
+from server.territory import ensure_holds
 
 router = APIRouter(prefix="/rentals", tags=["rentals"])
 Admin = Annotated[User, Depends(require_roles(Role.district_admin))]
