@@ -19,10 +19,11 @@ import csv
 import io
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gis.shapefile_io import GridFeature, write_grids
 from tests import factories
