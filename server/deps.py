@@ -20,6 +20,7 @@ from server.database.core import get_db, get_sessionmaker
 from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import InsecureSettings, token_secret
+from server.territory import territory
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -72,11 +73,15 @@ def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
-    """Dependency factory: the current user, if their role is one of `roles`."""
+def require_roles(*roles: Role) -> Callable[..., User]:
+    """Dependency factory: the current user, if their role is one of `roles` and their territory is
+    not nothing (a district role without a district has the role's name, not its powers)."""
     allowed = frozenset(roles)
 
-    def _check(user: CurrentUser) -> User:
+    def _check(user: CurrentUser, now: Now) -> User:
+        if auth_service.role_of(user) in allowed and territory(user, now).nothing:
+            raise Forbidden(f"user {user.username} has no valid district or street for role {user.role}",
+                            f"用户 {user.username} 未关联有效的区或街道", code="no_territory")
         if auth_service.role_of(user) not in allowed:
             raise Forbidden(
                 f"role {user.role} may not do this (needs one of {sorted(allowed)})",

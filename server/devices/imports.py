@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from common.errors import InputError
 from devices import credentials
+from server.auth.models import User
 from server.devices import placement, sheets
 from server.devices.models import Device
 from server.devices.schemas import Credentials, DeviceCreate, DeviceImportReport, RowError
 from server.devices.service import gb_code_for, new_device
 from server.errors import GridopsError
+from server.territory import ensure_holds
 from devices.codes import parse_kind
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -155,8 +157,10 @@ def _duplicates(checked: list[tuple[int, DeviceCreate, str | None, Any]], db_ses
 
 
 def import_rows(*, db_session: Session, sheet: sheets.Sheet, default_datum: str = "cgcs2000",
-                now: datetime, dry_run: bool = False, issue_secrets: bool = False) -> DeviceImportReport:
-    """Check all rows; write them only if no row has a blocking error and it is not a dry run."""
+                now: datetime, dry_run: bool = False, issue_secrets: bool = False,
+                user: User | None = None) -> DeviceImportReport:
+    """Check all rows; write them only if no row has a blocking error and it is not a dry run.
+    `user`: the editor (None: a trusted caller, the CLI), who may place devices only in their area."""
     cols = _column_map(sheet)
     missing = [LABEL[f] for f in REQUIRED if f not in cols]
     if missing:
@@ -171,6 +175,7 @@ def import_rows(*, db_session: Session, sheet: sheets.Sheet, default_datum: str 
             checked.append((number, device_in, gb, point))
     errors += _duplicates(checked, db_session)
     grid_ids = placement.grid_ids(db_session, [p for _, _, _, p in checked])
+    ensure_holds(db_session, user, now, grid_ids)
     for (number, d, _, point), grid_id in zip(checked, grid_ids):
         if point is not None and grid_id is None:
             errors.append(_error(number, "lon", "outside_grids", f"{d.code} is outside every grid",

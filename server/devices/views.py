@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from devices.codes import KIND_LABELS_ZH, DeviceKind
 from gis.codes import street_of
@@ -18,10 +19,11 @@ from server.devices import imports, placement, rates, service, sheets
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
     Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceImportReport,
-    DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, MaintenanceCreate,
-    MaintenanceRead, OnlineRateRead, RateMode,
+    DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, Located,
+    MaintenanceCreate, MaintenanceRead, OnlineRateRead, RateMode,
 )
 from server.openapi import UPLOAD_RESPONSES
+from server.territory import ensure_holds
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
@@ -64,8 +66,9 @@ def list_devices(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now
 
 
 @router.post("", response_model=DeviceCreated, status_code=201)
-def create_device(db_session: DbSession, _: Editor, body: DeviceCreate, now: Now) -> DeviceCreated:
+def create_device(db_session: DbSession, user: Editor, body: DeviceCreate, now: Now) -> DeviceCreated:
     """The secret in the answer is shown once; only its hash is stored."""
+    _ensure_placeable(db_session, user, now, body)
     device, secret = service.create(db_session=db_session, device_in=body, now=now)
     db_session.commit()
     return DeviceCreated(device=_read(device), credentials=Credentials(code=device.code, username=device.code,
@@ -85,32 +88,42 @@ def online_rate(
 
 @router.post("/import", response_model=DeviceImportReport, responses=UPLOAD_RESPONSES)
 def import_devices(
-    db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
+    db_session: DbSession, user: Editor, file: Annotated[UploadFile, File(description="点位台账 .xlsx or .csv")],
     now: Now, datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
 ) -> DeviceImportReport:
     """All or nothing: `committed: false` with row errors means nothing was written."""
     sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
     report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, now=now, dry_run=dry_run,
-                                 issue_secrets=issue_secrets)
+                                 issue_secrets=issue_secrets, user=user)
     if report.committed:
         db_session.commit()
     return report
 
 
 @router.get("/dead-letters", response_model=DeadLetterPage)
-def dead_letters(db_session: DbSession, _: DistrictReader, reason: str | None = None, device_code: str | None = None,
-                 page: Page = 1, page_size: PageSize = 50) -> DeadLetterPage:
-    """Messages the ingester refused, newest first, with counts per reason."""
-    q = select(DeadLetter)
+def dead_letters(db_session: DbSession, user: DistrictReader, now: Now, reason: str | None = None,
+                 device_code: str | None = None, page: Page = 1, page_size: PageSize = 50) -> DeadLetterPage:
+    """Messages the ingester refused, newest first, with counts per reason: those of the devices in
+    one's territory, and those naming no registered device (they belong to no place)."""
+    placeless = or_(DeadLetter.device_code.is_(None), DeadLetter.device_code.not_in(select(Device.code)))
+    scoped = or_(placeless, DeadLetter.device_code.in_(select(Device.code).where(service.visible(user, now))))
+    q = select(DeadLetter).where(scoped)
     if reason:
         q = q.where(DeadLetter.reason == reason)
     if device_code:
         q = q.where(DeadLetter.device_code == device_code)
     total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    counts = dict(db_session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
+    counts = dict(db_session.execute(select(DeadLetter.reason, func.count()).where(scoped)
+                                     .group_by(DeadLetter.reason)).all())
     rows = db_session.scalars(q.order_by(DeadLetter.id.desc()).offset((page - 1) * page_size).limit(page_size))
     return DeadLetterPage(items=[DeadLetterRead.model_validate(r, from_attributes=True) for r in rows], total=total,
                           counts=counts, page=page, page_size=page_size)
+
+
+def _ensure_placeable(db_session: Session, user: User, now: datetime, located: Located) -> None:
+    """Devices are placed (or moved) only inside the editor's territory."""
+    point = placement.to_point(located.lon, located.lat, located.datum) if located.lon is not None else None
+    ensure_holds(db_session, user, now, placement.grid_ids(db_session, [point]))
 
 
 @router.get("/{code}", response_model=DeviceDetail)
@@ -128,6 +141,8 @@ def get_device(db_session: DbSession, user: CurrentUser, code: str, now: Now) ->
 
 @router.patch("/{code}", response_model=DeviceRead)
 def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceUpdate, now: Now) -> DeviceRead:
+    if body.lon is not None:
+        _ensure_placeable(db_session, admin, now, body)
     d = service.update(db_session=db_session, device=service.get_visible(db_session=db_session, user=admin, code=code, now=now),
                        changes=body)
     db_session.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from shapely.geometry.base import BaseGeometry
 
@@ -84,15 +84,22 @@ def communities_by_code(*, db_session: Session, codes_: set[str]) -> dict[str, C
     return {c.code: c for c in rows}
 
 
-def list_streets(*, db_session: Session, district_code: str | None) -> list[Street]:
+def list_streets(*, db_session: Session, district_code: str | None = None,
+                 where: ColumnElement[bool] | None = None) -> list[Street]:
+    """`where`: the caller's territory (the views pass it; trusted callers pass none)."""
     q = select(Street).order_by(Street.code)
     if district_code:
         q = q.where(prefix_range(Street.code, codes.area_prefix(district_code)))
+    if where is not None:
+        q = q.where(where)
     return list(db_session.scalars(q))
 
 
-def list_communities(*, db_session: Session, street_code: str | None) -> list[Community]:
+def list_communities(*, db_session: Session, street_code: str | None,
+                     where: ColumnElement[bool] | None = None) -> list[Community]:
     q = select(Community).order_by(Community.code)
     if street_code:
         q = q.where(prefix_range(Community.code, codes.area_prefix(street_code)))
+    if where is not None:
+        q = q.where(where)
     return list(db_session.scalars(q))

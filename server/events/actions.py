@@ -17,7 +17,7 @@ from server.errors import InvalidInput, NotFound
 from server.events.enums import EventState
 from server.events.models import Dispute, Event, EventHistory
 from server.events.schemas import DisputeUpdate, TransitionIn
-from server.events.scope import ensure_can_change
+from server.events.scope import ensure_can_change, visible_events
 from server.events.transitions import ensure_role, transition
 from server.grids.models import GridAssignment
 from server.idempotency import check_replay, fingerprint
@@ -55,8 +55,9 @@ def _require(body: TransitionIn) -> None:
                            code="missing_field", detail={"field": need[0]})
 
 
-def _merge_target(db_session: Session, event: Event, body: TransitionIn) -> Event:
-    target = db_session.scalar(select(Event).where(Event.uuid == str(body.merged_into)))
+def _merge_target(db_session: Session, event: Event, body: TransitionIn, actor: User, now: datetime) -> Event:
+    """Another event the actor may see: one outside their territory is as unknown as no event."""
+    target = db_session.scalar(select(Event).where(Event.uuid == str(body.merged_into), visible_events(actor, now)))
     if target is None or target.id == event.id or target.state == EventState.merged.value:
         raise InvalidInput("merge target must be another, unmerged event", "合并目标须为另一个未合并的事件",
                            code="bad_merge_target")
@@ -72,13 +73,15 @@ def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
     if (done := _replay(db_session, idempotency_key, request_hash, actor)) is not None:
         return done, False
     _require(body)
-    photos.ensure_exist(db_session=db_session, keys=body.photos)
+    photos.ensure_exist(db_session=db_session, keys=body.photos, user=actor, now=now)
     data: dict[str, object] = {}
     if body.to_state is EventState.merged:
-        target = _merge_target(db_session, event, body)
+        target = _merge_target(db_session, event, body, actor, now)
         data["merged_into"] = target.uuid
     row = transition(db_session=db_session, event=event, to=body.to_state, actor=actor, at=now, note=body.note,
                      attachments=body.photos, data=data, idempotency_key=idempotency_key, request_hash=request_hash)
+    photos.link(db_session=db_session, keys=body.photos, record_type="event", record_id=event.id,  # its photos too
+                street_code=event.street_code, grid_id=event.grid_id, owner_id=event.reporter_id)
     if body.to_state is EventState.dispatched:
         event.dispatched_to = body.dispatched_to
     elif body.to_state is EventState.rejected:

@@ -71,7 +71,7 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         raise InvalidInput(f"location ({lon:.6f}, {lat:.6f}) is outside every grid; if the phone sent GCJ-02 "
                            "or BD-09, say so in `datum`", "上报位置不在任何网格内；如坐标为GCJ-02或BD-09请在datum中注明",
                            code="location_outside_grids")
-    photos.ensure_exist(db_session=db_session, keys=data.photos)
+    photos.ensure_exist(db_session=db_session, keys=data.photos, user=reporter, now=now)
     if data.dispute is not None and not is_dispute(category):
         raise InvalidInput("dispute fields are only for dispute categories", "仅矛盾纠纷类事件可填写纠纷信息",
                            code="not_a_dispute")

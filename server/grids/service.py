@@ -91,6 +91,11 @@ def export_features(*, db_session: Session, user: User | None, flt: GridFilter, 
     return [to_feature(g) for g in db_session.scalars(q)]
 
 
+def replacement_not_found(code: str) -> InvalidInput:
+    return InvalidInput(f"replacement grid {code} does not exist", f"替代网格 {code} 不存在",
+                        code="replacement_not_found")
+
+
 def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: datetime) -> Grid:
     """Retire a grid; its code stays taken forever, and open assignments end with it."""
     grid = get_by_code(db_session=db_session, code=code)
@@ -99,8 +104,7 @@ def retire(*, db_session: Session, code: str, replaced_by_code: str | None, at: 
     if grid.retired_at is not None:
         raise Conflict(f"grid {code} is already retired", f"网格 {code} 已撤销", code="grid_retired")
     if replaced_by_code and get_by_code(db_session=db_session, code=replaced_by_code) is None:
-        raise InvalidInput(f"replacement grid {replaced_by_code} does not exist",
-                           f"替代网格 {replaced_by_code} 不存在", code="replacement_not_found")
+        raise replacement_not_found(replaced_by_code)
     grid.retired_at = at
     grid.replaced_by_code = replaced_by_code
     for assignment in db_session.scalars(

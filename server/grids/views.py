@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from shapely.geometry import mapping
+from sqlalchemy import select
 
 from gis import crs as gis_crs
 from gis.codes import district_of, street_of
-from gis.shapefile_io import FieldMapping, read_grids, write_grids
+from gis.shapefile_io import FieldMapping, GridFeature, read_grids, write_grids
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
-from server.errors import InvalidInput, NotFound
+from server.errors import Forbidden, InvalidInput, NotFound
 from server.geometry import to_shapely
 from server.grids import imports, service
 from server.grids.models import Grid
@@ -28,7 +31,9 @@ from server.grids.schemas import (
     GRID_TYPE_LABELS_ZH, AssignmentRead, AssignmentRequest, GridFeatureCollection, GridImportReport, GridPage, GridRead,
     GridRetireRequest, GridSort, GridType,
 )
+from server.grids.scope import visible_grids
 from server.openapi import UPLOAD_RESPONSES, error, file_response
+from server.territory import territory
 from server.uploads import extract_shapefile_zip
 
 router = APIRouter(prefix="/grids", tags=["grids"])
@@ -102,7 +107,8 @@ def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now
 @router.post("/import", response_model=GridImportReport,
              responses={**UPLOAD_RESPONSES, 400: error("not a zip, an unsafe path in it, or too large unzipped")})
 def import_grids(
-    db_session: DbSession, _: Editor, file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg")],
+    db_session: DbSession, admin: Editor, now: Now,
+    file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg")],
     crs: Annotated[int | None, Query(description="EPSG code when the zip has no .prj")] = None,
     encoding: str | None = None, layer: str | None = None, dry_run: bool = False,
     code_field: str = "code", name_field: str = "name", community_field: str = "community", type_field: str = "type",
@@ -118,11 +124,23 @@ def import_grids(
                                     layer=layer)
         result = read_grids(shp, mapping=FieldMapping(code_field, name_field, community_field, type_field),
                             crs=crs, encoding=encoding)
+    _ensure_in_territory(admin, now, result.features)
     report = imports.import_features(db_session=db_session, features=result.features,
                                      source_epsg=result.source_epsg, encoding=result.encoding, dry_run=dry_run)
     if report.committed:
         db_session.commit()
     return report
+
+
+def _ensure_in_territory(admin: User, now: datetime, features: list[GridFeature]) -> None:
+    """Grids only in the editor's own communities: before any check, whose findings would name the
+    grids stored nearby. Malformed codes are left to the import's own checks, which block them."""
+    t = territory(admin, now)
+    codes = [c for f in features for c in (f.code[:12], f.community_code or "") if re.fullmatch(r"\d{12}", c)]
+    outside = sorted({c for c in codes if not t.covers(c)})
+    if outside:
+        raise Forbidden(f"communities outside your area: {', '.join(outside[:10])}", "导入的网格不在您的管辖范围内",
+                        code="scope_forbidden", detail={"communities": outside})
 
 
 @router.get("/{code}", response_model=GridRead)
@@ -133,6 +151,11 @@ def get_grid(db_session: DbSession, user: CurrentUser, code: str, now: Now) -> G
 @router.post("/{code}/retire", response_model=GridRead)
 def retire_grid(db_session: DbSession, admin: Editor, code: str, body: GridRetireRequest, now: Now) -> GridRead:
     service.get_visible(db_session=db_session, user=admin, code=code, now=now)  # inside the editor's territory
+    if body.replaced_by_code:  # a replacement outside it is as unknown as one that does not exist
+        replacement = db_session.scalar(select(Grid.id).where(Grid.code == body.replaced_by_code,
+                                                              visible_grids(admin, now)))
+        if replacement is None:
+            raise service.replacement_not_found(body.replaced_by_code)
     grid = service.retire(db_session=db_session, code=code, replaced_by_code=body.replaced_by_code, at=now)
     db_session.commit()
     return _read(grid, geometry=False)
@@ -142,7 +165,8 @@ def retire_grid(db_session: DbSession, admin: Editor, code: str, body: GridRetir
 def assign_worker(db_session: DbSession, admin: Editor, code: str, body: AssignmentRequest, now: Now) -> dict[str, Any]:
     grid = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
     worker = auth_service.get_by_username(db_session=db_session, username=body.username)
-    if worker is None:
+    # a user outside one's area is as unknown as one who does not exist
+    if worker is None or not territory(admin, now).covers(worker.street_code or worker.district_code or ""):
         raise NotFound(f"user {body.username} not found", f"用户 {body.username} 不存在", code="user_not_found")
     a = service.assign_worker(db_session=db_session, grid=grid, worker=worker, at=now)
     db_session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
@@ -57,24 +57,30 @@ def link(*, db_session: Session, keys: Sequence[str], record_type: str, record_i
                                  grid_id=grid_id, owner_id=owner_id) for k in dict.fromkeys(keys))
 
 
+def visible(user: User, now: datetime) -> ColumnElement[bool]:
+    """Photos of their uploader, and of the records (events, visits) the user may see."""
+    t = territory(user, now)
+    used_in_territory = select(PhotoLink.id).where(PhotoLink.sha256 == Photo.sha256, t.codes(
+        PhotoLink.street_code, worker=or_(PhotoLink.grid_id.in_(t.assigned_grid_ids()), PhotoLink.owner_id == user.id)))
+    return or_(Photo.uploaded_by == user.id, used_in_territory.exists())
+
+
 def get_visible(*, db_session: Session, user: User, sha256: str, now: datetime) -> Photo:
     """A photo for its uploader and for whoever may see a record it belongs to; 404 otherwise,
     so hashes outside one's territory do not leak."""
-    t = territory(user, now)
-    used_in_territory = select(PhotoLink.id).where(PhotoLink.sha256 == sha256, t.codes(
-        PhotoLink.street_code, worker=or_(PhotoLink.grid_id.in_(t.assigned_grid_ids()), PhotoLink.owner_id == user.id)))
-    photo = db_session.scalar(select(Photo).where(Photo.sha256 == sha256,
-                                                  or_(Photo.uploaded_by == user.id, used_in_territory.exists())))
+    photo = db_session.scalar(select(Photo).where(Photo.sha256 == sha256, visible(user, now)))
     if photo is None:
         raise NotFound(f"photo {sha256} not found", f"照片 {sha256} 不存在", code="photo_not_found")
     return photo
 
 
-def ensure_exist(*, db_session: Session, keys: Sequence[str]) -> None:
-    """Events may only refer to photos already uploaded: a missing one is named, not dropped."""
+def ensure_exist(*, db_session: Session, keys: Sequence[str], user: User, now: datetime) -> None:
+    """Records may only refer to photos already uploaded that the user may see (a hash alone is no
+    right to a photo: attaching it to one's own record would make it readable): a missing one is
+    named, not dropped, and one out of sight is missing."""
     if not keys:
         return
-    found = set(db_session.scalars(select(Photo.sha256).where(Photo.sha256.in_(list(keys)))))
+    found = set(db_session.scalars(select(Photo.sha256).where(Photo.sha256.in_(list(keys)), visible(user, now))))
     missing = [k for k in keys if k not in found]
     if missing:
         raise InvalidInput(f"photos not uploaded yet: {', '.join(missing[:5])}; POST /api/v1/photos first",

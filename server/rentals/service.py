@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from devices.codes import DeviceKind
@@ -13,7 +13,7 @@ from server.auth.models import User
 from server.devices import service as devices
 from server.errors import Conflict, InvalidInput, NotFound
 from server.rentals import pii
-from server.rentals.models import Rental, RentalAccessController, Tenant, TenantRecord
+from server.rentals.models import PiiAccess, Rental, RentalAccessController, Tenant, TenantRecord
 # Public: the rental rates (纳管率, 登记率, 注销率) are the rentals domain's definitions; indicators sum them.
 from server.rentals.rates import rental_rates  # noqa: F401
 from server.rentals.schemas import RentalCreate, TenantCreate, TenantStatus
@@ -122,10 +122,11 @@ def register_tenant(*, db_session: Session, rental: Rental, tenant_in: TenantCre
 
 
 def get_tenant(*, db_session: Session, user: User | None, tenant_id: int, now: datetime) -> Tenant:
-    tenant = db_session.get(Tenant, tenant_id)
+    """404 alike for a tenant out of scope and one that does not exist."""
+    in_territory = select(Rental.id).where(territory(user, now).grids(Rental.grid_id))
+    tenant = db_session.scalar(select(Tenant).where(Tenant.id == tenant_id, Tenant.rental_id.in_(in_territory)))
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found", f"人员 {tenant_id} 不存在", code="tenant_not_found")
-    get_rental(db_session=db_session, user=user, rental_id=tenant.rental_id, now=now)  # territory check
     return tenant
 
 
@@ -164,8 +165,11 @@ def deregister(*, db_session: Session, tenant: Tenant, actor: str, now: datetime
 
 def reject_record(*, db_session: Session, user: User | None, record_id: int, actor: str, now: datetime) -> TenantRecord:
     """A detection that was wrong: the tenant still lives there, or the new card is not a tenant's."""
-    record = db_session.get(TenantRecord, record_id)
-    if record is None or record.status != "pending":
+    in_territory = select(Tenant.id).where(Tenant.rental_id.in_(
+        select(Rental.id).where(territory(user, now).grids(Rental.grid_id))))
+    record = db_session.scalar(select(TenantRecord).where(TenantRecord.id == record_id,
+                                                          TenantRecord.tenant_id.in_(in_territory)))
+    if record is None or record.status != "pending":  # out of scope: as unknown as a record that does not exist
         raise NotFound(f"pending record {record_id} not found", f"待处理记录 {record_id} 不存在", code="record_not_found")
     tenant = get_tenant(db_session=db_session, user=user, tenant_id=record.tenant_id, now=now)
     record.status, record.decided_at, record.decided_by = "rejected", now, actor
@@ -195,3 +199,13 @@ def list_records(*, db_session: Session, user: User | None, now: datetime,
     if status:
         q = q.where(TenantRecord.status == status)
     return list(db_session.scalars(q.order_by(TenantRecord.occurred_at, TenantRecord.id).limit(1000)))
+
+
+def pii_log(*, db_session: Session, user: User | None, now: datetime, page: int = 1,
+            page_size: int = 100) -> list[PiiAccess]:
+    """Reads of full personal data of the tenants and rentals in the user's territory, newest first."""
+    rentals = select(Rental.id).where(territory(user, now).grids(Rental.grid_id))
+    tenants = select(Tenant.id).where(Tenant.rental_id.in_(rentals))
+    q = select(PiiAccess).where(or_(and_(PiiAccess.record_type == "tenant", PiiAccess.record_id.in_(tenants)),
+                                    and_(PiiAccess.record_type == "rental", PiiAccess.record_id.in_(rentals))))
+    return list(db_session.scalars(q.order_by(PiiAccess.id.desc()).offset((page - 1) * page_size).limit(page_size)))

@@ -14,11 +14,12 @@ from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import service as devices
 from server.rentals import cards, pii, rates, service
-from server.rentals.models import PiiAccess, Rental, Tenant, TenantRecord
+from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
     CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
 )
+from server.territory import ensure_holds
 
 router = APIRouter(prefix="/rentals", tags=["rentals"])
 Admin = Annotated[User, Depends(require_roles(Role.district_admin))]
@@ -51,7 +52,9 @@ def _tenant(t: Tenant, *, full: bool = False, pending: list[int] | None = None) 
 
 
 @router.post("", response_model=RentalRead, status_code=201)
-def create_rental(db_session: DbSession, _: Editor, body: RentalCreate, now: Now) -> RentalRead:
+def create_rental(db_session: DbSession, user: Editor, body: RentalCreate, now: Now) -> RentalRead:
+    point = placement.to_point(body.lon, body.lat, body.datum) if body.lon is not None else None
+    ensure_holds(db_session, user, now, placement.grid_ids(db_session, [point]))  # only inside one's own area
     rental = service.create_rental(db_session=db_session, rental_in=body, now=now)
     db_session.commit()
     return _rental(rental, [])
@@ -141,10 +144,10 @@ def reject_record(db_session: DbSession, user: FieldEditor, record_id: int, now:
 
 
 @router.get("/pii-log", response_model=list[PiiAccessRead])
-def pii_log(db_session: DbSession, _: Auditor, page: Page = 1, page_size: PageSize = 100) -> list[dict[str, object]]:
-    """Who read full personal data, when, and which record (newest first)."""
-    rows = db_session.scalars(select(PiiAccess).order_by(PiiAccess.id.desc()).offset((page - 1) * page_size)
-                              .limit(page_size))
+def pii_log(db_session: DbSession, user: Auditor, now: Now, page: Page = 1,
+            page_size: PageSize = 100) -> list[dict[str, object]]:
+    """Who read full personal data of the records in one's territory, when, and which (newest first)."""
+    rows = service.pii_log(db_session=db_session, user=user, now=now, page=page, page_size=page_size)
     return [{"at": r.at, "username": r.username, "role": r.role, "record_type": r.record_type,
              "record_id": r.record_id, "fields": r.fields} for r in rows]
 

@@ -94,7 +94,7 @@ def create(*, db_session: Session, worker: User, data: VisitCreate, now: datetim
     if data.started_at > now + MAX_CLOCK_SKEW:
         raise InvalidInput("started_at is in the future: check the phone's clock", "走访开始时间晚于服务器时间",
                            code="clock_skew")
-    photos.ensure_exist(db_session=db_session, keys=data.photos)
+    photos.ensure_exist(db_session=db_session, keys=data.photos, user=worker, now=now)
     lon, lat = to_cgcs2000(np.array([p.lon for p in data.points]), np.array([p.lat for p in data.points]),
                            data.datum.value)
     minutes = (data.ended_at - data.started_at).total_seconds() / 60.0

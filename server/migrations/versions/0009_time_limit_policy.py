@@ -1,7 +1,7 @@
 """time_limit_policy: the time limit (时限) rows were the only place the concept was called SLA
 
-Revision ID: 0007_time_limit_policy
-Revises: 0006_photo_links
+Revision ID: 0009_time_limit_policy
+Revises: 0008_login_throttle
 Create Date: 2026-12-01
 
 One name per concept (GLOSSARY): the rows keep their data, the table takes the name the code, the
@@ -10,8 +10,8 @@ so the primary key is renamed to what a fresh table of that name would have.
 """
 from alembic import op
 
-revision = '0007_time_limit_policy'
-down_revision = '0006_photo_links'
+revision = '0009_time_limit_policy'
+down_revision = '0008_login_throttle'
 branch_labels = None
 depends_on = None
 
