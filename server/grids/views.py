@@ -16,7 +16,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from gis import crs as gis_crs
-from gis.codes import district_of, street_of
+from gis.codes import community_of_grid, district_of, grid_code_problem, street_of
 from gis.shapefile_io import FieldMapping, GridFeature, read_grids, write_grids
 from server.auth import service as auth_service
 from server.auth.enums import Role
@@ -136,7 +136,8 @@ def _ensure_in_territory(admin: User, now: datetime, features: list[GridFeature]
     """Grids only in the editor's own communities: before any check, whose findings would name the
     grids stored nearby. Malformed codes are left to the import's own checks, which block them."""
     t = territory(admin, now)
-    codes = [c for f in features for c in (f.code[:12], f.community_code or "") if re.fullmatch(r"\d{12}", c)]
+    of_grid = [community_of_grid(f.code) for f in features if grid_code_problem(f.code) is None]
+    codes = [c for c in of_grid + [f.community_code or "" for f in features] if re.fullmatch(r"\d{12}", c)]
     outside = sorted({c for c in codes if not t.covers(c)})
     if outside:
         raise Forbidden(f"communities outside your area: {', '.join(outside[:10])}", "导入的网格不在您的管辖范围内",

@@ -53,8 +53,8 @@ def _tenant(t: Tenant, *, full: bool = False, pending: list[int] | None = None) 
 
 @router.post("", response_model=RentalRead, status_code=201)
 def create_rental(db_session: DbSession, user: Editor, body: RentalCreate, now: Now) -> RentalRead:
-    point = placement.to_point(body.lon, body.lat, body.datum) if body.lon is not None else None
-    ensure_holds(db_session, user, now, placement.grid_ids(db_session, [point]))  # only inside one's own area
+    point = devices.to_point(body.lon, body.lat, body.datum) if body.lon is not None else None
+    ensure_holds(db_session, user, now, devices.grid_ids(db_session, [point]))  # only inside one's own area
     rental = service.create_rental(db_session=db_session, rental_in=body, now=now)
     db_session.commit()
     return _rental(rental, [])

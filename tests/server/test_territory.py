@@ -95,7 +95,7 @@ NOT_LISTS = {
     "/api/v1/health": "public liveness, no records",
     "/api/v1/auth/me": "the caller's own user",
     "/api/v1/events/categories": "the category catalogue, the same for every district",
-    "/api/v1/events/sla-policies": "the time-limit catalogue, the same for every district",
+    "/api/v1/events/time-limits": "the time-limit catalogue, the same for every district",
 }
 # Query parameters for list endpoints that need some (each dict is one request).
 _INDICATOR_SCOPES = ["district:440112", "street:440112001", "community:440112001001", "grid:440112001001001"]
