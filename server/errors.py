@@ -70,3 +70,20 @@ class Conflict(GridopsError):
 class PayloadTooLarge(GridopsError):
     status_code = 413
     default_code = "payload_too_large"
+
+
+class ServiceUnavailable(GridopsError):
+    status_code = 503
+    default_code = "service_unavailable"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """A write that waited its whole busy timeout for SQLite's one write lock: nothing was written,
+    and the same request later will do. `retry_after` (seconds) is also sent as Retry-After."""
+
+    default_code = "database_busy"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(f"the database is busy with other writes; nothing was saved, retry in {retry_after} s",
+                         f"数据库正忙，本次未保存，请 {retry_after} 秒后重试", detail={"retry_after": retry_after})
+        self.retry_after = retry_after

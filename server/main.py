@@ -6,15 +6,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import GisInputError
 from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
+from server.database.core import is_busy
 from server.database.types import utcnow
 from server.config import get_settings
 from server.divisions.views import router as divisions_router
-from server.errors import GridopsError, InvalidInput
+from server.errors import DatabaseBusy, GridopsError, InvalidInput
 from server.events.views import router as events_router
 from server.grids.views import router as grids_router
 from server.health import log_startup_warnings, router as health_router
@@ -33,6 +35,8 @@ API_PREFIX = "/api/v1"
 
 def _json(err: GridopsError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
+    if isinstance(err, DatabaseBusy):
+        headers = {"Retry-After": str(err.retry_after)}
     return JSONResponse(err.body(), status_code=err.status_code, headers=headers)
 
 
@@ -44,6 +48,13 @@ async def _gridops_error(_: Request, exc: Exception) -> JSONResponse:
 async def _gis_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GisInputError)
     return _json(InvalidInput(exc.message_en, exc.message_zh, code=exc.code))
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    """SQLite's write lock still taken after the busy timeout: 503 and when to retry, not a bare 500."""
+    if not is_busy(exc):
+        raise exc
+    return _json(DatabaseBusy())
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -74,6 +85,7 @@ def create_app() -> FastAPI:
         app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(GisInputError, _gis_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

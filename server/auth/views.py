@@ -11,9 +11,9 @@ from server.auth import service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import Token, UserCreate, UserRead
-from server.auth.security import create_token
+from server.auth.security import create_token, hash_password
 from server.config import get_settings
-from server.deps import CurrentUser, DbSession, require_roles
+from server.deps import CurrentUser, DbSession, ReadDbSession, require_roles
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import token_secret
 
@@ -21,7 +21,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=Token)
-def login(db_session: DbSession, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+def login(db_session: ReadDbSession, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    """A POST that only reads: bcrypt (tens of ms by design) runs in a read session, never holding
+    SQLite's write lock."""
     user = service.authenticate(db_session=db_session, username=form.username, password=form.password)
     if user is None:
         raise NotAuthenticated("wrong username or password", "用户名或密码错误", code="login_failed")
@@ -47,6 +49,7 @@ def create_user(
         raise Forbidden("users outside your district", "不能创建本区以外的用户", code="scope_forbidden")
     if user_in.street_code and not user_in.street_code.startswith(admin.district_code or "-"):
         raise Forbidden("street outside your district", "街道不在本区范围内", code="scope_forbidden")
-    user = service.create(db_session=db_session, user_in=user_in)
+    hashed = hash_password(user_in.password, rounds=get_settings().bcrypt_rounds)  # before the write transaction
+    user = service.create(db_session=db_session, user_in=user_in, hashed_password=hashed)
     db_session.commit()
     return user

@@ -3,13 +3,18 @@
 `sqlite:///…` URLs get mod_spatialite loaded on every connection, WAL and a busy timeout
 (FACTS.md: without it concurrent writers see "database is locked"). PostgreSQL URLs are
 used as they are; the PostGIS extension is created by the first migration.
+
+SQLite has one writer. A session says whether it writes: a read session (`READ_ONLY`, see
+`get_read_sessionmaker`) begins deferred and, in WAL mode, reads its snapshot beside the writer
+without ever waiting for the write lock; a write session takes the lock up front (BEGIN
+IMMEDIATE). A write that still cannot get the lock within the busy timeout is `is_busy`: the
+API answers 503 `database_busy` with Retry-After.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 # pyproj must be loaded before mod_spatialite: the other way round, the two PROJ builds
@@ -22,6 +27,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from server.config import get_settings
 
 SPATIALITE_MODULE = "mod_spatialite"
+# Execution option of sessions and connections that only read: on SQLite their transactions
+# begin deferred, so they never take (nor wait for) the write lock.
+READ_ONLY = "gridops_read_only"
 
 
 class Base(DeclarativeBase):
@@ -41,7 +49,7 @@ def _check_extension_loading() -> None:
         )
 
 
-def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object, *, busy_timeout_ms: int) -> None:
     """Load SpatiaLite and set the pragmas that make concurrent use safe and fast."""
     # Let SQLAlchemy emit BEGIN itself (see _on_sqlite_begin): pysqlite's implicit transactions
     # break SAVEPOINTs and transactional DDL.
@@ -57,7 +65,7 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.enable_load_extension(False)
     dbapi_conn.execute("PRAGMA journal_mode=WAL")
     dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-    dbapi_conn.execute("PRAGMA busy_timeout=5000")
+    dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     dbapi_conn.execute("PRAGMA foreign_keys=ON")
     if dbapi_conn.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
         # With the transaction flag this takes 0.07 s instead of 12 s (FACTS.md).
@@ -65,24 +73,36 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
 
 
 def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    """BEGIN IMMEDIATE: a deferred transaction that read and then writes fails at once with
+    """Writes BEGIN IMMEDIATE: a deferred transaction that read and then writes fails at once with
     "database is locked" when another writer committed meanwhile (WAL snapshot), whatever
-    the busy timeout; taking the write lock up front makes writers queue instead."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    the busy timeout; taking the write lock up front makes writers queue instead. Reads
+    (READ_ONLY) BEGIN deferred: in WAL mode they never wait for the writer, nor it for them."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for a URL; SQLite files get their folder created and SpatiaLite wired in."""
+def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
+    """Engine for a URL; SQLite files get their folder created and SpatiaLite wired in. A SQLite
+    write waits `busy_timeout_ms` (default: the setting) for the write lock, then fails busy."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _check_extension_loading()
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _on_sqlite_connect)
+        timeout = get_settings().sqlite_busy_timeout_ms if busy_timeout_ms is None else busy_timeout_ms
+        event.listen(engine, "connect", partial(_on_sqlite_connect, busy_timeout_ms=timeout))
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite gave up waiting for the write lock (SQLITE_BUSY / SQLITE_LOCKED): retry later."""
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and any(m in str(orig) for m in _BUSY_MESSAGES)
 
 
 def analyze(engine: Engine) -> None:
@@ -103,15 +123,36 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
+def read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read: on SQLite their transactions never take the write lock (deferred BEGIN)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, execution_options={READ_ONLY: True})
+
+
+def _reads_after_commit(session: Session) -> None:
+    # Applies from the next transaction on (execution options are set when it takes its connection).
+    session.execution_options = session.execution_options.union({READ_ONLY: True})
+
+
+def write_once_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions of requests that write: the write lock from the first query to the commit, then
+    reads only (the response is built after the commit), so the lock is never held while the
+    response is serialised and sent. Views commit once, at the end of their writes."""
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(maker, "after_commit", _reads_after_commit)
+    return maker
+
+
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
+    """Write sessions (the CLI, the ingester): on SQLite every transaction takes the write lock."""
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
-    """Request-scoped session: the FastAPI dependency (overridden in tests)."""
-    session = get_sessionmaker()()
-    try:
-        yield session
-    finally:
-        session.close()
+@lru_cache
+def get_read_sessionmaker() -> sessionmaker[Session]:
+    return read_sessions(get_engine())
+
+
+@lru_cache
+def get_write_once_sessionmaker() -> sessionmaker[Session]:
+    return write_once_sessions(get_engine())
