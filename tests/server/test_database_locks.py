@@ -14,7 +14,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from server.database.core import is_busy, make_engine, read_sessions, write_once_sessions
+from server.database.core import (
+    is_busy,
+    make_engine,
+    read_sessions,
+    write_once_sessions,
+)
 from server.database.migrate import upgrade
 from server.rentals import service as rentals
 from server.rentals.models import PiiAccess
