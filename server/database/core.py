@@ -14,6 +14,8 @@ API answers 503 `database_busy` with Retry-After.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import deque
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from pathlib import Path
 import pyproj  # noqa: F401
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from server.config import get_settings
@@ -49,8 +52,83 @@ def _check_extension_loading() -> None:
         )
 
 
-def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object, *, busy_timeout_ms: int) -> None:
+class WriteQueue:
+    """A lock handed to its waiters in arrival order (threading.Lock lets the releaser take it back)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True
+        with self._mutex:
+            if turn in self._waiters:
+                self._waiters.remove(turn)
+                return False
+            return True  # handed over just as the wait ran out
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # the next in line holds it now
+            else:
+                self._held = False
+
+
+class _GatedConnection(sqlite3.Connection):
+    """A connection whose write transactions pass this process's gate (one per engine) first.
+
+    SQLite's busy handler polls with sleeps growing to 100 ms, so a writer that waits can be
+    overtaken by newcomers until its busy timeout runs out (measured: 1 write in 600 got 503 with
+    20 writers beside an export). Writers of one process queue in order instead and each is woken
+    as soon as the previous one commits; the busy timeout still arbitrates between processes."""
+
+    gate: WriteQueue
+    gate_timeout_s: float
+    holds_gate = False
+
+    def enter_gate(self) -> None:
+        if not self.gate.acquire(timeout=self.gate_timeout_s):
+            raise sqlite3.OperationalError("database is locked (this process's other writers held it)")
+        self.holds_gate = True
+
+    def leave_gate(self) -> None:
+        if self.holds_gate:
+            self.holds_gate = False
+            self.gate.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_gate()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_gate()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_gate()
+
+
+def _on_sqlite_connect(dbapi_conn: _GatedConnection, _record: object, *, busy_timeout_ms: int,
+                       gate: WriteQueue) -> None:
     """Load SpatiaLite and set the pragmas that make concurrent use safe and fast."""
+    dbapi_conn.gate, dbapi_conn.gate_timeout_s = gate, busy_timeout_ms / 1000
     # Let SQLAlchemy emit BEGIN itself (see _on_sqlite_begin): pysqlite's implicit transactions
     # break SAVEPOINTs and transactional DDL.
     dbapi_conn.isolation_level = None
@@ -77,7 +155,19 @@ def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     "database is locked" when another writer committed meanwhile (WAL snapshot), whatever
     the busy timeout; taking the write lock up front makes writers queue instead. Reads
     (READ_ONLY) BEGIN deferred: in WAL mode they never wait for the writer, nor it for them."""
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+        return
+    dbapi_conn = conn.connection.dbapi_connection
+    try:
+        dbapi_conn.enter_gate()  # released by the connection's commit, rollback or close
+    except sqlite3.OperationalError as exc:
+        raise OperationalError("BEGIN IMMEDIATE", None, exc) from None
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_conn.leave_gate()
+        raise
 
 
 def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
@@ -88,9 +178,9 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
         _check_extension_loading()
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "factory": _GatedConnection})
         timeout = get_settings().sqlite_busy_timeout_ms if busy_timeout_ms is None else busy_timeout_ms
-        event.listen(engine, "connect", partial(_on_sqlite_connect, busy_timeout_ms=timeout))
+        event.listen(engine, "connect", partial(_on_sqlite_connect, busy_timeout_ms=timeout, gate=WriteQueue()))
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -4,8 +4,10 @@ default already fails"). Against real servers and real commits, on both back end
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
@@ -15,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.database.core import (
+    WriteQueue,
     is_busy,
     make_engine,
     read_sessions,
@@ -141,3 +144,56 @@ def test_the_audited_pii_read_writes_its_log_through_a_write_session(fresh_db_ur
     with Session(engine) as s:
         assert s.scalars(select(PiiAccess.record_id)).all() == [tenant_id]
     engine.dispose()
+
+
+def test_writers_of_one_process_queue_instead_of_timing_out(sqlite_url: str) -> None:
+    """SQLite's busy handler lets newcomers overtake a waiter (8 of 360 writes timed out here);
+    queued in order, each waits for the writers ahead of it only."""
+    engine = make_engine(sqlite_url, busy_timeout_ms=1000)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE tally (n INTEGER)")
+    waits: list[float] = []
+    failures: list[BaseException] = []
+
+    def write(_: int) -> None:
+        for _ in range(30):
+            t0 = time.monotonic()
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("INSERT INTO tally VALUES (1)")
+                    time.sleep(0.005)  # a write transaction of a few milliseconds
+            except OperationalError as exc:
+                failures.append(exc)
+            waits.append(time.monotonic() - t0)
+
+    with ThreadPoolExecutor(12) as pool:  # fewer than the pool's 15 connections
+        list(pool.map(write, range(12)))
+    assert failures == []
+    assert max(waits) < 1.0
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM tally").scalar() == 360
+    engine.dispose()
+
+
+def test_write_queue_hands_over_in_arrival_order() -> None:
+    queue, order = WriteQueue(), []
+    assert queue.acquire(timeout=0)
+
+    def wait_turn(name: str) -> None:
+        assert queue.acquire(timeout=10)
+        order.append(name)
+        queue.release()
+
+    threads = []
+    for name in ("first", "second", "third"):
+        threads.append(threading.Thread(target=wait_turn, args=(name,)))
+        threads[-1].start()
+        while len(queue._waiters) < len(threads):  # each in line before the next comes
+            time.sleep(0.001)
+    assert not queue.acquire(timeout=0.05)  # a latecomer times out and leaves the line
+    assert len(queue._waiters) == 3
+    queue.release()
+    for t in threads:
+        t.join(timeout=10)
+    assert order == ["first", "second", "third"]
+    assert queue.acquire(timeout=0)  # free again
