@@ -1,11 +1,13 @@
 """A cap on requests in flight, for the embedded SQLite back end.
 
-SQLite has one writer. Reads no longer take its lock and a write holds it inside one thread hop
-(server.database.core), so the cap is no longer what keeps writers from timing out; it still
-trims the tail: one process, one GIL, one writer at a time, and past a few requests in flight
-more threads only wait longer (bench_events, 20 writers beside an export: p95 0.85 s with the
-cap of 8, 1.3 s without; 0 errors either way). Waiting here is asynchronous and takes no thread
-and no connection. PostgreSQL needs no cap.
+SQLite has one writer. Reads no longer take its lock and a successful write holds it inside one
+thread hop (server.database.core), so the cap no longer decides whether writers time out
+(bench_events, 20 writers beside an export: 0 errors with the cap of 8 and without). It still
+trims the tail (p95 0.85 s with it, 1.3 s without: one process, one GIL, one writer at a time),
+and it keeps threads free: a request that fails after its first query releases the lock only when
+its session closes, in another thread hop, which must not wait behind threads all queued for
+that lock. Waiting here is asynchronous and takes no thread and no connection. PostgreSQL needs
+no cap.
 """
 
 from __future__ import annotations
