@@ -1,6 +1,7 @@
 """Benchmark sustained event submission through the HTTP API on SpatiaLite and on PostGIS.
 
 Run:  .venv/bin/python bench/bench_events.py [--backend sqlite|postgis|both] [--clients 50] [--seconds 20]
+      [--export-writers 20] [--exporters 1]
 
 For each back end: a fresh database (a temp dir for SQLite, the --pg-database for PostGIS),
 `gridops db upgrade` and `gridops demo` as subprocesses, `gridops serve` on a free loopback
@@ -11,8 +12,12 @@ reported_at now. The server converts the datum, assigns the grid and writes the 
 its history row. Figures: events/s and p50/p95/p99 latency; the baseline is the same clients
 on GET /api/v1/health (the HTTP stack without the database) for the same time; then 1,000
 already-sent bodies are POSTed again (each must be 200, not 201) and the database is checked
-to hold exactly one event per 201 (exactly once). Server, load generator and database CPU
-are sampled from /proc to say what limited throughput.
+to hold exactly one event per 201 (exactly once). Then the export phase: --exporters district
+admins download GET /api/v1/events/export?format=xlsx (every event so far, one long read) again and
+again while --export-writers workers keep POSTing events, for the same time; it counts 5xx
+(goal 0: a read never waits for SQLite's write lock and a write never waits for a read) and prints
+the writers' events/s and latency beside the exports' durations. Server, load generator and
+database CPU are sampled from /proc to say what limited throughput.
 """
 
 from __future__ import annotations
@@ -77,6 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--retries", type=int, default=1000,
                    help="already-sent event bodies to POST again in the duplicate-retry phase (each must be 200)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (`gridops serve --workers`)")
+    p.add_argument("--export-writers", type=int, default=20,
+                   help="clients POSTing events during the export phase (the first of the --clients workers)")
+    p.add_argument("--exporters", type=int, default=1,
+                   help="district admins downloading the xlsx export over and over during the export phase (0: no phase)")
+    p.add_argument("--sqlite-max-requests", type=int, default=None,
+                   help="GRIDOPS_SQLITE_MAX_REQUESTS for the SQLite server (the request cap; default: the setting's)")
     p.add_argument("--pg-url", default=os.environ.get("GRIDOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL),
                    help="PostgreSQL URL for the admin connection (AUTOCOMMIT) that creates --pg-database; "
                         "$GRIDOPS_TEST_POSTGRES_URL, if set, is the default")
@@ -97,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--clients, --max-requests, --workers must be >= 1, --seconds > 0, --retries >= 0")
     if args.clients > 288:
         p.error("the demo district has 288 grid workers (w001..w288): --clients <= 288")
+    if not 1 <= args.export_writers <= args.clients or args.exporters < 0:
+        p.error("--export-writers must be 1..--clients, --exporters >= 0")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.pg_database):
         p.error("--pg-database must be a plain lower-case identifier")
     return args
@@ -379,6 +392,16 @@ def login_workers(base: str, n: int, rng: np.random.Generator) -> list[Worker]:
     return workers
 
 
+def login_exporters(base: str, n: int) -> list[Worker]:
+    """District-wide readers (the demo's admin account, one keep-alive client each): the export is theirs."""
+    with httpx.Client(base_url=base, timeout=30) as c:
+        r = c.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
+        r.raise_for_status()
+        token = r.json()["access_token"]
+    empty = np.empty(0)
+    return [Worker(f"admin#{i + 1}", token, "", empty, empty, empty, empty) for i in range(n)]
+
+
 def event_body(w: Worker, rnd: random.Random, k: int) -> bytes:
     j = k % POINTS_PER_CLIENT
     datum = rnd.choice(("wgs84", "gcj02"))
@@ -485,6 +508,38 @@ def post_step(w: Worker, c: httpx.Client, rnd: random.Random, k: int) -> tuple[s
     return "201", True, note
 
 
+def export_step(w: Worker, c: httpx.Client, rnd: random.Random, k: int) -> tuple[str, bool, str | None]:
+    r = c.get("/api/v1/events/export", params={"format": "xlsx"})
+    if r.status_code != 200:
+        return _error_code(r), False, None
+    return "200", True, None
+
+
+def run_beside(*phases: Callable[[], PhaseResult]) -> list[PhaseResult]:
+    """Phases started together, each in its own thread (each with its own clients and deadline)."""
+    results: list[PhaseResult | BaseException | None] = [None] * len(phases)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = phases[i]()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(phases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results  # type: ignore[return-value]
+
+
+def server_errors_5xx(p: PhaseResult) -> int:
+    return sum(v for k, v in p.errors.items() if k[:1] == "5")
+
+
 def retry_step(w: Worker, c: httpx.Client, rnd: random.Random, k: int) -> tuple[str, bool, str | None]:
     body = w.sent[k]
     r = c.post("/api/v1/events", content=body, headers={"Content-Type": "application/json"})
@@ -545,6 +600,8 @@ class BackendResult:
     health: PhaseResult
     events: PhaseResult
     retry: PhaseResult
+    export_writes: PhaseResult | None  # the export phase: writers' POSTs …
+    exports: PhaseResult | None  # … and the exports beside them
     warmup_201: int
     db_counts: dict[str, int]
     created_201: int
@@ -584,9 +641,8 @@ def cpu_line(cpu: CpuUse, backend: str) -> str:
 def limiting_factor(backend: str, cpu: CpuUse, workers: int, server_errors: Counter[str]) -> str:
     locked = sum(v for k, v in server_errors.items() if "database is locked" in k)
     if locked:
-        what = (f"the SQLite write lock: {locked} requests failed with 'database is locked' after the 5 s "
-                "busy_timeout (every session starts with BEGIN IMMEDIATE, so a request holds the write lock "
-                "from its auth lookup on, across threadpool hops, while the other threads wait for it)")
+        what = (f"the SQLite write lock: {locked} requests failed with 'database is locked' after the busy "
+                "timeout (writes BEGIN IMMEDIATE, from the view's first query to its commit)")
     elif cpu.server_pct / workers >= 85:
         what = ("CPU of the single uvicorn worker (pure-Python HTTP, routing, validation, ORM, JSON; "
                 "one process cannot use a second core)" if workers == 1 else "CPU of the uvicorn workers")
@@ -610,6 +666,8 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
            "GRIDOPS_SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!", "GRIDOPS_DEMO": "true",
            "GRIDOPS_MEDIA_ROOT": str(tmp / "media"), "PYTHONPATH": str(ROOT),
            "GRIDOPS_MQTT_EMBEDDED": "true" if args.embedded_mqtt else "false"}
+    if args.sqlite_max_requests is not None:
+        env["GRIDOPS_SQLITE_MAX_REQUESTS"] = str(args.sqlite_max_requests)
     server: Server | None = None
     try:
         t_up = run_cli(["db", "upgrade"], env, tmp)
@@ -646,15 +704,25 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
             random.Random(args.seed).shuffle(w.sent)
         retry = run_phase("retry", server.base, workers, retry_step, seconds=args.seconds,
                           max_requests=args.max_requests, per_client=quota, **common)
+        export_writes = exports = None
+        if args.exporters:  # a long read (the whole district's export) beside the writers
+            admins = login_exporters(server.base, args.exporters)
+            writers = workers[:args.export_writers]
+            export_writes, exports = run_beside(
+                lambda: run_phase("events", server.base, writers, post_step, seconds=args.seconds,
+                                  max_requests=args.max_requests, per_client=None, **common),
+                lambda: run_phase("export", server.base, admins, export_step, seconds=args.seconds,
+                                  max_requests=args.max_requests, per_client=None, **common))
         recovered = recover(server.base, workers, seconds=max(args.seconds, 30.0))
         server.stop()  # everything committed is in the database now
         _, after = db_facts(url)
-        created = warm.ok + events.ok
+        created = warm.ok + events.ok + (export_writes.ok if export_writes else 0)
         counts = {k: after[k] - before[k] for k in after}
         errs = server_exceptions(server.log_path)
         if warm.errors:  # count warm-up failures with the timed ones: the same server, the same bug
             events.errors.update(Counter({f"{k} (warm-up)": v for k, v in warm.errors.items()}))
-        return BackendResult(backend, version, setup, health, events, retry, warm.ok, counts, created, recovered,
+        return BackendResult(backend, version, setup, health, events, retry, export_writes, exports, warm.ok, counts,
+                             created, recovered,
                              errs, limiting_factor(backend, events.cpu, args.workers, errs))
     except Exception:
         if server is not None:
@@ -709,11 +777,20 @@ def print_result(r: BackendResult, args: argparse.Namespace) -> None:
           f"errors: {_fmt_errors(t.errors)}")
     if t.notes:
         print(f"  notes              : {_fmt_errors(t.notes)}")
+    w, x = r.export_writes, r.exports
+    if w is not None and x is not None:
+        print(f"export phase         : {w.rate:8.0f} events/s   p50 {w.pct(50):6.1f}  "
+              f"p95 {w.pct(95):6.1f}  p99 {w.pct(99):6.1f} ms   {w.ok} in {w.elapsed:.1f} s by "
+              f"{args.export_writers} writers   5xx: {server_errors_5xx(w)}   errors: {_fmt_errors(w.errors)}")
+        print(f"  beside exports     : {x.ok} xlsx exports by {args.exporters} district admin(s), each "
+              f"p50 {x.pct(50) / 1000:.2f} s  max {x.latencies_ms.max() / 1000 if x.latencies_ms.size else 0:.2f} s   "
+              f"5xx: {server_errors_5xx(x)}   errors: {_fmt_errors(x.errors)}")
+        print(f"  cpu                : {cpu_line(w.cpu, r.backend)}")
     if r.recovered:
         print(f"re-send after errors : {_fmt_errors(r.recovered)}  (200 = stored although the client saw an "
               f"error, 201 = stored only now)")
     print(f"exactly once         : {'OK' if r.exactly_once else 'MISMATCH'}: 201 responses {r.created_201} "
-          f"(warm-up {r.warmup_201} + timed {e.ok})"
+          f"(warm-up {r.warmup_201} + timed {e.ok}" + (f" + export phase {w.ok}" if w is not None else "") + ")"
           + (f" + {r.recovered['200']} stored despite an error + {r.recovered['201']} stored on re-send"
              if r.recovered else "")
           + f"; rows in event {r.db_counts['events']}, distinct uuids {r.db_counts['distinct_uuids']}, "
@@ -746,7 +823,8 @@ def main(argv: list[str] | None = None) -> int:
     print("gridops bench: sustained event submission through the HTTP API (POST /api/v1/events)")
     print(machine_line())
     print(f"run                  : {args.seconds:g} s per phase (cap {args.max_requests} requests), "
-          f"{args.clients} clients, {args.retries} retries, demo --days {args.demo_days}, "
+          f"{args.clients} clients, {args.retries} retries, export phase {args.export_writers} writers beside "
+          f"{args.exporters} exporter(s), demo --days {args.demo_days}, "
           f"embedded MQTT {'on' if args.embedded_mqtt else 'off'}, seed {args.seed}")
     results: list[BackendResult] = []
     failed = False
@@ -765,15 +843,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         print("\n== summary ==")
         print(f"{'backend':8} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'health/s':>9} "
-              f"{'ratio':>6} {'retry/s':>8} {'errors':>6} {'exactly once':>12}")
+              f"{'ratio':>6} {'retry/s':>8} {'errors':>6} {'exactly once':>12}  {'beside export: ev/s':>19} "
+              f"{'p50':>6} {'p95':>6} {'exports':>7} {'5xx':>4}")
         for r in results:
-            e = r.events
+            e, w, x = r.events, r.export_writes, r.exports
             exact = r.exactly_once
+            beside = (f"{w.rate:19.0f} {w.pct(50):6.1f} {w.pct(95):6.1f} {x.ok:7d} "
+                      f"{server_errors_5xx(w) + server_errors_5xx(x):4d}" if w is not None and x is not None else "")
             print(f"{r.backend:8} {e.rate:9.0f} {e.pct(50):7.1f} {e.pct(95):7.1f} {e.pct(99):7.1f} "
                   f"{r.health.rate:9.0f} {e.rate / r.health.rate:6.3f} {r.retry.rate:8.0f} "
-                  f"{sum(e.errors.values()) + sum(r.retry.errors.values()):6d} {'yes' if exact else 'NO':>12}")
+                  f"{sum(e.errors.values()) + sum(r.retry.errors.values()):6d} {'yes' if exact else 'NO':>12}  {beside}")
     bad = failed or any(r.events.errors or r.retry.errors or r.retry.ok != r.retry.requests or not r.exactly_once
-                        for r in results)
+                        or (r.export_writes is not None and r.export_writes.errors)
+                        or (r.exports is not None and (r.exports.errors or not r.exports.ok)) for r in results)
     return 1 if bad else 0
 
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
+    sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy
     timezone: str = "Asia/Shanghai"
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json
     host: str = "127.0.0.1"
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     quality_rule: str | None = None  # JSON file of the event quality score rule; None: the built-in 30 points
     # photos: limits and where the bytes live ("filesystem" under media_root, or "s3")
     photo_max_mb: int = 15
+    photo_max_pixels: int = 50_000_000  # width × height, read from the header before decoding (decompression bombs)
     media_root: str = "var/media"
     media_backend: str = "filesystem"
     s3_bucket: str = ""

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 from geoalchemy2 import WKTElement
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPoint, Point
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gis.assign import GridIndex
@@ -288,6 +288,8 @@ def _insert(db_session: Session, batch: Batch) -> None:
                         (PhotoLink.__table__, batch.photo_links)):
         for i in range(0, len(rows), 5000):
             db_session.execute(insert(table), rows[i:i + 5000])
+    if batch.events and db_session.get_bind().dialect.name == "postgresql":  # ids were given: move the sequence on
+        db_session.execute(text("SELECT setval(pg_get_serial_sequence('event', 'id'), (SELECT max(id) FROM event))"))
 
 
 def load_operations(db_session: Session, *, now: datetime, days: int = 365, seed: int = 2026,

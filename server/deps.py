@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import jwt
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.database.core import get_db, get_sessionmaker
+from server.database.core import get_read_sessionmaker, get_write_once_sessionmaker
 from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import InsecureSettings, token_secret
@@ -24,7 +24,34 @@ from server.territory import territory
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_read_db() -> Iterator[Session]:
+    """A session that only reads: on SQLite it never takes nor waits for the write lock, so reads
+    run beside the writer (WAL). Login uses it: bcrypt must not run inside a write transaction."""
+    with get_read_sessionmaker()() as session:
+        yield session
+
+
+def get_write_db() -> Iterator[Session]:
+    """A session that writes, for the few GET endpoints that do (the audited PII read): its
+    transaction takes SQLite's write lock up front; after its commit it only reads."""
+    with get_write_once_sessionmaker()() as session:
+        yield session
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """The request's session: a read session for GET/HEAD, a write session otherwise (tests
+    override this, get_read_db and get_write_db)."""
+    maker = get_read_sessionmaker() if request.method in READ_METHODS else get_write_once_sessionmaker()
+    with maker() as session:
+        yield session
+
+
 DbSession = Annotated[Session, Depends(get_db)]
+ReadDbSession = Annotated[Session, Depends(get_read_db)]
+WriteDbSession = Annotated[Session, Depends(get_write_db)]
 
 
 def get_now() -> datetime:
@@ -38,19 +65,23 @@ Now = Annotated[datetime, Depends(get_now)]
 
 @contextmanager
 def _session_scope() -> Iterator[Session]:
-    with get_sessionmaker()() as session:
+    with get_read_sessionmaker()() as session:
         yield session
 
 
 def get_session_scope() -> Callable[[], AbstractContextManager[Session]]:
-    """For long-lived responses (the live feed): a short session per poll, never one held open."""
+    """Short read sessions, closed when their block ends: one per poll of the live feed, and the
+    user lookup of every request, so no request holds a session (nor, on SQLite, a lock) for it."""
     return _session_scope
 
 
 SessionScope = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_session_scope)]
 
 
-def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+def get_current_user(scope: SessionScope, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The token's user, read in a short session of its own and returned detached (User has no
+    relationships: services use its columns). The request's own transaction starts later, in the
+    view, so a write transaction never spans the hop from this dependency to the view."""
     if not token:
         raise NotAuthenticated("missing bearer token", "缺少登录令牌", code="token_missing")
     try:
@@ -64,7 +95,8 @@ def get_current_user(db_session: DbSession, token: Annotated[str | None, Depends
         raise NotAuthenticated("token expired, log in again", "登录已过期，请重新登录", code="token_expired") from None
     except jwt.PyJWTError:
         raise NotAuthenticated("invalid token", "登录令牌无效", code="token_invalid") from None
-    user = auth_service.get_by_username(db_session=db_session, username=str(claims["sub"]))
+    with scope() as db_session:
+        user = auth_service.get_by_username(db_session=db_session, username=str(claims["sub"]))
     if user is None or not user.is_active:
         raise NotAuthenticated("user disabled or unknown", "用户不存在或已停用", code="user_inactive")
     return user

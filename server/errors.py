@@ -83,3 +83,21 @@ class TooManyRequests(GridopsError):
     def __init__(self, message_en: str, message_zh: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message_en, message_zh, code=code, detail={"retry_after": retry_after},
                          headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(GridopsError):
+    status_code = 503
+    default_code = "service_unavailable"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """A write that waited its whole busy timeout for SQLite's one write lock: nothing was written,
+    and the same request later will do. `retry_after` (seconds) is also sent as Retry-After."""
+
+    default_code = "database_busy"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(f"the database is busy with other writes; nothing was saved, retry in {retry_after} s",
+                         f"数据库正忙，本次未保存，请 {retry_after} 秒后重试", detail={"retry_after": retry_after},
+                         headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after

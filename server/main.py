@@ -6,15 +6,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import InputError
 from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
+from server.database.core import is_busy
 from server.database.types import utcnow
 from server.config import get_settings
 from server.divisions.views import router as divisions_router
-from server.errors import GridopsError, InvalidInput
+from server.errors import DatabaseBusy, GridopsError, InvalidInput
 from server.events.views import router as events_router
 from server.grids.views import router as grids_router
 from server.headers import SecurityHeaders
@@ -46,6 +48,13 @@ async def _input_error(_: Request, exc: Exception) -> JSONResponse:
     """What a library (gis, devices) refused is the caller's input: 422 with the library's code."""
     assert isinstance(exc, InputError)
     return _json(InvalidInput(exc.message_en, exc.message_zh, code=exc.code))
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    """SQLite's write lock still taken after the busy timeout: 503 and when to retry, not a bare 500."""
+    if not is_busy(exc):
+        raise exc
+    return _json(DatabaseBusy())
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -80,6 +89,7 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts)  # last added: outermost
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

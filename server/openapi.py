@@ -37,6 +37,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: error("no such record, or not visible to this user"),
     409: error("conflicts with the stored state: illegal transition, idempotency key reused, code taken …"),
     422: error("invalid input; validation_error lists {loc, msg, type} in error.detail"),
+    503: error("database_busy: nothing was saved, send the same request again after Retry-After seconds "
+               "(also error.detail.retry_after)"),
 }
 UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: error("body or file over the size limit (upload_too_large, photo_too_large)"),

@@ -7,7 +7,10 @@ join_transaction_mode="create_savepoint" that only releases a savepoint).
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 
@@ -24,8 +27,8 @@ from starlette.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from server.database.core import get_db, make_engine
-from server.deps import get_session_scope
+from server.database.core import make_engine
+from server.deps import get_db, get_read_db, get_session_scope, get_write_db
 from server.database.migrate import upgrade
 from server.main import create_app
 
@@ -89,7 +92,8 @@ def db_session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def app(db_session: Session):  # type: ignore[no-untyped-def]
     application = create_app()
-    application.dependency_overrides[get_db] = lambda: db_session
+    for dependency in (get_db, get_read_db, get_write_db):
+        application.dependency_overrides[dependency] = lambda: db_session
     application.dependency_overrides[get_session_scope] = lambda: (lambda: nullcontext(db_session))
     return application
 
@@ -140,3 +144,46 @@ def fresh_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
     url = fresh_database_url(request.param, tmp_path, f"gridops_{request.node.name.split('[')[0][-40:]}".lower())
     upgrade(url)
     return url
+
+
+@pytest.fixture
+def live_server(settings_env: Callable[..., None]) -> Iterator[Callable[..., str]]:
+    """start(database_url, GRIDOPS_X="…") → base URL of the real app (no dependency overrides: real
+    sessions, real commits) served by uvicorn in a thread on a free loopback port. Stopped, and the
+    process's engine and session makers reset, at the end of the test."""
+    import uvicorn
+
+    from server.database import core
+
+    caches = (core.get_engine, core.get_sessionmaker, core.get_read_sessionmaker, core.get_write_once_sessionmaker)
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def reset() -> None:
+        if core.get_engine.cache_info().currsize:
+            core.get_engine().dispose()
+        for cache in caches:
+            cache.cache_clear()
+
+    def start(database_url: str, **env: str) -> str:
+        assert not servers, "one live server per test: the process has one engine"
+        settings_env(GRIDOPS_DATABASE_URL=database_url, **env)
+        reset()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
+                                                timeout_graceful_shutdown=5))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+    reset()

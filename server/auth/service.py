@@ -48,15 +48,18 @@ def authenticate(*, db_session: Session, username: str, password: str) -> User |
     return user
 
 
-def login(*, db_session: Session, username: str, password: str, address: str | None, now: datetime) -> User | None:
+def login(*, db_session: Session, writer: Session, username: str, password: str, address: str | None,
+          now: datetime) -> User | None:
     """authenticate behind the throttle: 429 while the name or address waits; a failure is counted
-    (the caller commits it even though the login fails), a success clears the name's count."""
+    (the caller commits `writer` even though the login fails), a success clears the name's count.
+    The check and bcrypt read through `db_session`; only the count is written, through `writer`, so
+    no write transaction spans the hash."""
     throttle.check(db_session=db_session, username=username, address=address, now=now)
     user = authenticate(db_session=db_session, username=username, password=password)
     if user is None:
-        throttle.failed(db_session=db_session, username=username, address=address, now=now)
+        throttle.failed(db_session=writer, username=username, address=address, now=now)
     else:
-        throttle.succeeded(db_session=db_session, username=username)
+        throttle.succeeded(db_session=writer, username=username)
     return user
 
 

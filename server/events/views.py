@@ -12,10 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
 from server.auth.models import User
+from server.database.core import is_busy
 from server.database.types import utcnow
 from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
@@ -92,6 +94,7 @@ def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Annotate
 
 
 def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cursor: int) -> list[dict]:
+    """One short read session per poll: the stream itself holds no session (nor, on SQLite, a lock)."""
     with scope() as s:
         user = s.get(User, user_id)
         assert user is not None
@@ -106,7 +109,8 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
                seconds: Annotated[float, Query(ge=0, le=3600)] = 300, poll: Annotated[float, Query(ge=0.2)] = 1.0
                ) -> StreamingResponse:
     """Server-Sent Events of new events and transitions. Stateless: each worker polls the history
-    table by cursor, so any number of server processes can serve the feed behind a proxy."""
+    table by cursor, so any number of server processes can serve the feed behind a proxy. The user
+    was looked up in a session already closed (get_current_user); each poll opens its own."""
     user_id = user.id
 
     async def stream():  # type: ignore[no-untyped-def]
@@ -115,7 +119,13 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
         end = loop.time() + seconds
         yield ": gridops event feed\n\n"
         while True:
-            for item in await run_in_threadpool(_poll, scope, user_id, cursor):
+            try:
+                items = await run_in_threadpool(_poll, scope, user_id, cursor)
+            except OperationalError as exc:  # a busy database: the next poll catches up from the cursor
+                if not is_busy(exc):
+                    raise
+                items = []
+            for item in items:
                 cursor = item["cursor"]
                 yield f"id: {cursor}\nevent: {item['kind']}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
             if loop.time() >= end or await request.is_disconnected():

@@ -23,15 +23,17 @@ def storage() -> PhotoStorage:
 
 
 def store(*, db_session: Session, data: bytes, uploader: User) -> tuple[Photo, bool]:
-    """(photo, created). The same bytes uploaded again (a retry) return the stored photo."""
+    """(photo, created). The same bytes uploaded again (a retry) return the stored photo. The slow
+    work — decoding, the thumbnail, writing the bytes (content-addressed, so a retry rewrites
+    nothing) — comes before the first query: the write transaction never spans it."""
     settings = get_settings()
-    info = inspect_photo(data, max_bytes=settings.photo_max_mb * 1024 * 1024)
+    info = inspect_photo(data, max_bytes=settings.photo_max_mb * 1024 * 1024, max_pixels=settings.photo_max_pixels)
+    store_ = storage()
+    store_.put(data, content_type=info.content_type)
+    thumb_key = _thumbnail(store_, data, max_pixels=settings.photo_max_pixels)
     existing = db_session.get(Photo, info.sha256)
     if existing is not None:
         return existing, False
-    store_ = storage()
-    store_.put(data, content_type=info.content_type)
-    thumb_key = _thumbnail(store_, data)
     photo = Photo(sha256=info.sha256, content_type=info.content_type, size_bytes=info.size_bytes,
                   width=info.width, height=info.height, taken_at=info.taken_at, exif_lon=info.gps_lon,
                   exif_lat=info.gps_lat, thumbnail_key=thumb_key, uploaded_by=uploader.id)
@@ -40,10 +42,10 @@ def store(*, db_session: Session, data: bytes, uploader: User) -> tuple[Photo, b
     return photo, True
 
 
-def _thumbnail(store_: PhotoStorage, data: bytes) -> str | None:
+def _thumbnail(store_: PhotoStorage, data: bytes, *, max_pixels: int) -> str | None:
     """A HEIC without the optional pillow-heif is kept, just without a thumbnail."""
     try:
-        return store_.put(make_thumbnail(data), content_type="image/jpeg")
+        return store_.put(make_thumbnail(data, max_pixels=max_pixels), content_type="image/jpeg")
     except InvalidInput as exc:
         if exc.code == "heic_unavailable":
             return None

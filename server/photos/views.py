@@ -23,11 +23,12 @@ Uploader = Annotated[User, Depends(require_roles(Role.grid_worker, Role.street_a
 
 @router.post("", response_model=PhotoRead, status_code=201,
              responses={**UPLOAD_RESPONSES, 200: {"model": PhotoRead, "description": "already stored: the same photo"}})
-async def upload_photo(db_session: DbSession, user: Uploader, file: Annotated[UploadFile, File()],
-                       response: Response) -> dict[str, object]:
-    """Returns the sha256 key to put in an event's `photos`. Uploading the same photo again is a no-op."""
+def upload_photo(db_session: DbSession, user: Uploader, file: Annotated[UploadFile, File()],
+                 response: Response) -> dict[str, object]:
+    """Returns the sha256 key to put in an event's `photos`. Uploading the same photo again is a no-op.
+    A plain `def`: decoding runs in the thread pool, never on the event loop (other requests go on)."""
     limit = get_settings().photo_max_mb * 1024 * 1024
-    data = await file.read(limit + 1)
+    data = file.file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"photo over the {get_settings().photo_max_mb} MB limit",
                               f"照片超过 {get_settings().photo_max_mb} MB 限制", code="photo_too_large")

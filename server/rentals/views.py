@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.deps import CurrentUser, DbSession, Now, require_roles
+from server.deps import CurrentUser, DbSession, Now, WriteDbSession, require_roles
 from server.devices import service as devices
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import Rental, Tenant, TenantRecord
@@ -104,8 +104,9 @@ def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int, now: No
 
 
 @router.get("/tenants/{tenant_id}/pii", response_model=TenantRead)
-def read_tenant_pii(db_session: DbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
-    """Full name, ID number and phone: district and street admins only; every read is logged."""
+def read_tenant_pii(db_session: WriteDbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
+    """Full name, ID number and phone: district and street admins only; every read is logged (a GET
+    that writes: a write session)."""
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     pii.audit_read(db_session, user=user, record_type="tenant", record_id=t.id, fields="name,id_number,phone", now=now)
     db_session.commit()

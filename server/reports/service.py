@@ -35,9 +35,11 @@ def add_training(*, db_session: Session, user: User, data: TrainingIn) -> Traini
 
 
 def produce_weekly(*, db_session: Session, district_code: str, area: str, week_start: date, now: datetime,
-                   user: User | None, out_dir: Path | None = None) -> tuple[WeeklyReport, WeeklyReportFiles | None]:
-    """Gather the week, render Markdown (and docx/charts into out_dir if given), log the report."""
-    summary = weekly.summary(db_session=db_session, district_code=district_code, area=area,
+                   user: User | None, out_dir: Path | None = None,
+                   read_session: Session | None = None) -> tuple[WeeklyReport, WeeklyReportFiles | None]:
+    """Gather the week, render Markdown (and docx/charts into out_dir if given), log the report. The
+    week is gathered in `read_session` if given (the API's: SQLite's write lock then covers the insert only)."""
+    summary = weekly.summary(db_session=read_session or db_session, district_code=district_code, area=area,
                              week_start=weekly.week_of(week_start), now=now)
     files = write_weekly_report(summary, out_dir) if out_dir is not None else None
     markdown = files.markdown.read_text(encoding="utf-8") if files else render_markdown(summary)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, false, or_, select
 from gis.codes import area_code, district_of
 from server.auth.enums import Role
 from server.auth.models import User
-from server.deps import CurrentUser, DbSession, Now, require_roles
+from server.deps import CurrentUser, DbSession, Now, ReadDbSession, require_roles
 from metrics.weekly_report import write_weekly_report
 from server.errors import InvalidInput, NotFound
 from server.openapi import file_response
@@ -56,12 +56,12 @@ def _district(user: User) -> str:
 
 
 @router.post("/reports/weekly", response_model=WeeklyReportRead, status_code=201)
-def produce_weekly(db_session: DbSession, user: Producer,
+def produce_weekly(db_session: DbSession, reads: ReadDbSession, user: Producer,
                    now: Now,
                    week: Annotated[date | None, Query(description="any day of the week; default: this week")] = None
                    ) -> WeeklyReport:
     row, _ = service.produce_weekly(db_session=db_session, district_code=_district(user), area=_district(user),
-                                    week_start=week or now.date(), now=now, user=user)
+                                    week_start=week or now.date(), now=now, user=user, read_session=reads)
     db_session.commit()
     return row
 

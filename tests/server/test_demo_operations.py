@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from server.demo import load_demo
 from server.demo_operations import load_operations
@@ -42,3 +42,14 @@ def test_demo_operations_are_consistent(db_session) -> None:  # type: ignore[no-
     counted = sum(v.counted for v in visits) / len(visits)
     assert 0.85 < counted < 0.97
     assert all(v.counted == (v.not_counted_reason is None) for v in visits)
+
+
+
+def test_events_reported_after_the_demo_get_new_ids(db_session) -> None:  # type: ignore[no-untyped-def]
+    """The demo gives its events ids; PostgreSQL's id sequence must move past them (SQLite takes max + 1)."""
+    load_demo(db_session)
+    load_operations(db_session, now=datetime(2026, 11, 23, 6, 0, tzinfo=UTC), days=3, seed=7)
+    top = db_session.scalar(select(func.max(Event.id)))
+    assert top
+    if db_session.get_bind().dialect.name == "postgresql":
+        assert db_session.scalar(text("SELECT nextval(pg_get_serial_sequence('event', 'id'))")) > top

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -71,3 +72,26 @@ def test_event_with_uploaded_photo(client, world) -> None:  # type: ignore[no-un
 
 def test_auditor_cannot_upload(client, world) -> None:  # type: ignore[no-untyped-def]
     assert _upload(client, world, _jpeg(), who="auditor").status_code == 403
+
+
+def _png(size: tuple[int, int], mode: str = "L") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_decompression_bomb_refused_from_its_header(client, world) -> None:  # type: ignore[no-untyped-def]
+    """9000×9000 (81 MP, 80 KB compressed) is over the 50 MP default: refused before any pixel is decoded."""
+    bomb = _png((9000, 9000))
+    started = time.monotonic()
+    r = _upload(client, world, bomb, name="bomb.png")
+    assert time.monotonic() - started < 1.0
+    assert r.status_code == 422 and r.json()["error"]["code"] == "photo_too_many_pixels"
+    assert r.json()["error"]["detail"] == {"limit_pixels": 50_000_000, "width": 9000, "height": 9000}
+
+
+def test_pixel_limit_is_a_setting(client, world, settings_env) -> None:  # type: ignore[no-untyped-def]
+    settings_env(GRIDOPS_PHOTO_MAX_PIXELS=str(1000 * 1000))
+    assert _upload(client, world, _png((1000, 1000)), name="ok.png").status_code == 201
+    r = _upload(client, world, _png((1001, 1000)), name="big.png")
+    assert r.status_code == 422 and r.json()["error"]["detail"]["limit_pixels"] == 1_000_000
