@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.engine import make_url
@@ -26,6 +26,7 @@ from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
+from server.inputs import MESSAGES as INPUT_MESSAGES, clean_url
 from server.uploads import BodySizeLimit, BodyTooLarge, too_large
 
 API_PREFIX = "/api/v1"
@@ -49,6 +50,9 @@ async def _gis_error(_: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    kinds = {e["type"] for e in errors}
+    if len(kinds) == 1 and (kind := kinds.pop()) in INPUT_MESSAGES:  # one of ours: its code, not the generic one
+        return _json(InvalidInput(*INPUT_MESSAGES[kind], code=kind, detail=errors))
     return _json(InvalidInput("request validation failed", "请求参数校验失败", code="validation_error", detail=errors))
 
 
@@ -77,7 +81,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)  # the error envelope, documented once
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES,  # the error envelope, documented once
+                    dependencies=[Depends(clean_url)])  # no control characters in path or query
     api.include_router(auth_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)

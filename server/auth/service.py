@@ -11,6 +11,7 @@ from server.auth.schemas import UserCreate
 from server.auth.security import hash_password, verify_password
 from server.config import get_settings
 from server.errors import Conflict, InvalidInput
+from server.inputs import has_control_characters
 
 
 def get_by_username(*, db_session: Session, username: str) -> User | None:
@@ -23,6 +24,8 @@ def get(*, db_session: Session, user_id: int) -> User | None:
 
 def authenticate(*, db_session: Session, username: str, password: str) -> User | None:
     """None for unknown user, wrong password or a disabled account: the caller says which is not told."""
+    if has_control_characters(username):  # no username has one, and PostgreSQL refuses a NUL in a query
+        return None
     user = get_by_username(db_session=db_session, username=username)
     if user is None or not user.is_active or not verify_password(password, user.hashed_password):
         return None

@@ -3,7 +3,6 @@ maintenance windows, dead letters and the online rate."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
@@ -20,13 +19,12 @@ from server.devices.schemas import (
     DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, MaintenanceCreate,
     MaintenanceRead, OnlineRateRead, RateMode,
 )
+from server.inputs import ApiDatetime, Page, PageSize
 from server.openapi import UPLOAD_RESPONSES
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
 DistrictReader = Annotated[User, Depends(require_roles(Role.district_admin, Role.command_center, Role.auditor))]
-Page = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 def _read(d: Device) -> DeviceRead:
@@ -74,8 +72,8 @@ def create_device(db_session: DbSession, _: Editor, body: DeviceCreate, now: Now
 @router.get("/online-rate", response_model=OnlineRateRead)
 def online_rate(
     db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, mode: RateMode = RateMode.snapshot,
-    group_by: GroupBy = GroupBy.kind, at: datetime | None = None, start: datetime | None = None,
-    end: datetime | None = None,
+    group_by: GroupBy = GroupBy.kind, at: ApiDatetime | None = None, start: ApiDatetime | None = None,
+    end: ApiDatetime | None = None,
 ) -> OnlineRateRead:
     """Snapshot (share online at `at`, default now) or time-weighted availability over [start, end)."""
     return rates.online_rate(db_session=db_session, user=user, flt=flt, mode=mode, group_by=group_by,

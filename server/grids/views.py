@@ -27,6 +27,7 @@ from server.grids.schemas import (
     GRID_TYPE_LABELS_ZH, AssignmentRead, AssignmentRequest, GridFeatureCollection, GridImportReport, GridPage, GridRead,
     GridRetireRequest, GridSort, GridType,
 )
+from server.inputs import Page, PageSize
 from server.openapi import UPLOAD_RESPONSES, error, file_response
 from server.uploads import extract_shapefile_zip
 
@@ -56,8 +57,6 @@ def _filter(
 
 
 Filter = Annotated[service.GridFilter, Depends(_filter)]
-Page = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("", response_model=GridPage)

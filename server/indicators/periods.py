@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from server.errors import InvalidInput
+from server.inputs import year_in_range
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -63,10 +64,10 @@ def parse_period(text: str) -> Period:
             first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2]) + timedelta(days=1)
         else:
             raise _bad_period(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # date(10000, …) is a ValueError, 9999-12-31 + 1 day an OverflowError
         raise _bad_period(text) from None
-    if last <= first:
-        raise _bad_period(text)
+    if last <= first or not (year_in_range(first.year) and year_in_range((last - timedelta(days=1)).year)):
+        raise _bad_period(text)  # 0001 has no UTC start, 9999 no end: the years ApiDatetime accepts
     return Period(text, _utc(first), _utc(last))
 
 

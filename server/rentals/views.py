@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +12,7 @@ from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.devices import placement
+from server.inputs import ApiDatetime, IdPath, IdQuery, Page, PageSize
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import PiiAccess, Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
@@ -25,8 +25,6 @@ Admin = Annotated[User, Depends(require_roles(Role.district_admin))]
 Editor = Annotated[User, Depends(require_roles(Role.district_admin, Role.street_admin))]
 FieldEditor = Annotated[User, Depends(require_roles(Role.district_admin, Role.street_admin, Role.grid_worker))]
 Auditor = Annotated[User, Depends(require_roles(Role.district_admin, Role.auditor))]
-Page = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 def _rental(r: Rental, controllers: list[str]) -> RentalRead:
@@ -69,7 +67,7 @@ def list_rentals(db_session: DbSession, user: CurrentUser, now: Now, page: Page 
 
 
 @router.get("/rates", response_model=RentalRatesRead)
-def rental_rates(db_session: DbSession, user: CurrentUser, now: Now, start: datetime, end: datetime | None = None,
+def rental_rates(db_session: DbSession, user: CurrentUser, now: Now, start: ApiDatetime, end: ApiDatetime | None = None,
                  group_by: str = "street") -> RentalRatesRead:
     """rental_managed_rate at `end` (default now); registration and deregistration rates over [start, end)."""
     return rates.rental_rates(db_session=db_session, user=user, start=start, end=end or now, now=now,
@@ -85,7 +83,7 @@ def sync_cards(db_session: DbSession, _: Admin, now: Now) -> CardSyncReport:
 
 
 @router.get("/tenants", response_model=TenantPage)
-def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: int | None = None,
+def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: IdQuery | None = None,
                  status: TenantStatus | None = None, page: Page = 1, page_size: PageSize = 50) -> TenantPage:
     rows, total = service.list_tenants(db_session=db_session, user=user, now=now, rental_id=rental_id,
                                        status=status.value if status else None, page=page, page_size=page_size)
@@ -93,7 +91,7 @@ def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: 
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantRead)
-def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
+def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: IdPath, now: Now) -> TenantRead:
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     pending = db_session.scalars(select(TenantRecord.id).where(TenantRecord.tenant_id == t.id,
                                                                TenantRecord.status == "pending"))
@@ -101,7 +99,7 @@ def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int, now: No
 
 
 @router.get("/tenants/{tenant_id}/pii", response_model=TenantRead)
-def read_tenant_pii(db_session: DbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
+def read_tenant_pii(db_session: DbSession, user: CurrentUser, tenant_id: IdPath, now: Now) -> TenantRead:
     """Full name, ID number and phone: district and street admins only; every read is logged."""
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     pii.audit_read(db_session, user=user, record_type="tenant", record_id=t.id, fields="name,id_number,phone", now=now)
@@ -110,7 +108,7 @@ def read_tenant_pii(db_session: DbSession, user: CurrentUser, tenant_id: int, no
 
 
 @router.post("/tenants/{tenant_id}/register", response_model=TenantRead)
-def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: int, body: TenantCreate,
+def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: IdPath, body: TenantCreate,
                          now: Now) -> TenantRead:
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     service.confirm_registration(db_session=db_session, tenant=t, tenant_in=body, actor=user.username, now=now)
@@ -119,7 +117,7 @@ def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: in
 
 
 @router.post("/tenants/{tenant_id}/deregister", response_model=TenantRead)
-def deregister(db_session: DbSession, user: FieldEditor, tenant_id: int, now: Now) -> TenantRead:
+def deregister(db_session: DbSession, user: FieldEditor, tenant_id: IdPath, now: Now) -> TenantRead:
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     service.deregister(db_session=db_session, tenant=t, actor=user.username, now=now)
     db_session.commit()
@@ -134,7 +132,7 @@ def list_records(db_session: DbSession, user: CurrentUser, now: Now, status: str
 
 
 @router.post("/records/{record_id}/reject", response_model=TenantRecordRead)
-def reject_record(db_session: DbSession, user: FieldEditor, record_id: int, now: Now) -> TenantRecordRead:
+def reject_record(db_session: DbSession, user: FieldEditor, record_id: IdPath, now: Now) -> TenantRecordRead:
     record = service.reject_record(db_session=db_session, user=user, record_id=record_id, actor=user.username, now=now)
     db_session.commit()
     return TenantRecordRead.model_validate(record, from_attributes=True)
@@ -150,13 +148,13 @@ def pii_log(db_session: DbSession, _: Auditor, page: Page = 1, page_size: PageSi
 
 
 @router.get("/{rental_id}", response_model=RentalRead)
-def get_rental(db_session: DbSession, user: CurrentUser, rental_id: int, now: Now) -> RentalRead:
+def get_rental(db_session: DbSession, user: CurrentUser, rental_id: IdPath, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     return _rental(r, service.controllers_of(db_session=db_session, rental_ids=[r.id])[r.id])
 
 
 @router.post("/{rental_id}/managed", response_model=RentalRead)
-def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: ManageRequest, now: Now) -> RentalRead:
+def set_managed(db_session: DbSession, user: Editor, rental_id: IdPath, body: ManageRequest, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     service.set_managed(db_session=db_session, rental=r, managed=body.managed, at=placement.as_utc(body.at) or now)
     db_session.commit()
@@ -164,7 +162,7 @@ def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: Manag
 
 
 @router.post("/{rental_id}/access-controllers", response_model=RentalRead)
-def link_controller(db_session: DbSession, user: Admin, rental_id: int, body: LinkController, now: Now) -> RentalRead:
+def link_controller(db_session: DbSession, user: Admin, rental_id: IdPath, body: LinkController, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     service.link_controller(db_session=db_session, user=user, rental=r, device_code=body.device_code, now=now)
     db_session.commit()
@@ -172,7 +170,7 @@ def link_controller(db_session: DbSession, user: Admin, rental_id: int, body: Li
 
 
 @router.post("/{rental_id}/tenants", response_model=TenantRead, status_code=201)
-def register_tenant(db_session: DbSession, user: FieldEditor, rental_id: int, body: TenantCreate,
+def register_tenant(db_session: DbSession, user: FieldEditor, rental_id: IdPath, body: TenantCreate,
                     now: Now) -> TenantRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     t = service.register_tenant(db_session=db_session, rental=r, tenant_in=body, actor=user.username, now=now)
