@@ -27,6 +27,7 @@ from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
 from server.inputs import MESSAGES as INPUT_MESSAGES, clean_url
+from server.request_id import RequestId, internal_error_handler
 from server.uploads import BodySizeLimit, BodyTooLarge, too_large
 
 API_PREFIX = "/api/v1"
@@ -76,6 +77,8 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
+    app.add_middleware(RequestId)  # outermost of ours: every response has its id, no error escapes bare
+    app.add_exception_handler(Exception, internal_error_handler)  # what is raised outside RequestId
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(GisInputError, _gis_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -68,7 +68,7 @@ def test_every_operation_documents_the_error_envelope(doc: dict[str, Any]) -> No
     for method, path, op in _operations(doc):
         if (method, path) in PUBLIC:
             continue
-        expected = {"401", "403", "404", "409", "422"} | ({"413"} if (method, path) in UPLOADS else set())
+        expected = {"401", "403", "404", "409", "422", "500"} | ({"413"} if (method, path) in UPLOADS else set())
         for code in expected:
             assert op["responses"].get(code, {}).get("content") == ERROR_REF, f"{method} {path} {code}"
     assert "HTTPValidationError" not in doc["components"]["schemas"]  # FastAPI's {"detail"}: never sent
