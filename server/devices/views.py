@@ -134,7 +134,7 @@ def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceU
 @router.post("/{code}/retire", response_model=DeviceRead)
 def retire_device(db_session: DbSession, admin: Editor, code: str, body: DeviceRetireRequest, now: Now) -> DeviceRead:
     d = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
-    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at) or now)
+    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at) or now, now=now)
     db_session.commit()
     return _read(d)
 
