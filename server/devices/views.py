@@ -86,6 +86,7 @@ def import_devices(
     now: Now, datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
 ) -> DeviceImportReport:
     """All or nothing: `committed: false` with row errors means nothing was written."""
+    db_session.commit()  # end the transaction of the token check: no database lock is held while the file is read
     sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
     report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, now=now, dry_run=dry_run,
                                  issue_secrets=issue_secrets)

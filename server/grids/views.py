@@ -107,6 +107,7 @@ def import_grids(
 ) -> GridImportReport:
     """All or nothing: a report with `committed: false` and blocking findings means nothing was written."""
     settings = get_settings()
+    db_session.commit()  # end the transaction of the token check: no database lock is held while the zip is read
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "upload.zip"
         with open(archive, "wb") as out:
