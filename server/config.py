@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET  # JWT key; outside the demo: set, at least 32 bytes (server.keys)
     token_minutes: int = 12 * 60
     bcrypt_rounds: int = 12
-    max_upload_mb: int = 200
+    max_body_mb: float = 1.0  # request body limit of every endpoint but the uploads (JSON, forms)
+    max_upload_mb: int = 200  # request body limit of grid and device imports (photos: photo_max_mb)
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
     timezone: str = "Asia/Shanghai"

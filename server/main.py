@@ -12,7 +12,7 @@ from gis.errors import GisInputError
 from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
 from server.database.types import utcnow
-from server.config import get_settings
+from server.config import Settings, get_settings
 from server.divisions.views import router as divisions_router
 from server.errors import GridopsError, InvalidInput
 from server.events.views import router as events_router
@@ -28,7 +28,7 @@ from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
 from server.inputs import MESSAGES as INPUT_MESSAGES, clean_url
 from server.request_id import RequestId, internal_error_handler
-from server.uploads import BodySizeLimit, BodyTooLarge, too_large
+from server.uploads import BodySizeLimit, BodyTooLarge
 
 API_PREFIX = "/api/v1"
 
@@ -60,11 +60,21 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, BodyTooLarge):
-        return _json(too_large(get_settings().max_upload_mb * 1024 * 1024))
+        return _json(exc.error)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     err = GridopsError(str(exc.detail), str(exc.detail), code=code)
     err.status_code = exc.status_code
     return _json(err)
+
+
+MB = 1 << 20
+
+
+def upload_limits(settings: Settings) -> dict[str, int]:
+    """The only routes whose bodies may exceed `max_body_mb`; a photo's form adds a little to the photo."""
+    return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
 
 
 def create_app() -> FastAPI:
@@ -74,7 +84,7 @@ def create_app() -> FastAPI:
     log_startup_warnings(now=utcnow())  # the factory is an entry point: it reads the clock
     app = FastAPI(title="gridops", version="0.1.0",
                   description="网格化管理运营平台 API: grids, events, devices, indicators.")
-    app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(BodySizeLimit, limit=int(settings.max_body_mb * MB), routes=upload_limits(settings))
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
     app.add_middleware(RequestId)  # outermost of ours: every response has its id, no error escapes bare

@@ -38,6 +38,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: error("the user's role or scope does not allow this (role_forbidden, scope_forbidden …)"),
     404: error("no such record, or not visible to this user"),
     409: error("conflicts with the stored state: illegal transition, idempotency key reused, code taken …"),
+    413: error("body over the limit of the endpoint (body_too_large; uploads: upload_too_large)"),
     422: error("invalid input; validation_error lists {loc, msg, type} in error.detail (control_characters, "
                "datetime_out_of_range … when every error is of that one kind)"),
     500: error("internal_error: a fault of the server, logged with error.request_id"),

@@ -1,7 +1,8 @@
-"""Upload safety: a body-size limit enforced before the body is read, and safe zip extraction.
+"""Upload safety: body-size limits enforced before the body is read, and safe zip extraction.
 
-The limit is checked against Content-Length first (a 2 GB upload is refused without reading
-a byte of it) and again while streaming, for chunked bodies that declare no length.
+Every request has a small body limit (JSON); only the upload routes get a large one of their
+own. The limit is checked against Content-Length first (a 2 GB upload is refused without
+reading a byte of it) and again while streaming, for chunked bodies that declare no length.
 
 A zip is judged by its directory before anything is decompressed (declared total size and
 compression ratio), then extracted in chunks with a running total, so a bomb that fits the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -30,30 +32,47 @@ class BodyTooLarge(HTTPException):
     """Raised from inside `receive`: an HTTPException, so frameworks re-raise it instead of
     turning it into a generic "error parsing the body" 400 (FastAPI does that to others)."""
 
-    def __init__(self) -> None:
-        super().__init__(status_code=413, detail="upload_too_large")
+    def __init__(self, error: PayloadTooLarge) -> None:
+        super().__init__(status_code=413, detail=error.code)
+        self.error = error
 
 
-def too_large(limit: int) -> PayloadTooLarge:
-    mb = limit // (1024 * 1024)
-    return PayloadTooLarge(f"request body over the {mb} MB limit", f"上传内容超过 {mb} MB 限制",
-                           code="upload_too_large", detail={"limit_bytes": limit})
+def _size(limit: int) -> str:
+    return f"{limit / (1 << 20):g} MB" if limit >= 1 << 20 else f"{limit / 1024:g} KB"
+
+
+def too_large(limit: int, *, upload: bool = True) -> PayloadTooLarge:
+    """413 for a body over `limit`: `upload_too_large` on upload routes, `body_too_large` elsewhere."""
+    if upload:
+        return PayloadTooLarge(f"request body over the {_size(limit)} limit", f"上传内容超过 {_size(limit)} 限制",
+                               code="upload_too_large", detail={"limit_bytes": limit})
+    return PayloadTooLarge(f"request body over the {_size(limit)} limit of this endpoint",
+                           f"请求内容超过本接口 {_size(limit)} 限制", code="body_too_large",
+                           detail={"limit_bytes": limit})
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuse bodies over `limit` bytes with 413 and a JSON reason."""
+    """ASGI middleware: refuse bodies over the limit with 413 and the JSON envelope.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    `limit` applies to every path but those in `routes` (exact paths: the upload endpoints),
+    which carry their own.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, routes: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("path") in self.routes
+        error = too_large(self.routes[scope["path"]] if upload else self.limit, upload=upload)
+        limit = error.detail["limit_bytes"]
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._refuse(send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(send, error)
             return
         seen = 0
         started = False
@@ -62,8 +81,8 @@ class BodySizeLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise BodyTooLarge
+            if seen > limit:
+                raise BodyTooLarge(error)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -75,10 +94,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, error)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(too_large(self.limit).body(), ensure_ascii=False).encode()
+    async def _refuse(self, send: Send, error: PayloadTooLarge) -> None:
+        body = json.dumps(error.body(), ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
