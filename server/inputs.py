@@ -1,7 +1,7 @@
 """What the API accepts, defined once: bounded pages, cursors and ids, sane datetimes, clean text.
 
 Every route takes its `page`, `cursor` and integer ids from here, so no number a client sends
-can overflow Python's date arithmetic or the database's 64-bit integers (a fuzzer's
+can overflow Python's date arithmetic or the database's integer columns (a fuzzer's
 `page=1180591620717411303424` was a 500 on six lists). Request bodies type their text as
 `Line` (one line: names, codes, addresses) or `Text` (prose: descriptions, notes, which keep
 tab and line breaks), and their datetimes as `ApiDatetime`: control characters and absurd times
@@ -20,9 +20,9 @@ from pydantic_core import PydanticCustomError
 
 from server.errors import InvalidInput
 
-MAX_ID = 2**63 - 1  # a signed 64-bit database integer
+MAX_ID = 2**31 - 1  # ids and history cursors are INTEGER columns: 32-bit on PostgreSQL (SQLite's are 64)
 MAX_PAGE_SIZE = 500
-MAX_PAGE = 1_000_000  # (page - 1) × page_size stays far inside 64 bits for every page size used
+MAX_PAGE = 1_000_000  # (page - 1) × page_size ≤ 5e9: a 64-bit OFFSET on both back ends, for every page size used
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # nothing gridops records happened before
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive; far enough for any deadline or plan
 
