@@ -70,3 +70,10 @@ class Conflict(GridopsError):
 class PayloadTooLarge(GridopsError):
     status_code = 413
     default_code = "payload_too_large"
+
+
+class InternalError(GridopsError):
+    """Never raised by services: what server.request_id sends for an unexpected exception."""
+
+    status_code = 500
+    default_code = "internal_error"

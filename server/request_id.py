@@ -20,17 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import GridopsError
+from server.errors import InternalError
 
 log = logging.getLogger("gridops.requests")
 HEADER = "X-Request-ID"
 _SANE = re.compile(r"[A-Za-z0-9._-]{8,64}")
 current: ContextVar[str | None] = ContextVar("gridops_request_id", default=None)
-
-
-class InternalError(GridopsError):
-    status_code = 500
-    default_code = "internal_error"
 
 
 def internal_error(request_id: str) -> InternalError:
