@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from metrics.office_text import office_text
 from metrics.xlsx_layout import format_number
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -276,12 +277,12 @@ def _docx_table(document: object, section: Section) -> None:
     table = document.add_table(rows=1, cols=len(section.headers))  # type: ignore[attr-defined]
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, section.headers):
-        cell.text = text
+        cell.text = office_text(text)
         for run in cell.paragraphs[0].runs:
             run.font.bold = True
     for row in section.rows:
         for cell, text in zip(table.add_row().cells, row):
-            cell.text = text
+            cell.text = office_text(text)
     for row in table.rows:
         for cell in row.cells:
             for run in cell.paragraphs[0].runs:
@@ -310,11 +311,11 @@ def write_docx(summary: WeeklySummary, path: str | Path, charts: Mapping[str, Pa
     from docx.shared import Cm  # noqa: PLC0415
 
     document = _docx_document()
-    document.add_heading(summary.title, level=0)  # type: ignore[attr-defined]
+    document.add_heading(office_text(summary.title), level=0)  # type: ignore[attr-defined]
     for section in build_sections(summary):
-        document.add_heading(section.heading, level=1)  # type: ignore[attr-defined]
+        document.add_heading(office_text(section.heading), level=1)  # type: ignore[attr-defined]
         for paragraph in section.paragraphs:
-            document.add_paragraph(paragraph)  # type: ignore[attr-defined]
+            document.add_paragraph(office_text(paragraph))  # type: ignore[attr-defined]
         if section.rows:
             _docx_table(document, section)
         chart = (charts or {}).get(section.chart or "")

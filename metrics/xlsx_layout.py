@@ -18,6 +18,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from metrics.office_text import office_text
+
 FONT_NAME = "宋体"
 _SIDE = Side(style="thin", color="000000")
 BORDER = Border(left=_SIDE, right=_SIDE, top=_SIDE, bottom=_SIDE)
@@ -30,7 +32,7 @@ LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 def write_title(ws: Worksheet, row: int, text: str, columns: int, *, size: int = 16, bold: bool = True,
                 centred: bool | None = None) -> None:
     """A line of text merged across the table's width; bold titles are centred unless told otherwise."""
-    cell = ws.cell(row=row, column=1, value=text)
+    cell = ws.cell(row=row, column=1, value=office_text(text))
     cell.font = Font(name=FONT_NAME, size=size, bold=bold)
     cell.alignment = CENTER if (bold if centred is None else centred) else LEFT
     ws.merge_cells(start_row=row, end_row=row, start_column=1, end_column=columns)
@@ -38,7 +40,7 @@ def write_title(ws: Worksheet, row: int, text: str, columns: int, *, size: int =
 
 def write_header(ws: Worksheet, row: int, labels: Sequence[str]) -> None:
     for column, label in enumerate(labels, start=1):
-        cell = ws.cell(row=row, column=column, value=label)
+        cell = ws.cell(row=row, column=column, value=office_text(label))
         cell.font = Font(name=FONT_NAME, size=11, bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = CENTER
@@ -46,14 +48,17 @@ def write_header(ws: Worksheet, row: int, labels: Sequence[str]) -> None:
 
 
 def cell_value(value: Any) -> Any:
-    """What openpyxl can store: aware datetimes as ISO text (Excel has no time zones), bools as 是/否."""
+    """What openpyxl can store: aware datetimes as ISO text (Excel has no time zones), bools as 是/否,
+    text without the control characters XML cannot hold."""
+    if isinstance(value, str):
+        return office_text(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.isoformat(timespec="minutes")
-    if value is None or isinstance(value, (str, int, float, date)):
+    if value is None or isinstance(value, (int, float, date)):
         return value
-    return str(value)
+    return office_text(str(value))
 
 
 def write_row(ws: Worksheet, row: int, values: Sequence[Any], *, left_columns: Iterable[int] = ()) -> None:

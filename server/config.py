@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     login_free_failures: int = 5  # per account name
     login_address_free_failures: int = 50  # per client address: an office behind one NAT shares it
     login_max_block_s: int = 900
-    max_upload_mb: int = 200
+    max_body_mb: float = 1.0  # request body limit of every endpoint but the uploads (JSON, forms)
+    max_upload_mb: int = 200  # request body limit of grid and device imports (photos: photo_max_mb)
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
     sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy

@@ -101,3 +101,10 @@ class DatabaseBusy(ServiceUnavailable):
                          f"数据库正忙，本次未保存，请 {retry_after} 秒后重试", detail={"retry_after": retry_after},
                          headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
+
+
+class InternalError(GridopsError):
+    """Never raised by services: what server.request_id sends for an unexpected exception."""
+
+    status_code = 500
+    default_code = "internal_error"

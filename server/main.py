@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.engine import make_url
@@ -14,7 +14,7 @@ from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
 from server.database.core import is_busy
 from server.database.types import utcnow
-from server.config import get_settings
+from server.config import Settings, get_settings
 from server.divisions.views import router as divisions_router
 from server.errors import DatabaseBusy, GridopsError, InvalidInput
 from server.events.views import router as events_router
@@ -29,7 +29,9 @@ from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
 from server.reports.views import router as reports_router
 from server.visits.views import router as visits_router
-from server.uploads import BodySizeLimit, BodyTooLarge, too_large
+from server.inputs import MESSAGES as INPUT_MESSAGES, clean_url
+from server.request_id import RequestId, internal_error_handler
+from server.uploads import BodySizeLimit, BodyTooLarge
 
 API_PREFIX = "/api/v1"
 
@@ -60,17 +62,30 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    kinds = {e["type"] for e in errors}
+    if len(kinds) == 1 and (kind := kinds.pop()) in INPUT_MESSAGES:  # one of ours: its code, not the generic one
+        return _json(InvalidInput(*INPUT_MESSAGES[kind], code=kind, detail=errors))
     return _json(InvalidInput("request validation failed", "请求参数校验失败", code="validation_error", detail=errors))
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, BodyTooLarge):
-        return _json(too_large(get_settings().max_upload_mb * 1024 * 1024))
+        return _json(exc.error)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     err = GridopsError(str(exc.detail), str(exc.detail), code=code)
     err.status_code = exc.status_code
     return _json(err)
+
+
+MB = 1 << 20
+
+
+def upload_limits(settings: Settings) -> dict[str, int]:
+    """The only routes whose bodies may exceed `max_body_mb`; a photo's form adds a little to the photo."""
+    return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
 
 
 def create_app() -> FastAPI:
@@ -83,9 +98,11 @@ def create_app() -> FastAPI:
                   description="网格化管理运营平台 API: grids, events, devices, indicators.",
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
-    app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(BodySizeLimit, limit=int(settings.max_body_mb * MB), routes=upload_limits(settings))
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests)
+    app.add_middleware(RequestId)  # every response has its id, no error escapes bare
+    app.add_exception_handler(Exception, internal_error_handler)  # what is raised outside RequestId
     app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts)  # last added: outermost
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(InputError, _input_error)
@@ -93,7 +110,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)  # the error envelope, documented once
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES,  # the error envelope, documented once
+                    dependencies=[Depends(clean_url)])  # no control characters in path or query
     api.include_router(auth_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)

@@ -18,6 +18,8 @@ class ErrorInfo(BaseModel):
     message: str
     message_zh: str
     detail: Any = Field(default=None, description="only when there is more: validation errors, allowed_next …")
+    request_id: str | None = Field(default=None, description="internal_error only: the id of the log line, also "
+                                                              "in the X-Request-ID header of every response")
 
 
 class ErrorBody(BaseModel):
@@ -36,7 +38,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: error("the user's role or scope does not allow this (role_forbidden, scope_forbidden …)"),
     404: error("no such record, or not visible to this user"),
     409: error("conflicts with the stored state: illegal transition, idempotency key reused, code taken …"),
-    422: error("invalid input; validation_error lists {loc, msg, type} in error.detail"),
+    413: error("body over the limit of the endpoint (body_too_large; uploads: upload_too_large)"),
+    422: error("invalid input; validation_error lists {loc, msg, type} in error.detail (control_characters, "
+               "datetime_out_of_range … when every error is of that one kind)"),
+    500: error("internal_error: a fault of the server, logged with error.request_id"),
     503: error("database_busy: nothing was saved, send the same request again after Retry-After seconds "
                "(also error.detail.retry_after)"),
 }

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from server.auth.enums import Role
+from server.auth.security import MAX_PASSWORD_BYTES
+from server.inputs import Line
+
+
+def _bcrypt_fits(password: str) -> str:
+    """bcrypt reads 72 bytes at most (and bcrypt 5 refuses more): counted in UTF-8, not in characters."""
+    size = len(password.encode("utf-8"))  # Line has refused lone surrogates (and NUL, which bcrypt refuses)
+    if size > MAX_PASSWORD_BYTES:
+        raise PydanticCustomError("password_too_long", "password is {size} bytes in UTF-8, at most {limit}",
+                                  {"size": size, "limit": MAX_PASSWORD_BYTES})
+    return password
+
+
+Password = Annotated[Line, Field(min_length=8, max_length=128), AfterValidator(_bcrypt_fits)]
 
 
 class Token(BaseModel):
@@ -27,9 +44,9 @@ class UserRead(BaseModel):
 
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    full_name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=128)
+    full_name: Line = Field(min_length=1, max_length=64)
+    password: Password
     role: Role
-    phone: str | None = Field(default=None, max_length=32)
+    phone: Line | None = Field(default=None, max_length=32)
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     street_code: str | None = Field(default=None, pattern=r"^\d{12}$")

@@ -10,9 +10,11 @@ import bcrypt
 import jwt
 
 ALGORITHM = "HS256"
+MAX_PASSWORD_BYTES = 72  # bcrypt's input; bcrypt 5 raises ValueError beyond it
 
 
 def hash_password(password: str, *, rounds: int = 12) -> str:
+    """Callers check the length first (server.auth.schemas.Password): this raises ValueError beyond 72 bytes."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
 
 

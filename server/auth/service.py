@@ -16,6 +16,7 @@ from server.auth.security import decode_token  # noqa: F401  (public: server.dep
 from server.auth.security import dummy_hash, hash_password, verify_password
 from server.config import get_settings
 from server.errors import Conflict, InvalidInput
+from server.inputs import has_control_characters
 
 
 def role_of(user: User) -> Role | None:
@@ -38,8 +39,12 @@ def authenticate(*, db_session: Session, username: str, password: str) -> User |
     """None for unknown user, wrong password or a disabled account: the caller says which is not told.
 
     Every path checks one bcrypt hash of the configured cost (a dummy one for an unknown name),
-    so the answer takes as long whether the name exists or not.
+    so the answer takes as long whether the name exists or not; a name with a control character
+    (none has one, and PostgreSQL refuses a NUL in a query) is checked against the dummy hash too.
     """
+    if has_control_characters(username):
+        verify_password(password, dummy_hash(get_settings().bcrypt_rounds))
+        return None
     user = get_by_username(db_session=db_session, username=username)
     hashed = user.hashed_password if user is not None else dummy_hash(get_settings().bcrypt_rounds)
     matches = verify_password(password, hashed)

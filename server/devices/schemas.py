@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devices.codes import DeviceKind
+from server.inputs import ApiDatetime, ApiDatetimeOrDate, Line, Text
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -21,7 +22,8 @@ class DeviceStatus(StrEnum):
 class Located(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
-    datum: str = Field(default="cgcs2000", description="wgs84, gcj02, bd09 or cgcs2000; converted to CGCS2000")
+    datum: Line = Field(default="cgcs2000", max_length=16,
+                        description="wgs84, gcj02, bd09 or cgcs2000; converted to CGCS2000")
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Located:
@@ -32,25 +34,28 @@ class Located(BaseModel):
 
 class DeviceCreate(Located):
     code: str = Field(pattern=CODE_PATTERN, description="MQTT username and topic level; GB/T 28181 id for cameras")
-    gb_code: str | None = Field(default=None, description="20-digit GB/T 28181 id of a camera")
-    name: str = Field(min_length=1, max_length=128)
+    gb_code: Line | None = Field(default=None, max_length=64, description="20-digit GB/T 28181 id of a camera")
+    name: Line = Field(min_length=1, max_length=128)
     kind: DeviceKind
-    address: str | None = Field(default=None, max_length=256)
-    owner_unit: str | None = Field(default=None, max_length=128)
-    installed_at: AwareDatetime | date | None = Field(default=None, description="a date is midnight Asia/Shanghai")
+    address: Line | None = Field(default=None, max_length=256)
+    owner_unit: Line | None = Field(default=None, max_length=128)
+    installed_at: ApiDatetimeOrDate | None = Field(default=None, description="a date is midnight Asia/Shanghai")
     heartbeat_interval_s: int = Field(default=60, ge=5, le=86400)
 
 
 class DeviceUpdate(Located):
-    name: str | None = Field(default=None, min_length=1, max_length=128)
-    address: str | None = Field(default=None, max_length=256)
-    owner_unit: str | None = Field(default=None, max_length=128)
-    installed_at: AwareDatetime | date | None = None
+    name: Line | None = Field(default=None, min_length=1, max_length=128)
+    address: Line | None = Field(default=None, max_length=256)
+    owner_unit: Line | None = Field(default=None, max_length=128)
+    installed_at: ApiDatetimeOrDate | None = None
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
 
 
 class DeviceRetireRequest(BaseModel):
-    retired_at: AwareDatetime | date | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    retired_at: ApiDatetimeOrDate | None = Field(
+        default=None, description="default now; not before the installation, not in the future")
 
 
 class DeviceRead(BaseModel):
@@ -82,9 +87,9 @@ class IntervalRead(BaseModel):
 
 
 class MaintenanceCreate(BaseModel):
-    start_at: AwareDatetime
-    end_at: AwareDatetime
-    reason: str = Field(min_length=1, max_length=256)
+    start_at: ApiDatetime
+    end_at: ApiDatetime
+    reason: Text = Field(min_length=1, max_length=256)
 
     @model_validator(mode="after")
     def _ordered(self) -> MaintenanceCreate:
@@ -93,7 +98,12 @@ class MaintenanceCreate(BaseModel):
         return self
 
 
-class MaintenanceRead(MaintenanceCreate):
+class MaintenanceRead(BaseModel):
+    """As stored: the input rules (MaintenanceCreate) are not applied again to what is read."""
+
+    start_at: datetime
+    end_at: datetime
+    reason: str
     created_by: str | None
 
 

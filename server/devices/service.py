@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -21,6 +21,9 @@ from server.devices.rates import NO_GRID, load, online_rate  # noqa: F401
 from server.devices.schemas import DeviceCreate, DeviceUpdate, MaintenanceCreate
 from server.devices.scope import DeviceFilter, scoped_query, visible
 from server.errors import Conflict, InvalidInput, NotFound
+
+
+RETIRE_AHEAD = timedelta(minutes=5)  # clock skew allowed to a retirement sent as "now" by a client
 
 
 def list_devices(*, db_session: Session, user: User, flt: DeviceFilter, now: datetime, page: int = 1,
@@ -99,6 +102,7 @@ def update(*, db_session: Session, device: Device, changes: DeviceUpdate) -> Dev
     data = changes.model_dump(exclude_unset=True, exclude={"lon", "lat", "datum"})
     if "installed_at" in data:
         data["installed_at"] = placement.as_utc(changes.installed_at)
+        _check_service_span(data["installed_at"], device.retired_at)
     for key, value in data.items():
         if value is not None or key in ("address", "owner_unit", "installed_at"):
             setattr(device, key, value)
@@ -110,10 +114,22 @@ def update(*, db_session: Session, device: Device, changes: DeviceUpdate) -> Dev
     return device
 
 
-def retire(*, db_session: Session, device: Device, at: datetime) -> Device:
+def _check_service_span(installed_at: datetime | None, retired_at: datetime | None) -> None:
+    """A device leaves service after it entered it (no installation date: before anything we know of)."""
+    if installed_at is not None and retired_at is not None and retired_at < installed_at:
+        raise InvalidInput(f"retired_at {retired_at:%Y-%m-%d %H:%M}Z is before installed_at "
+                           f"{installed_at:%Y-%m-%d %H:%M}Z", "撤除时间早于安装时间", code="retired_before_installed",
+                           detail={"installed_at": installed_at.isoformat(), "retired_at": retired_at.isoformat()})
+
+
+def retire(*, db_session: Session, device: Device, at: datetime, now: datetime) -> Device:
     """Retired devices leave expected time from `at` on; the code stays taken forever."""
     if device.retired_at is not None:
         raise Conflict(f"device {device.code} is already retired", f"设备 {device.code} 已撤除", code="device_retired")
+    if at > now + RETIRE_AHEAD:  # a retirement is recorded, not planned: planned outages are maintenance windows
+        raise InvalidInput("retired_at is in the future", "撤除时间不能晚于当前时间", code="retired_in_future",
+                           detail={"retired_at": at.isoformat(), "now": now.isoformat()})
+    _check_service_span(device.installed_at, at)
     device.retired_at = at
     device.secret_hash = None  # the broker refuses it from the next password_file on
     db_session.flush()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from server.config import get_settings
 from server.errors import InvalidInput
+from server.uploads import check_zip
 
 MAX_ROWS = 200_000
 _DECORATION = re.compile(r"[\s*＊]|[(（][^)）]*[)）]")
@@ -44,13 +47,23 @@ def _csv_rows(data: bytes) -> list[list[Any]]:
     return list(csv.reader(io.StringIO(_decode(data))))
 
 
+def _unreadable(exc: Exception) -> InvalidInput:
+    return InvalidInput(f"cannot read the xlsx file: {exc}", "无法读取 xlsx 文件", code="unreadable_file")
+
+
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
     from openpyxl import load_workbook
 
     try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise _unreadable(exc) from None
+    with archive:  # an xlsx is a zip: its directory is judged before openpyxl inflates anything
+        check_zip(archive, max_total_bytes=get_settings().max_unzipped_mb << 20)
+    try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken file
-        raise InvalidInput(f"cannot read the xlsx file: {exc}", "无法读取 xlsx 文件", code="unreadable_file") from None
+        raise _unreadable(exc) from None
     try:
         rows = []
         for i, row in enumerate(wb.worksheets[0].iter_rows(values_only=True)):
@@ -58,6 +71,8 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
                 break
             rows.append(list(row))
         return rows
+    except Exception as exc:  # read_only inflates while iterating: a bad CRC or truncated sheet shows here
+        raise _unreadable(exc) from None
     finally:
         wb.close()
 

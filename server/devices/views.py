@@ -3,7 +3,6 @@ maintenance windows, dead letters and the online rate."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
@@ -22,14 +21,13 @@ from server.devices.schemas import (
     DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, Located,
     MaintenanceCreate, MaintenanceRead, OnlineRateRead, RateMode,
 )
+from server.inputs import ApiDatetime, Page, PageSize
 from server.openapi import UPLOAD_RESPONSES
 from server.territory import ensure_holds
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 Editor = Annotated[User, Depends(require_roles(Role.district_admin))]
 DistrictReader = Annotated[User, Depends(require_roles(Role.district_admin, Role.command_center, Role.auditor))]
-Page = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 def _read(d: Device) -> DeviceRead:
@@ -78,8 +76,8 @@ def create_device(db_session: DbSession, user: Editor, body: DeviceCreate, now: 
 @router.get("/online-rate", response_model=OnlineRateRead)
 def online_rate(
     db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, mode: RateMode = RateMode.snapshot,
-    group_by: GroupBy = GroupBy.kind, at: datetime | None = None, start: datetime | None = None,
-    end: datetime | None = None,
+    group_by: GroupBy = GroupBy.kind, at: ApiDatetime | None = None, start: ApiDatetime | None = None,
+    end: ApiDatetime | None = None,
 ) -> OnlineRateRead:
     """Snapshot (share online at `at`, default now) or time-weighted availability over [start, end)."""
     return rates.online_rate(db_session=db_session, user=user, flt=flt, mode=mode, group_by=group_by,
@@ -92,6 +90,7 @@ def import_devices(
     now: Now, datum: str = "cgcs2000", dry_run: bool = False, issue_secrets: bool = False,
 ) -> DeviceImportReport:
     """All or nothing: `committed: false` with row errors means nothing was written."""
+    db_session.commit()  # end the transaction of the token check: no database lock is held while the file is read
     sheet = sheets.read(file.file.read(), file.filename or "upload.csv")
     report = imports.import_rows(db_session=db_session, sheet=sheet, default_datum=datum, now=now, dry_run=dry_run,
                                  issue_secrets=issue_secrets, user=user)
@@ -152,7 +151,7 @@ def update_device(db_session: DbSession, admin: Editor, code: str, body: DeviceU
 @router.post("/{code}/retire", response_model=DeviceRead)
 def retire_device(db_session: DbSession, admin: Editor, code: str, body: DeviceRetireRequest, now: Now) -> DeviceRead:
     d = service.get_visible(db_session=db_session, user=admin, code=code, now=now)
-    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at) or now)
+    service.retire(db_session=db_session, device=d, at=placement.as_utc(body.retired_at) or now, now=now)
     db_session.commit()
     return _read(d)
 

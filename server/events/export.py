@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
+from metrics.office_text import office_text
 from server.config import get_settings
 from server.events.enums import SATISFACTION_LABELS_ZH, Satisfaction
 from server.events.models import Event
@@ -57,7 +58,7 @@ def render(db_session: Session, events: Sequence[Event], *, fmt: str) -> tuple[b
     ws.title = "网格事件"
     ws.append(HEADERS)
     for row in data:
-        ws.append(row)
+        ws.append([office_text(v) for v in row])  # a row stored with control characters still exports
     ws.freeze_panes = "A2"
     for i, header in enumerate(HEADERS, 1):
         ws.column_dimensions[get_column_letter(i)].width = max(12, len(header) * 2 + 2)

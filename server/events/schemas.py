@@ -6,18 +6,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from server.events.enums import Datum, EventState, Satisfaction, TimeLimitStep
+from server.inputs import ApiDatetime, Line, PhotoKey, Text
 
 Sha256 = str  # 64 lowercase hex chars, checked by the pattern below
 SHA_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class Party(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    role: str = Field(default="party", max_length=32)  # 申请人 / 被申请人 …
-    phone: str | None = Field(default=None, max_length=32)
+    name: Line = Field(min_length=1, max_length=64)
+    role: Line = Field(default="party", max_length=32)  # 申请人 / 被申请人 …
+    phone: Line | None = Field(default=None, max_length=32)
 
 
 class DisputeIn(BaseModel):
@@ -28,14 +29,14 @@ class EventCreate(BaseModel):
     """What a phone sends. `uuid` is generated on the phone: retries carry the same one."""
 
     uuid: UUID
-    category_code: str = Field(min_length=1, max_length=64)
-    description: str = Field(min_length=1, max_length=4000)
+    category_code: Line = Field(min_length=1, max_length=64)
+    description: Text = Field(min_length=1, max_length=4000)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     datum: Datum = Field(description="datum of lon/lat as the phone sent them: wgs84, gcj02, bd09 or cgcs2000")
     gps_accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
-    address: str | None = Field(default=None, max_length=256)
-    reported_at: AwareDatetime
+    address: Line | None = Field(default=None, max_length=256)
+    reported_at: ApiDatetime
     photos: list[str] = Field(default_factory=list, max_length=20)
     dispute: DisputeIn | None = None
 
@@ -51,18 +52,18 @@ class EventCreate(BaseModel):
 
 class TransitionIn(BaseModel):
     to_state: EventState
-    note: str | None = Field(default=None, max_length=4000)
-    dispatched_to: str | None = Field(default=None, max_length=128)
-    rejection_reason: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=4000)
+    dispatched_to: Line | None = Field(default=None, max_length=128)
+    rejection_reason: Text | None = Field(default=None, max_length=2000)
     satisfaction: Satisfaction | None = None
     merged_into: UUID | None = None
-    photos: list[str] = Field(default_factory=list, max_length=20)
+    photos: list[PhotoKey] = Field(default_factory=list, max_length=20)
 
 
 class DisputeUpdate(BaseModel):
     mediation_result: str | None = Field(default=None, pattern=r"^(success|failure|transferred)$")
-    mediated_at: AwareDatetime | None = None
-    replied_at: AwareDatetime | None = None
+    mediated_at: ApiDatetime | None = None
+    replied_at: ApiDatetime | None = None
     parties: list[Party] | None = None
 
 
@@ -130,8 +131,8 @@ class EventPage(BaseModel):
 
 
 class CategoryIn(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    parent_code: str | None = None
+    name: Line = Field(min_length=1, max_length=64)
+    parent_code: Line | None = Field(default=None, max_length=64)
     active: bool = True
 
 
@@ -143,7 +144,7 @@ class CategoryRead(BaseModel):
 
 
 class TimeLimitIn(BaseModel):
-    time_limit: str = Field(max_length=16, description="8wh, 3wd (working hours/days), 24h, 30d (calendar)")
+    time_limit: Line = Field(max_length=16, description="8wh, 3wd (working hours/days), 24h, 30d (calendar)")
 
 
 class TimeLimitRead(BaseModel):

@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -24,6 +23,7 @@ from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, TimeLimitStep
 from server.events.presenters import change, event_read
+from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
     CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TimeLimitIn,
     TimeLimitRead, TransitionIn,
@@ -51,7 +51,7 @@ def _filter(
     state: Annotated[list[EventState] | None, Query()] = None, category: str | None = None,
     grid_code: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
     street_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
-    reported_from: datetime | None = None, reported_to: datetime | None = None, overdue: bool | None = None,
+    reported_from: ApiDatetime | None = None, reported_to: ApiDatetime | None = None, overdue: bool | None = None,
 ) -> service.EventFilter:
     return service.EventFilter([s.value for s in state] if state else None, category, grid_code, street_code,
                                reported_from, reported_to, overdue)
@@ -62,8 +62,8 @@ Sort = Annotated[str, Query(pattern=r"^-?(reported_at|due_at|closure_due_at|upda
 
 
 @router.get("", response_model=EventPage)
-def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Annotated[int, Query(ge=1)] = 1,
-                page_size: Annotated[int, Query(ge=1, le=500)] = 50, sort: Sort = "-reported_at") -> EventPage:
+def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Page = 1,
+                page_size: PageSize = 50, sort: Sort = "-reported_at") -> EventPage:
     rows, total = service.list_events(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size,
                                       sort=sort)
     return EventPage(items=[event_read(db_session, e) for e in rows], total=total, page=page, page_size=page_size)
@@ -83,7 +83,7 @@ def export_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: No
 
 
 @router.get("/changes", response_model=ChangePage)
-def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Annotated[int, Query(ge=0)] = 0,
+def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Cursor = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ChangePage:
     """Incremental sync: every change after `cursor` on events you may see, oldest first."""
     rows = service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=limit + 1, now=now)
@@ -105,8 +105,8 @@ def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cu
 @router.get("/feed", response_class=StreamingResponse,
             responses=file_response("Server-Sent Events: `id` is the cursor, `event` the change kind, `data` a "
                                     "Change as JSON", "text/event-stream", schema={"type": "string"}))
-async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor: Annotated[int, Query(ge=0)] = 0,
-               seconds: Annotated[float, Query(ge=0, le=3600)] = 300, poll: Annotated[float, Query(ge=0.2)] = 1.0
+async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor: Cursor = 0,
+               seconds: Annotated[float, Query(ge=0, le=3600)] = 300, poll: Annotated[float, Query(ge=0.2, le=60)] = 1.0
                ) -> StreamingResponse:
     """Server-Sent Events of new events and transitions. Stateless: each worker polls the history
     table by cursor, so any number of server processes can serve the feed behind a proxy. The user

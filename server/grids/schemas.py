@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.inputs import Line
 
 
 class GridType(StrEnum):
@@ -77,11 +79,13 @@ class GridImportReport(BaseModel):
 
 
 class GridRetireRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo (replaced_by) is refused, not ignored
+
     replaced_by_code: str | None = Field(default=None, pattern=r"^\d{15}$")
 
 
 class AssignmentRequest(BaseModel):
-    username: str
+    username: Line = Field(max_length=64)
 
 
 class AssignmentRead(BaseModel):

@@ -32,6 +32,7 @@ from server.grids.schemas import (
     GridRetireRequest, GridSort, GridType,
 )
 from server.grids.scope import visible_grids
+from server.inputs import Page, PageSize
 from server.openapi import UPLOAD_RESPONSES, error, file_response
 from server.territory import territory
 from server.uploads import extract_shapefile_zip
@@ -62,8 +63,6 @@ def _filter(
 
 
 Filter = Annotated[service.GridFilter, Depends(_filter)]
-Page = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("", response_model=GridPage)
@@ -115,6 +114,7 @@ def import_grids(
 ) -> GridImportReport:
     """All or nothing: a report with `committed: false` and blocking findings means nothing was written."""
     settings = get_settings()
+    db_session.commit()  # end the transaction of the token check: no database lock is held while the zip is read
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "upload.zip"
         with open(archive, "wb") as out:

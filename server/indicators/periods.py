@@ -19,6 +19,7 @@ from common.errors import InputError
 from gis.codes import (CodeProblem, area_code, area_prefix, community_code_problem, district_code_problem,
                        grid_code_problem, street_code_problem)
 from server.errors import InvalidInput
+from server.inputs import year_in_range
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -68,10 +69,10 @@ def parse_period(text: str) -> Period:
             first, last = date.fromisoformat(m[1]), date.fromisoformat(m[2]) + timedelta(days=1)
         else:
             raise _bad_period(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # date(10000, …) is a ValueError, 9999-12-31 + 1 day an OverflowError
         raise _bad_period(text) from None
-    if last <= first:
-        raise _bad_period(text)
+    if last <= first or not (year_in_range(first.year) and year_in_range((last - timedelta(days=1)).year)):
+        raise _bad_period(text)  # 0001 has no UTC start, 9999 no end: the years ApiDatetime accepts
     return Period(text, _utc(first), _utc(last))
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from server.devices.schemas import Located
+from server.inputs import ApiDatetimeOrDate, Line
 
 
 class TenantStatus(StrEnum):
@@ -19,18 +20,18 @@ class TenantStatus(StrEnum):
 
 
 class RentalCreate(Located):
-    address: str = Field(min_length=1, max_length=256)
-    building: str | None = Field(default=None, max_length=64)
+    address: Line = Field(min_length=1, max_length=256)
+    building: Line | None = Field(default=None, max_length=64)
     rooms: int = Field(default=1, ge=1, le=10_000)
-    landlord_name: str = Field(min_length=1, max_length=64)
-    landlord_phone: str | None = Field(default=None, max_length=32)
+    landlord_name: Line = Field(min_length=1, max_length=64)
+    landlord_phone: Line | None = Field(default=None, max_length=32)
     managed: bool = False
-    managed_at: AwareDatetime | date | None = None
+    managed_at: ApiDatetimeOrDate | None = None
 
 
 class ManageRequest(BaseModel):
     managed: bool = True
-    at: AwareDatetime | date | None = None
+    at: ApiDatetimeOrDate | None = None
 
 
 class RentalRead(BaseModel):
@@ -57,16 +58,16 @@ class RentalPage(BaseModel):
 
 
 class LinkController(BaseModel):
-    device_code: str
+    device_code: Line = Field(max_length=64)
 
 
 class TenantCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: Line = Field(min_length=1, max_length=64)
     id_type: Literal["resident_id", "other"] = "resident_id"
-    id_number: str = Field(min_length=4, max_length=32)
-    phone: str | None = Field(default=None, max_length=32)
-    card_no: str | None = Field(default=None, max_length=64)
-    moved_in_at: AwareDatetime | date | None = None
+    id_number: Line = Field(min_length=4, max_length=32)
+    phone: Line | None = Field(default=None, max_length=32)
+    card_no: Line | None = Field(default=None, max_length=64)
+    moved_in_at: ApiDatetimeOrDate | None = None
 
 
 class TenantRead(BaseModel):

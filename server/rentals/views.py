@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +12,7 @@ from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, WriteDbSession, require_roles
 from server.devices import service as devices
+from server.inputs import ApiDatetime, IdPath, IdQuery, Page, PageSize
 from server.rentals import cards, pii, rates, service
 from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
@@ -26,8 +26,6 @@ Admin = Annotated[User, Depends(require_roles(Role.district_admin))]
 Editor = Annotated[User, Depends(require_roles(Role.district_admin, Role.street_admin))]
 FieldEditor = Annotated[User, Depends(require_roles(Role.district_admin, Role.street_admin, Role.grid_worker))]
 Auditor = Annotated[User, Depends(require_roles(Role.district_admin, Role.auditor))]
-Page = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 def _rental(r: Rental, controllers: list[str]) -> RentalRead:
@@ -72,7 +70,7 @@ def list_rentals(db_session: DbSession, user: CurrentUser, now: Now, page: Page 
 
 
 @router.get("/rates", response_model=RentalRatesRead)
-def rental_rates(db_session: DbSession, user: CurrentUser, now: Now, start: datetime, end: datetime | None = None,
+def rental_rates(db_session: DbSession, user: CurrentUser, now: Now, start: ApiDatetime, end: ApiDatetime | None = None,
                  group_by: str = "street") -> RentalRatesRead:
     """rental_managed_rate at `end` (default now); registration and deregistration rates over [start, end)."""
     return rates.rental_rates(db_session=db_session, user=user, start=start, end=end or now, now=now,
@@ -88,7 +86,7 @@ def sync_cards(db_session: DbSession, _: Admin, now: Now) -> CardSyncReport:
 
 
 @router.get("/tenants", response_model=TenantPage)
-def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: int | None = None,
+def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: IdQuery | None = None,
                  status: TenantStatus | None = None, page: Page = 1, page_size: PageSize = 50) -> TenantPage:
     rows, total = service.list_tenants(db_session=db_session, user=user, now=now, rental_id=rental_id,
                                        status=status.value if status else None, page=page, page_size=page_size)
@@ -96,7 +94,7 @@ def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: 
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantRead)
-def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
+def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: IdPath, now: Now) -> TenantRead:
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     pending = db_session.scalars(select(TenantRecord.id).where(TenantRecord.tenant_id == t.id,
                                                                TenantRecord.status == "pending"))
@@ -104,7 +102,7 @@ def get_tenant(db_session: DbSession, user: CurrentUser, tenant_id: int, now: No
 
 
 @router.get("/tenants/{tenant_id}/pii", response_model=TenantRead)
-def read_tenant_pii(db_session: WriteDbSession, user: CurrentUser, tenant_id: int, now: Now) -> TenantRead:
+def read_tenant_pii(db_session: WriteDbSession, user: CurrentUser, tenant_id: IdPath, now: Now) -> TenantRead:
     """Full name, ID number and phone: district and street admins only; every read is logged (a GET
     that writes: a write session)."""
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
@@ -114,7 +112,7 @@ def read_tenant_pii(db_session: WriteDbSession, user: CurrentUser, tenant_id: in
 
 
 @router.post("/tenants/{tenant_id}/register", response_model=TenantRead)
-def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: int, body: TenantCreate,
+def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: IdPath, body: TenantCreate,
                          now: Now) -> TenantRead:
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     service.confirm_registration(db_session=db_session, tenant=t, tenant_in=body, actor=user.username, now=now)
@@ -123,7 +121,7 @@ def confirm_registration(db_session: DbSession, user: FieldEditor, tenant_id: in
 
 
 @router.post("/tenants/{tenant_id}/deregister", response_model=TenantRead)
-def deregister(db_session: DbSession, user: FieldEditor, tenant_id: int, now: Now) -> TenantRead:
+def deregister(db_session: DbSession, user: FieldEditor, tenant_id: IdPath, now: Now) -> TenantRead:
     t = service.get_tenant(db_session=db_session, user=user, tenant_id=tenant_id, now=now)
     service.deregister(db_session=db_session, tenant=t, actor=user.username, now=now)
     db_session.commit()
@@ -138,7 +136,7 @@ def list_records(db_session: DbSession, user: CurrentUser, now: Now, status: str
 
 
 @router.post("/records/{record_id}/reject", response_model=TenantRecordRead)
-def reject_record(db_session: DbSession, user: FieldEditor, record_id: int, now: Now) -> TenantRecordRead:
+def reject_record(db_session: DbSession, user: FieldEditor, record_id: IdPath, now: Now) -> TenantRecordRead:
     record = service.reject_record(db_session=db_session, user=user, record_id=record_id, actor=user.username, now=now)
     db_session.commit()
     return TenantRecordRead.model_validate(record, from_attributes=True)
@@ -154,13 +152,13 @@ def pii_log(db_session: DbSession, user: Auditor, now: Now, page: Page = 1,
 
 
 @router.get("/{rental_id}", response_model=RentalRead)
-def get_rental(db_session: DbSession, user: CurrentUser, rental_id: int, now: Now) -> RentalRead:
+def get_rental(db_session: DbSession, user: CurrentUser, rental_id: IdPath, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     return _rental(r, service.controllers_of(db_session=db_session, rental_ids=[r.id])[r.id])
 
 
 @router.post("/{rental_id}/managed", response_model=RentalRead)
-def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: ManageRequest, now: Now) -> RentalRead:
+def set_managed(db_session: DbSession, user: Editor, rental_id: IdPath, body: ManageRequest, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     service.set_managed(db_session=db_session, rental=r, managed=body.managed, at=devices.as_utc(body.at) or now)
     db_session.commit()
@@ -168,7 +166,7 @@ def set_managed(db_session: DbSession, user: Editor, rental_id: int, body: Manag
 
 
 @router.post("/{rental_id}/access-controllers", response_model=RentalRead)
-def link_controller(db_session: DbSession, user: Admin, rental_id: int, body: LinkController, now: Now) -> RentalRead:
+def link_controller(db_session: DbSession, user: Admin, rental_id: IdPath, body: LinkController, now: Now) -> RentalRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     service.link_controller(db_session=db_session, user=user, rental=r, device_code=body.device_code, now=now)
     db_session.commit()
@@ -176,7 +174,7 @@ def link_controller(db_session: DbSession, user: Admin, rental_id: int, body: Li
 
 
 @router.post("/{rental_id}/tenants", response_model=TenantRead, status_code=201)
-def register_tenant(db_session: DbSession, user: FieldEditor, rental_id: int, body: TenantCreate,
+def register_tenant(db_session: DbSession, user: FieldEditor, rental_id: IdPath, body: TenantCreate,
                     now: Now) -> TenantRead:
     r = service.get_rental(db_session=db_session, user=user, rental_id=rental_id, now=now)
     t = service.register_tenant(db_session=db_session, rental=r, tenant_in=body, actor=user.username, now=now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from server.auth.models import User
 from server.deps import CurrentUser, DbSession, Now, ReadDbSession, require_roles
 from metrics.weekly_report import write_weekly_report
 from server.errors import InvalidInput, NotFound
+from server.inputs import ApiDate, IdPath
 from server.openapi import file_response
 from server.reports import service
 from server.reports.models import Training, WeeklyReport
@@ -58,7 +58,7 @@ def _district(user: User) -> str:
 @router.post("/reports/weekly", response_model=WeeklyReportRead, status_code=201)
 def produce_weekly(db_session: DbSession, reads: ReadDbSession, user: Producer,
                    now: Now,
-                   week: Annotated[date | None, Query(description="any day of the week; default: this week")] = None
+                   week: Annotated[ApiDate | None, Query(description="any day of the week; default: this week")] = None
                    ) -> WeeklyReport:
     row, _ = service.produce_weekly(db_session=db_session, district_code=_district(user), area=_district(user),
                                     week_start=week or now.date(), now=now, user=user, read_session=reads)
@@ -75,7 +75,7 @@ def list_weekly(db_session: DbSession, user: DistrictReader, now: Now) -> list[W
 @router.get("/reports/weekly/{report_id}.docx", response_class=Response,
             responses=file_response("the weekly report as Word, with charts",
                                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
-def weekly_docx(db_session: DbSession, user: DistrictReader, report_id: int, now: Now) -> Response:
+def weekly_docx(db_session: DbSession, user: DistrictReader, report_id: IdPath, now: Now) -> Response:
     """The report as Word, with charts, regenerated from the data of its week."""
     row = db_session.get(WeeklyReport, report_id)
     if row is None or not territory(user, now).covers(row.district_code):

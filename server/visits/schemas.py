@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from server.events.enums import Datum
+from server.inputs import ApiDatetime, Line, PhotoKey, Text
 
 
 class CheckIn(BaseModel):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    at: AwareDatetime | None = None
+    at: ApiDatetime | None = None
 
 
 class VisitCreate(BaseModel):
     uuid: UUID
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: ApiDatetime
+    ended_at: ApiDatetime
     datum: Datum
     points: list[CheckIn] = Field(min_length=1, max_length=5000)
-    households: list[str] = Field(default_factory=list, max_length=200)
-    notes: str | None = Field(default=None, max_length=4000)
-    photos: list[str] = Field(default_factory=list, max_length=20)
+    households: list[Annotated[Line, Field(max_length=128)]] = Field(default_factory=list, max_length=200)
+    notes: Text | None = Field(default=None, max_length=4000)
+    photos: list[PhotoKey] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _order(self) -> VisitCreate:

@@ -31,6 +31,7 @@ from server.events.service import MAX_CLOCK_SKEW
 from server.geometry import to_shapely
 from server.grids.models import Grid, GridAssignment
 from server.idempotency import check_replay, fingerprint
+from server.inputs import year_in_range
 from server.photos import service as photos
 from server.territory import active_assignment
 from server.visits.models import Visit
@@ -145,6 +146,8 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     tz = ZoneInfo(get_settings().timezone)
     try:
         year, mon = (int(x) for x in month.split("-"))
+        if not year_in_range(year):
+            raise ValueError(year)  # 0001-01 has no UTC, 9999-12 no end
         start = datetime(year, mon, 1, tzinfo=tz)
     except ValueError:
         raise InvalidInput(f"month must be YYYY-MM, got {month!r}", "月份格式应为YYYY-MM", code="bad_month") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,6 +13,7 @@ from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.grids.models import Grid
+from server.inputs import ApiDatetime, Page, PageSize
 from server.visits import service
 from server.visits.models import Visit
 from server.visits.schemas import VisitCreate, VisitPage, VisitRead, WorkerMonth
@@ -46,9 +46,9 @@ def record_visit(db_session: DbSession, worker: Worker, body: VisitCreate, respo
 
 @router.get("", response_model=VisitPage)
 def list_visits(db_session: DbSession, user: CurrentUser, now: Now, worker: str | None = None,
-                started_from: datetime | None = None, started_to: datetime | None = None,
-                counted: bool | None = None, page: Annotated[int, Query(ge=1)] = 1,
-                page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> VisitPage:
+                started_from: ApiDatetime | None = None, started_to: ApiDatetime | None = None,
+                counted: bool | None = None, page: Page = 1,
+                page_size: PageSize = 50) -> VisitPage:
     q = select(Visit).where(visible_visits(user, now))
     if worker:
         q = q.where(Visit.worker_id.in_(select(User.id).where(User.username == worker)))

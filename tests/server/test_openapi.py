@@ -68,10 +68,20 @@ def test_every_operation_documents_the_error_envelope(doc: dict[str, Any]) -> No
     for method, path, op in _operations(doc):
         if (method, path) in PUBLIC:
             continue
-        expected = {"401", "403", "404", "409", "422", "503"} | ({"413"} if (method, path) in UPLOADS else set())
+        expected = {"401", "403", "404", "409", "413", "422", "500", "503"}  # 413: every body has a limit
         for code in expected:
             assert op["responses"].get(code, {}).get("content") == ERROR_REF, f"{method} {path} {code}"
     assert "HTTPValidationError" not in doc["components"]["schemas"]  # FastAPI's {"detail"}: never sent
+
+
+def test_upload_routes_are_the_ones_with_a_large_body_limit(doc: dict[str, Any]) -> None:
+    """Only the upload routes may take more than max_body_mb, and they say so in their 413."""
+    from server.config import get_settings
+    from server.main import upload_limits
+
+    assert {path for _, path in UPLOADS} == set(upload_limits(get_settings()))
+    for method, path in UPLOADS:
+        assert "upload_too_large" in doc["paths"][path][method]["responses"]["413"]["description"]
 
 
 def test_component_names_and_titles_are_unique(doc: dict[str, Any]) -> None:

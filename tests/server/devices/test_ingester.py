@@ -132,7 +132,7 @@ def test_events_status_will_and_sweep(ing) -> None:  # type: ignore[no-untyped-d
 def test_retired_device_and_later_registration(ing) -> None:  # type: ignore[no-untyped-def]
     with ing.session_factory() as db:
         service.retire(db_session=db, device=service.get_by_code(db_session=db, code="CAM1"),
-                       at=datetime.fromtimestamp(NOW - 60, UTC))
+                       at=datetime.fromtimestamp(NOW - 60, UTC), now=datetime.fromtimestamp(NOW, UTC))
         db.commit()
     ing.registry.refresh_s = 0  # pick up the retirement now
     ing.run_batch([msg("camera", "CAM1", "heartbeat"), msg("link", "NEW1", "heartbeat")])
