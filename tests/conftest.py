@@ -89,13 +89,17 @@ def db_session(engine: Engine) -> Iterator[Session]:
         conn.close()
 
 
-@pytest.fixture
-def app(db_session: Session):  # type: ignore[no-untyped-def]
-    application = create_app()
+def use_session(application, db_session: Session):  # type: ignore[no-untyped-def]
+    """Every session the app would open is the test's own (rolled back at the end)."""
     for dependency in (get_db, get_read_db, get_write_db):
         application.dependency_overrides[dependency] = lambda: db_session
     application.dependency_overrides[get_session_scope] = lambda: (lambda: nullcontext(db_session))
     return application
+
+
+@pytest.fixture
+def app(db_session: Session):  # type: ignore[no-untyped-def]
+    return use_session(create_app(), db_session)
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ def login(*, db_session: Session, writer: Session, username: str, password: str,
     user = authenticate(db_session=db_session, username=username, password=password)
     if user is None:
         throttle.failed(db_session=writer, username=username, address=address, now=now)
-    else:
+    elif throttle.has_failures(db_session=db_session, username=username):
         throttle.succeeded(db_session=writer, username=username)
     return user
 

@@ -99,3 +99,10 @@ def succeeded(*, db_session: Session, username: str) -> None:
     """A right password clears the name's failures (the address keeps its own)."""
     key, _ = _keys(get_settings(), username, None)[0]
     db_session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def has_failures(*, db_session: Session, username: str) -> bool:
+    """Whether the name has failures to clear: a clean login then writes nothing (on SQLite it
+    need not wait for the write lock)."""
+    key, _ = _keys(get_settings(), username, None)[0]
+    return db_session.scalar(select(LoginThrottle.key).where(LoginThrottle.key == key)) is not None

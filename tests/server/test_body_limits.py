@@ -39,12 +39,11 @@ def test_chunked_json_body_is_cut_off_at_the_limit(client, db_session) -> None: 
 def test_the_limit_is_a_setting(settings_env, db_session) -> None:  # type: ignore[no-untyped-def]
     from starlette.testclient import TestClient
 
-    from server.database.core import get_db
     from server.main import create_app
+    from tests.conftest import use_session
 
     settings_env(GRIDOPS_MAX_BODY_MB="4")
-    app = create_app()
-    app.dependency_overrides[get_db] = lambda: db_session
+    app = use_session(create_app(), db_session)
     worker, _ = _headers(db_session)
     body = json.dumps(factories.event_body(description="长" * (700 * 1024)), ensure_ascii=False)
     with TestClient(app) as client:
