@@ -588,7 +588,8 @@ def server_exceptions(log: Path) -> Counter[str]:
     try:
         for line in log.read_text(errors="replace").splitlines():
             m = pat.match(line)
-            if m and not m.group(1).startswith("sqlalchemy."):  # the same error, re-raised by SQLAlchemy
+            # "sqlalchemy.exc.X: (sqlite3.Y) …" re-raises the line before it; its own errors (pool timeouts) count
+            if m and not (m.group(1).startswith("sqlalchemy.") and m.group(2).startswith("(")):
                 found[f"{m.group(1)}: {re.sub(r'[0-9]+', 'N', m.group(2))[:100]}"] += 1  # ids, ports: one kind
     except OSError:
         pass

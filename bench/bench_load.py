@@ -274,7 +274,7 @@ class Sample:
 class Resources:
     cpu: CpuUse
     rss_mib: tuple[float, float, float]  # server processes: start, max, end
-    pg_connections: tuple[float, int, int] | None  # mean, max, max active (PostGIS)
+    pg_connections: tuple[float, int, int, int] | None  # mean, max, max active, max idle in transaction (PostGIS)
 
 
 @dataclass
@@ -304,7 +304,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.server_pid, self.pg_url = server_pid, pg_url
         self.rss: list[float] = []
-        self.conns: list[tuple[int, int]] = []  # (all, active)
+        self.conns: list[tuple[int, ...]] = []  # (all, active, idle in transaction)
         self.stopping = threading.Event()
         self.error: str | None = None
 
@@ -316,14 +316,14 @@ class Sampler(threading.Thread):
 
             engine = create_engine(self.pg_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
             conn = engine.connect()
-            count = text("SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM pg_stat_activity "
+            count = text("SELECT count(*), count(*) FILTER (WHERE state = 'active'), "
+                         "count(*) FILTER (WHERE state = 'idle in transaction') FROM pg_stat_activity "
                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         try:
             while True:
                 self.rss.append(_rss_mib(self.server_pid))
                 if conn is not None:
-                    n, active = conn.execute(count).one()
-                    self.conns.append((int(n), int(active)))
+                    self.conns.append(tuple(int(v) for v in conn.execute(count).one()))
                 if self.stopping.wait(SAMPLE_S):
                     return
         except Exception as exc:  # noqa: BLE001 - a sampler failure ends the sampling, not the run
@@ -333,12 +333,12 @@ class Sampler(threading.Thread):
                 conn.close()
                 engine.dispose()
 
-    def finish(self) -> tuple[tuple[float, float, float], tuple[float, int, int] | None]:
+    def finish(self) -> tuple[tuple[float, float, float], tuple[float, int, int, int] | None]:
         self.stopping.set()
         self.join(timeout=10)
         rss = (self.rss[0], max(self.rss), self.rss[-1]) if self.rss else (0.0, 0.0, 0.0)
-        conns = ((float(np.mean([a for a, _ in self.conns])), max(a for a, _ in self.conns),
-                  max(b for _, b in self.conns)) if self.conns else None)
+        conns = ((float(np.mean([c[0] for c in self.conns])), *(max(c[i] for c in self.conns) for i in range(3)))
+                 if self.conns else None)
         return rss, conns
 
 
@@ -439,8 +439,17 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
                           ("mix", MIX, args.seconds)]]
             server.stop()  # its log is complete
             errs = server_exceptions(server.log_path)
-    return BackendResult(backend, version, setup, workers, *phases, errs,
-                         limiting_factor(backend, phases[-1].res.cpu, workers, errs))
+    return BackendResult(backend, version, setup, workers, *phases, errs, limit(backend, phases[-1], workers, errs))
+
+
+def limit(backend: str, mix: Phase, workers: int, errs: Counter[str]) -> str:
+    """bench_events' verdict, after the one it does not know: requests that waited for a pooled connection."""
+    pool = sum(v for k, v in errs.items() if "QueuePool limit" in k)
+    if pool:
+        return (f"the SQLAlchemy connection pool: {pool} requests failed after waiting 30 s for one of its 15 "
+                f"connections per worker process (pool_size 5 + max_overflow 10), with the server at "
+                f"{mix.res.cpu.server_pct:.0f} % CPU: connections were checked out, not busy in the database")
+    return limiting_factor(backend, mix.res.cpu, workers, errs)
 
 
 # ------------------------------------------------------------------ report
@@ -514,9 +523,9 @@ def print_resources(res: Resources, backend: str) -> None:
     print(f"  memory   : server processes RSS {start:.0f} MiB at the start, {peak:.0f} MiB at most, {end:.0f} MiB "
           f"at the end (sampled every {SAMPLE_S:g} s)")
     if res.pg_connections is not None:
-        mean, top, active = res.pg_connections
-        print(f"  database : {mean:.1f} connections on average, {top} at most ({active} active at most), "
-              f"pg_stat_activity every {SAMPLE_S:g} s")
+        mean, top, active, idle_tx = res.pg_connections
+        print(f"  database : {mean:.1f} connections on average, {top} at most ({active} active at most, "
+              f"{idle_tx} idle in transaction at most), pg_stat_activity every {SAMPLE_S:g} s")
 
 
 def print_result(r: BackendResult, args: argparse.Namespace) -> None:
