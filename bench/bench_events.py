@@ -34,11 +34,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid as uuidlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,6 +53,7 @@ from shapely.geometry import shape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _harness import bench_parser, for_each_backend  # noqa: E402 - bench/, the script's own folder
 from gis.datum import wgs84_to_gcj02  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://gridops:gridops@127.0.0.1:5432/gridops_test"
@@ -66,13 +68,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-        pass
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2].strip(),
-                                formatter_class=Formatter)
-    p.add_argument("--backend", choices=["sqlite", "postgis", "both"], default="both",
-                   help="sqlite = SQLite + SpatiaLite in a temp dir (the embedded default); postgis = --pg-url")
+    p = bench_parser(__doc__, "sqlite = SQLite + SpatiaLite in a temp dir (the embedded default); postgis = --pg-url")
     p.add_argument("--clients", type=int, default=50,
                    help="concurrent clients, one keep-alive connection and one demo grid worker (w001..) each")
     p.add_argument("--seconds", type=float, default=20.0,
@@ -260,7 +256,14 @@ class Server:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def print_log_tail(self, backend: str) -> None:
+        """After a failure: the server's last words, on stderr."""
+        tail = self.log_tail()
+        if tail:
+            print(f"--- last lines of the {backend} server log ---\n{tail}", file=sys.stderr)
+
+    def stop(self, copy_log_to: str | None = None) -> None:
+        """Stop the server (again: harmless) and copy its log into the folder copy_log_to, if given."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)  # our own session: the server and its workers only
@@ -271,6 +274,25 @@ class Server:
             except ProcessLookupError:
                 pass
         self._log.close()
+        if copy_log_to:
+            Path(copy_log_to).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, Path(copy_log_to) / self.log_path.name)
+
+
+def bench_env(url: str, tmp: Path, *, embedded_mqtt: bool) -> dict[str, str]:
+    """The environment of every gridops process a bench starts: the demo (GRIDOPS_DEMO, so no keys are
+    needed), cheap bcrypt, media in the temp dir, the embedded MQTT broker only if asked."""
+    return {**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_BCRYPT_ROUNDS": "4",
+            "GRIDOPS_SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!", "GRIDOPS_DEMO": "true",
+            "GRIDOPS_MEDIA_ROOT": str(tmp / "media"), "PYTHONPATH": str(ROOT),
+            "GRIDOPS_MQTT_EMBEDDED": "true" if embedded_mqtt else "false"}
+
+
+def setup_demo(env: dict[str, str], tmp: Path, demo_days: int) -> str:
+    """`gridops db upgrade` and `gridops demo --days N` as subprocesses; what they took."""
+    t_up = run_cli(["db", "upgrade"], env, tmp)
+    t_demo = run_cli(["demo", "--days", str(demo_days)], env, tmp)
+    return f"db upgrade {t_up:.1f} s, demo (--days {demo_days}) {t_demo:.1f} s"
 
 
 def make_pg_database(admin_url: str, name: str) -> str:
@@ -299,6 +321,44 @@ def drop_pg_database(admin_url: str, name: str) -> None:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     finally:
         admin.dispose()
+
+
+def drop_pg_database_or_warn(admin_url: str, name: str) -> None:
+    """drop_pg_database in a `finally`: a failure is reported, never raised over the original error."""
+    try:
+        drop_pg_database(admin_url, name)
+    except Exception as exc:  # noqa: BLE001 - report, do not hide the original error
+        print(f"warning: could not drop {name}: {exc}", file=sys.stderr)
+
+
+@contextmanager
+def bench_database(backend: str, tmp: Path, admin_url: str, name: str, *, keep: bool) -> Iterator[str]:
+    """The URL of a fresh database: SQLite in tmp, or `name` created through admin_url and dropped
+    afterwards unless keep."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    url = make_pg_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        if not keep:
+            drop_pg_database_or_warn(admin_url, name)
+
+
+@contextmanager
+def served(backend: str, env: dict[str, str], tmp: Path, workers: int, server_logs: str | None) -> Iterator[Server]:
+    """`gridops serve` answering /health; on an error its last log lines go to stderr; stopped at the
+    end (its log copied into server_logs, if given)."""
+    server = Server(env, tmp, workers, tmp / f"server-{backend}.log")
+    try:
+        server.wait_healthy()
+        yield server
+    except Exception:
+        server.print_log_tail(backend)
+        raise
+    finally:
+        server.stop(server_logs)
 
 
 def db_facts(url: str) -> tuple[str, dict[str, int]]:
@@ -577,12 +637,14 @@ def recover(base: str, workers: list[Worker], seconds: float) -> Counter[str]:
 
 def server_exceptions(log: Path) -> Counter[str]:
     """Exception lines of the tracebacks in the server log (the last line of each chain)."""
-    pat = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout)): (.*)$")
+    # module.path.ClassName (psycopg.errors.UniqueViolation too) or a bare builtin ...Error/...Exception
+    pat = re.compile(r"^((?:[a-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)): (.*)$")
     found: Counter[str] = Counter()
     try:
         for line in log.read_text(errors="replace").splitlines():
             m = pat.match(line)
-            if m and not m.group(1).startswith("sqlalchemy."):  # the same error, re-raised by SQLAlchemy
+            # "sqlalchemy.exc.X: (sqlite3.Y) …" re-raises the line before it; its own errors (pool timeouts) count
+            if m and not (m.group(1).startswith("sqlalchemy.") and m.group(2).startswith("(")):
                 found[f"{m.group(1)}: {re.sub(r'[0-9]+', 'N', m.group(2))[:100]}"] += 1  # ids, ports: one kind
     except OSError:
         pass
@@ -662,17 +724,12 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
         url = f"sqlite:///{tmp / 'bench.db'}"
     else:
         url = make_pg_database(args.pg_url, args.pg_database)
-    env = {**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_BCRYPT_ROUNDS": "4",
-           "GRIDOPS_SECRET_KEY": "bench-secret-key-with-at-least-32-bytes!", "GRIDOPS_DEMO": "true",
-           "GRIDOPS_MEDIA_ROOT": str(tmp / "media"), "PYTHONPATH": str(ROOT),
-           "GRIDOPS_MQTT_EMBEDDED": "true" if args.embedded_mqtt else "false"}
+    env = bench_env(url, tmp, embedded_mqtt=args.embedded_mqtt)
     if args.sqlite_max_requests is not None:
         env["GRIDOPS_SQLITE_MAX_REQUESTS"] = str(args.sqlite_max_requests)
     server: Server | None = None
     try:
-        t_up = run_cli(["db", "upgrade"], env, tmp)
-        t_demo = run_cli(["demo", "--days", str(args.demo_days)], env, tmp)
-        setup = f"db upgrade {t_up:.1f} s, demo (--days {args.demo_days}) {t_demo:.1f} s"
+        setup = setup_demo(env, tmp, args.demo_days)
         version, before = db_facts(url)
         server = Server(env, tmp, args.workers, tmp / f"server-{backend}.log")
         server.wait_healthy()
@@ -726,21 +783,13 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
                              errs, limiting_factor(backend, events.cpu, args.workers, errs))
     except Exception:
         if server is not None:
-            tail = server.log_tail()
-            if tail:
-                print(f"--- last lines of the {backend} server log ---\n{tail}", file=sys.stderr)
+            server.print_log_tail(backend)
         raise
     finally:
         if server is not None:
-            server.stop()
-            if args.server_logs:
-                Path(args.server_logs).mkdir(parents=True, exist_ok=True)
-                shutil.copy(server.log_path, Path(args.server_logs) / server.log_path.name)
+            server.stop(args.server_logs)
         if backend == "postgis" and not args.keep_db:
-            try:
-                drop_pg_database(args.pg_url, args.pg_database)
-            except Exception as exc:  # noqa: BLE001 - report, do not hide the original error
-                print(f"warning: could not drop {args.pg_database}: {exc}", file=sys.stderr)
+            drop_pg_database_or_warn(args.pg_url, args.pg_database)
 
 
 # ------------------------------------------------------------------ report
@@ -819,27 +868,14 @@ def machine_line() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    backends = ["sqlite", "postgis"] if args.backend == "both" else [args.backend]
     print("gridops bench: sustained event submission through the HTTP API (POST /api/v1/events)")
     print(machine_line())
     print(f"run                  : {args.seconds:g} s per phase (cap {args.max_requests} requests), "
           f"{args.clients} clients, {args.retries} retries, export phase {args.export_writers} writers beside "
           f"{args.exporters} exporter(s), demo --days {args.demo_days}, "
           f"embedded MQTT {'on' if args.embedded_mqtt else 'off'}, seed {args.seed}")
-    results: list[BackendResult] = []
-    failed = False
-    for backend in backends:
-        tmp = Path(tempfile.mkdtemp(prefix=f"gridops-bench-{backend}-"))
-        try:
-            r = run_backend(backend, args, tmp)
-            results.append(r)
-            print_result(r, args)
-        except Exception as exc:  # noqa: BLE001 - one back end failing should not hide the other's figures
-            failed = True
-            print(f"\n== backend: {backend} == FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        sys.stdout.flush()
+    results, failed = for_each_backend(args.backend, lambda backend, tmp: run_backend(backend, args, tmp),
+                                       lambda r: print_result(r, args), "gridops-bench")
     if len(results) > 1:
         print("\n== summary ==")
         print(f"{'backend':8} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'health/s':>9} "

@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("GRIDOPS_SECRET_KEY", "bench-secret-key-with-at-least-32-bytes!")
 
+from _harness import bench_parser  # noqa: E402 - bench/, the script's own folder
 from sqlalchemy import Engine, create_engine, event as sa_event, insert, or_, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -111,13 +112,8 @@ DESCRIPTIONS = ["垃圾堆放", "现场核实情况属实，已拍照取证，�
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-        pass
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2].strip(),
-                                formatter_class=Formatter)
-    p.add_argument("--backend", choices=["sqlite", "postgis", "both"], default="both",
-                   help="sqlite = SQLite + SpatiaLite in a temp dir; postgis = database gridops_bench_ind at --pg-url")
+    p = bench_parser(__doc__,
+                     "sqlite = SQLite + SpatiaLite in a temp dir; postgis = database gridops_bench_ind at --pg-url")
     p.add_argument("--pg-url", default=os.environ.get("GRIDOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL),
                    help=f"any database of the server: used only to DROP/CREATE the database {PG_DATABASE}")
     p.add_argument("--events", type=int, default=1_000_000, help="events reported in the year")
