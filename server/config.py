@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = 200  # request body limit of grid and device imports (photos: photo_max_mb)
     max_unzipped_mb: int = 1024
     sqlite_max_requests: int = 8  # requests in flight on SQLite (one writer); see server.concurrency
+    # PostgreSQL connections per server process: a request's thread may hold one (40 threads by default)
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
+    db_pool_timeout_s: float = 10.0  # then 503 database_busy, not a 30 s wait and a 500
     sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy
     timezone: str = "Asia/Shanghai"
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json

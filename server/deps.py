@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Annotated
@@ -10,7 +10,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.auth import service as auth_service
 from server.auth.enums import Role
@@ -27,25 +27,38 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_read_db() -> Iterator[Session]:
+async def _session(maker: sessionmaker[Session]) -> AsyncIterator[Session]:
+    """Async on purpose: the endpoint uses the session in a worker thread, and closing it here, on
+    the event loop, gives its connection back without waiting for a thread again. As a sync
+    dependency, 200 requests queued for 40 threads each held a pooled connection while waiting to
+    close it, and the threads that had the turn waited for a connection (PostgreSQL pool time-outs,
+    SQLite lock time-outs: bench/bench_load.py)."""
+    session = maker()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+async def get_read_db() -> AsyncIterator[Session]:
     """A session that only reads: on SQLite it never takes nor waits for the write lock, so reads
     run beside the writer (WAL). Login uses it: bcrypt must not run inside a write transaction."""
-    with get_read_sessionmaker()() as session:
+    async for session in _session(get_read_sessionmaker()):
         yield session
 
 
-def get_write_db() -> Iterator[Session]:
+async def get_write_db() -> AsyncIterator[Session]:
     """A session that writes, for the few GET endpoints that do (the audited PII read): its
     transaction takes SQLite's write lock up front; after its commit it only reads."""
-    with get_write_once_sessionmaker()() as session:
+    async for session in _session(get_write_once_sessionmaker()):
         yield session
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's session: a read session for GET/HEAD, a write session otherwise (tests
     override this, get_read_db and get_write_db)."""
     maker = get_read_sessionmaker() if request.method in READ_METHODS else get_write_once_sessionmaker()
-    with maker() as session:
+    async for session in _session(maker):
         yield session
 
 

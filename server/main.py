@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import InputError
@@ -59,6 +60,11 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
     return _json(DatabaseBusy())
 
 
+async def _pool_exhausted(_: Request, exc: Exception) -> JSONResponse:
+    """No pooled connection came free within GRIDOPS_DB_POOL_TIMEOUT_S: busy, retry; nothing was done."""
+    return _json(DatabaseBusy())
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
@@ -107,6 +113,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

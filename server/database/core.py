@@ -183,7 +183,9 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
         event.listen(engine, "connect", partial(_on_sqlite_connect, busy_timeout_ms=timeout, gate=WriteQueue()))
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    settings = get_settings()  # a pool as large as the threads that may use it at once (see server.deps)
+    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s)
 
 
 _BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
