@@ -6,7 +6,7 @@ import sqlalchemy.exc
 from starlette.testclient import TestClient
 
 from server.auth.enums import Role
-from server.deps import get_read_db
+from server.deps import get_db
 from tests import factories
 
 
@@ -17,7 +17,7 @@ def test_pool_exhausted_is_503_with_retry_after(app, db_session) -> None:  # typ
         raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 20 overflow 20 reached")
         yield  # pragma: no cover
 
-    app.dependency_overrides[get_read_db] = no_connection
+    app.dependency_overrides[get_db] = no_connection
     with TestClient(app) as client:
         r = client.get("/api/v1/grids", headers=factories.auth_headers(admin))
     assert r.status_code == 503 and r.headers["Retry-After"] == "1"
