@@ -1,4 +1,4 @@
-"""A cap on requests in flight, for the embedded SQLite back end.
+"""A cap on requests in flight per server process: on SQLite for its one writer, on PostgreSQL for its pool.
 
 SQLite has one writer. Reads no longer take its lock and a successful write holds it inside one
 thread hop (server.database.core), so the cap no longer decides whether writers time out
@@ -6,8 +6,13 @@ thread hop (server.database.core), so the cap no longer decides whether writers 
 trims the tail (p95 0.85 s with it, 1.3 s without: one process, one GIL, one writer at a time),
 and it keeps threads free: a request that fails after its first query releases the lock only when
 its session closes, in another thread hop, which must not wait behind threads all queued for
-that lock. Waiting here is asynchronous and takes no thread and no connection. PostgreSQL needs
-no cap.
+that lock. Waiting here is asynchronous and takes no thread and no connection.
+
+PostgreSQL: a request holds its pooled connection (idle in transaction) across the thread hops of
+its endpoint and of FastAPI's response validation, so with more requests in flight than pooled
+connections the requests that have a thread wait for connections held by requests waiting for a
+thread, until the pool times out (bench/bench_load.py, 200 users: 80 connections idle in
+transaction, 10 active). The cap there is the pool's size (GRIDOPS_DB_POOL_SIZE + MAX_OVERFLOW).
 """
 
 from __future__ import annotations
