@@ -80,12 +80,17 @@ def _out_of_range(value: object) -> PydanticCustomError:
                                {"value": str(value)})
 
 
-def _datetime_in_range(value: datetime) -> datetime:
+def datetime_in_range(value: datetime) -> bool:
+    """Whether an aware time is one gridops accepts (2000–2099 in UTC); also for times read from files."""
     try:
         utc = value.astimezone(UTC)  # 0001-01-01T12:00+14:00 has no UTC: OverflowError
     except OverflowError:
-        raise _out_of_range(value) from None
-    if not EARLIEST <= utc < LATEST:
+        return False
+    return EARLIEST <= utc < LATEST
+
+
+def _datetime_in_range(value: datetime) -> datetime:
+    if not datetime_in_range(value):
         raise _out_of_range(value)
     return value
 

@@ -159,11 +159,22 @@ def check_zip(zf: zipfile.ZipFile, *, max_total_bytes: int, max_ratio: int = MAX
     return infos
 
 
+def _chunk(src: IO[bytes]) -> bytes:
+    try:
+        return src.read(CHUNK)
+    except OSError as exc:  # the archive's own seek (see _copy); writing is elsewhere: a full disk stays a 500
+        raise _corrupt(exc) from None
+
+
 def _copy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
     """Stream one member to `target`, stopping once it passes its declared size or the budget left."""
     written = 0
-    with zf.open(info) as src, open(target, "wb") as out:
-        while chunk := src.read(CHUNK):
+    try:
+        src = zf.open(info)
+    except OSError as exc:  # a directory whose offsets point before the file's start: zipfile seeks there, EINVAL
+        raise _corrupt(exc) from None
+    with src, open(target, "wb") as out:
+        while chunk := _chunk(src):
             written += len(chunk)
             if written > info.file_size:
                 raise _too_large("size_mismatch", member=info.filename, declared_bytes=info.file_size)

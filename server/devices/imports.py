@@ -73,7 +73,7 @@ def _date(value: Any) -> date | None:
     try:
         y, m, d = (int(p) for p in text.split(" ")[0].split("-"))
         return date(y, m, d)
-    except ValueError:
+    except (ValueError, OverflowError):  # a year past C's long is an OverflowError, not a ValueError
         raise ValueError(f"not a date: {value!r} (use 2024-03-01)") from None
 
 
@@ -81,7 +81,10 @@ def _interval(value: Any) -> int | None:
     text = _text(value)
     if text is None:
         return None
-    return int(float(text.lower().removesuffix("s").removesuffix("秒")))
+    try:
+        return int(float(text.lower().removesuffix("s").removesuffix("秒")))
+    except OverflowError:  # 1e999 is inf, which is no int
+        raise ValueError(f"not a number of seconds: {value!r}") from None
 
 
 def _code_cell(value: Any, field: str) -> None:

@@ -18,7 +18,7 @@ from server.events.enums import EventState
 from server.events.models import Dispute, Event, EventHistory
 from server.events.schemas import DisputeUpdate, TransitionIn
 from server.events.scope import ensure_can_change, visible_events
-from server.events.transitions import ensure_role, transition
+from server.events.transitions import ensure_reachable, ensure_role, transition
 from server.grids.models import GridAssignment
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
@@ -69,6 +69,7 @@ def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
     """(history row, applied). applied is False for a replayed Idempotency-Key."""
     request_hash = fingerprint({"event": event.uuid, **body.model_dump(mode="json")})
     ensure_can_change(actor, event, _assigned(db_session, actor, now))
+    ensure_reachable(event, body.to_state)
     ensure_role(actor, body.to_state)
     if (done := _replay(db_session, idempotency_key, request_hash, actor)) is not None:
         return done, False

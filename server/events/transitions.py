@@ -46,6 +46,19 @@ def allowed_next(state: S) -> list[S]:
     return sorted(TRANSITIONS[state])
 
 
+def illegal(current: S, to: S) -> Conflict:
+    return Conflict(f"cannot go from {current} to {to}; allowed: {', '.join(allowed_next(current)) or 'none'}",
+                    f"事件状态 {STATE_LABELS_ZH[current]} 不能变更为 {STATE_LABELS_ZH[to]}",
+                    code="illegal_transition", detail={"state": current, "allowed_next": allowed_next(current)})
+
+
+def ensure_reachable(event: Event, to: S) -> None:
+    """409 for a state no transition leads to (`reported`), from whatever state, before the role is
+    checked: only reachable states have roles (ROLES_FOR)."""
+    if to not in ROLES_FOR:
+        raise illegal(S(event.state), to)
+
+
 def ensure_role(actor: User, to: S) -> None:
     """403 unless the actor's role may move an event to `to` (also checked before a replay is answered)."""
     if Role(actor.role) not in ROLES_FOR[to]:
@@ -64,9 +77,7 @@ def transition(
     """
     current = S(event.state)
     if to not in TRANSITIONS[current]:
-        raise Conflict(f"cannot go from {current} to {to}; allowed: {', '.join(allowed_next(current)) or 'none'}",
-                       f"事件状态 {STATE_LABELS_ZH[current]} 不能变更为 {STATE_LABELS_ZH[to]}",
-                       code="illegal_transition", detail={"state": current, "allowed_next": allowed_next(current)})
+        raise illegal(current, to)
     if actor is not None:
         ensure_role(actor, to)
     row = EventHistory(

@@ -145,7 +145,8 @@ def list_categories(db_session: DbSession, _: CurrentUser) -> list[dict[str, obj
 
 
 @router.put("/categories/{code}", response_model=CategoryRead)
-def put_category(db_session: DbSession, _: Admin, code: Annotated[str, Path(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)?$")],
+def put_category(db_session: DbSession, _: Admin,
+                 code: Annotated[str, Path(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)?$", max_length=64)],  # the column
                  body: CategoryIn) -> dict[str, object]:
     c = catalogue.upsert_category(db_session=db_session, code=code, name=body.name, parent_code=body.parent_code,
                                   active=body.active)

@@ -22,14 +22,16 @@ from server.divisions import service as divisions
 from server.geometry import as_multipolygon, to_db_multipolygon, to_shapely
 from server.grids.models import Grid
 from server.grids.schemas import GRID_TYPE_FROM_TEXT, FindingRead, GridImportReport, GridType
+from server.inputs import has_control_characters
 
 NON_BLOCKING = frozenset({"gap"})
 KIND_ZH = {
     "invalid_ring": "无效环", "self_intersection": "自相交", "overlap": "网格重叠", "gap": "网格缝隙",
     "duplicate_code": "编码重复", "malformed_code": "编码不规范", "unknown_community": "社区不存在",
     "code_exists": "编码已存在", "code_retired": "编码已撤销不可复用", "unknown_grid_type": "网格类型无效",
-    "outside_community": "超出社区边界",
+    "outside_community": "超出社区边界", "bad_name": "网格名称无效",
 }
+NAME_MAX = Grid.__table__.c.name.type.length  # 128: PostgreSQL refuses a longer value (a 500), SQLite keeps it
 
 
 def _finding(kind: str, codes: Sequence[str], detail: str, area: float | None = None) -> FindingRead:
@@ -85,6 +87,9 @@ def _attribute_findings(features: Sequence[GridFeature], known: set[str]) -> lis
             out.append(_finding("unknown_community", [f.code], f"community {community} is not registered"))
         if f.grid_type and f.grid_type not in GRID_TYPE_FROM_TEXT:
             out.append(_finding("unknown_grid_type", [f.code], f"grid type {f.grid_type!r}: use 综合网格 or 专属网格"))
+        if len(f.name) > NAME_MAX or has_control_characters(f.name):  # a dBASE field holds 254 bytes, NUL too
+            out.append(_finding("bad_name", [f.code], f"grid name {f.name[:40]!r}…: at most {NAME_MAX} characters, "
+                                "no control characters"))
     return out
 
 

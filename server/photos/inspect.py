@@ -8,7 +8,8 @@ Metadata conventions (documented here because the EXIF standard leaves them open
 
 * `taken_at`: EXIF DateTimeOriginal is a wall-clock time with no zone. It is read in
   OffsetTimeOriginal's offset when the camera wrote one (EXIF 2.31+, most phones since 2018),
-  otherwise in `default_tz` (Asia/Shanghai: the platform's phones are in China).
+  otherwise in `default_tz` (Asia/Shanghai: the platform's phones are in China). A time outside
+  the years the API accepts (2000–2099 in UTC: a camera's reset clock, a forged 9999) is no time.
 * `gps_lon` / `gps_lat`: EXIF GPS is WGS-84 (what the phone's GNSS reports; GPSMapDatum is
   "WGS-84" in practice), NOT the GCJ-02 / BD-09 of AMap, Tencent or Baidu map tiles. Convert
   before drawing on those tiles; CGCS2000 equals WGS-84 at metre level. (0, 0) is read as
@@ -35,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from PIL.ExifTags import GPS, IFD, Base
 
 from server.errors import InvalidInput, PayloadTooLarge
+from server.inputs import datetime_in_range
 
 try:  # HEIC is what iPhones send by default; without pillow-heif we can still accept it unread.
     import pillow_heif
@@ -217,7 +219,9 @@ def _taken_at(exif_ifd: dict[int, Any], default_tz: str) -> datetime | None:
         naive = datetime(*(int(g) for g in match.groups()), int(subsec.ljust(6, "0")) if subsec else 0)
     except ValueError:  # "0000:00:00 00:00:00" and other placeholders
         return None
-    return naive.replace(tzinfo=_offset(exif_ifd.get(Base.OffsetTimeOriginal)) or ZoneInfo(default_tz))
+    taken = naive.replace(tzinfo=_offset(exif_ifd.get(Base.OffsetTimeOriginal)) or ZoneInfo(default_tz))
+    # a reset or forged clock (9999:12:31 23:59:59-14:00 has no UTC at all): no time, as the API would refuse it
+    return taken if datetime_in_range(taken) else None
 
 
 def _offset(value: Any) -> tzinfo | None:

@@ -96,7 +96,7 @@ def test_ordinary_compression_passes(tmp_path: Path) -> None:
     assert shp.read_bytes() == text
 
 
-@pytest.mark.parametrize("damage", ["crc", "garbage", "cut"])
+@pytest.mark.parametrize("damage", ["crc", "garbage", "cut", "offset"])
 def test_damaged_archive_is_422_zip_corrupt(tmp_path: Path, damage: str) -> None:
     data = _zip({"g.shp": b"0123456789abcdef" * 10_000, "g.shx": b"x", "g.dbf": b"x", "g.prj": b"x"})
     if damage == "crc":
@@ -104,6 +104,11 @@ def test_damaged_archive_is_422_zip_corrupt(tmp_path: Path, damage: str) -> None
     elif damage == "garbage":  # the deflate stream of g.shp overwritten, the directory intact
         start = data.find(b"PK\x03\x04") + 30 + len("g.shp")
         data = data[:start] + b"\xff" * 64 + data[start + 64:]
+    elif damage == "offset":  # the directory's start moved 1000 bytes on: members "begin" before the file
+        data = bytearray(data)  # does; zipfile's seek there was an OSError (EINVAL), a 500 (fuzzer)
+        end = data.rfind(b"PK\x05\x06")
+        struct.pack_into("<I", data, end + 16, struct.unpack_from("<I", data, end + 16)[0] + 1000)
+        data = bytes(data)
     else:  # a transfer cut short: the directory at the end is gone
         data = data[: len(data) // 2]
     err, _ = _extract(tmp_path, data)

@@ -97,6 +97,19 @@ def test_row_errors_block_the_whole_file(client, world, db_session) -> None:  # 
     assert service.get_by_code(db_session=db_session, code="ZFW-01") is None  # nothing half-imported
 
 
+def test_numbers_too_big_for_python_are_row_errors(client, world) -> None:  # type: ignore[no-untyped-def]
+    """date(10**20, 1, 1) and int(inf) raise OverflowError, not ValueError: both were a 500 (fuzzer)."""
+    rows = [["X-1", "", "x", "link", "", "", "", "99999999999999999999-01-01", "", ""],
+            ["X-2", "", "x", "link", "", "", "", "", "", "1e999"],
+            ["X-3", "", "x", "link", "", "", "", "", "", "nan"]]
+    files = {"file": ("t.csv", _csv(rows), "text/csv")}
+    r = client.post("/api/v1/devices/import", files=files, headers=headers(world, "admin"))
+    assert r.status_code == 200, r.text
+    assert not r.json()["committed"]
+    assert {(e["row"], e["code"]) for e in r.json()["errors"]} == {(2, "invalid_value"), (3, "invalid_value"),
+                                                                  (4, "invalid_value")}
+
+
 def test_dry_run_and_outside_grid_warning(db_session, world) -> None:  # type: ignore[no-untyped-def]
     far = [["FAR-1", "", "远处", "link", 113.0, 23.0, "", "", "", ""]]
     sheet = sheets.read(_csv(_rows() + far), "t.csv")

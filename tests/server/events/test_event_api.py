@@ -120,6 +120,16 @@ def test_illegal_transition_lists_allowed_states(client, world) -> None:  # type
     assert r.json()["error"]["detail"]["allowed_next"] == ["accepted", "merged", "rejected"]
 
 
+@pytest.mark.parametrize("who", ["street1", "admin", "worker_a"])
+def test_no_transition_leads_back_to_reported(client, world, who: str) -> None:  # type: ignore[no-untyped-def]
+    """`reported` is no transition's target, so no role has it: that was a KeyError, a 500 (fuzzer)."""
+    ev = _report(client, world).json()["uuid"]
+    r = _move(client, world, who, ev, to_state="reported")
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "illegal_transition"
+    assert r.json()["error"]["detail"]["allowed_next"] == ["accepted", "merged", "rejected"]
+
+
 def test_required_fields(client, world) -> None:  # type: ignore[no-untyped-def]
     ev = _report(client, world).json()["uuid"]
     r = _move(client, world, "street1", ev, to_state="rejected")

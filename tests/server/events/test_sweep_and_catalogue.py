@@ -72,6 +72,10 @@ def test_categories_and_policies_api(client, world) -> None:  # type: ignore[no-
                                                                             "parent_code": "sanitation.noise"},
                       headers=admin)
     assert deep.status_code == 422 and deep.json()["error"]["code"] == "bad_parent_category"
+    # a code the column (64) cannot hold: PostgreSQL refused the write with a 500, SQLite stored it
+    long = client.put(f"/api/v1/events/categories/{'a' * 65}", json={"name": "x"}, headers=admin)
+    assert long.status_code == 422 and long.json()["error"]["code"] == "validation_error"
+    assert client.put(f"/api/v1/events/categories/{'a' * 64}", json={"name": "x"}, headers=admin).status_code == 200
     ok = client.put("/api/v1/events/time-limits/sanitation.noise/closure", json={"time_limit": "2wd"}, headers=admin)
     assert ok.status_code == 200
     bad = client.put("/api/v1/events/time-limits/sanitation.noise/closure", json={"time_limit": "soon"}, headers=admin)

@@ -180,6 +180,20 @@ def test_unknown_community_and_malformed_code(client, world, tmp_path) -> None: 
     assert {f["kind"] for f in body["findings"] if "44011200100100A" in f["grid_codes"]} == {"malformed_code"}
 
 
+def test_names_the_grid_table_cannot_hold_are_refused(client, world, tmp_path, db_session) -> None:  # type: ignore[no-untyped-def]
+    """A dBASE name holds 254 bytes: PostgreSQL refuses more than the column's 128 characters and any NUL,
+    which made the import's write a 500 there (SQLite stored them)."""
+    long_name = GridFeature(f"{C2}002", "x" * 129, C2, "综合网格", factories.gk_square(3, 0), {})
+    nul_name = GridFeature(f"{C2}003", "网格\x00三", C2, "综合网格", factories.gk_square(4, 0), {})
+    body = _post_import(client, world["users"]["admin"], _zip(tmp_path, [long_name, nul_name])).json()
+    assert not body["committed"]
+    assert {(f["kind"], f["grid_codes"][0]) for f in body["findings"]} == {("bad_name", f"{C2}002"),
+                                                                         ("bad_name", f"{C2}003")}
+    assert service.get_by_code(db_session=db_session, code=f"{C2}002") is None
+    ok = GridFeature(f"{C2}002", "x" * 128, C2, "综合网格", factories.gk_square(3, 0), {})
+    assert _post_import(client, world["users"]["admin"], _zip(tmp_path, [ok])).json()["committed"]
+
+
 def test_import_without_prj_needs_crs(client, world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = _zip(tmp_path, [_feature(f"{C2}002", 3, 0)], drop=(".prj",))
     r = _post_import(client, world["users"]["admin"], data)

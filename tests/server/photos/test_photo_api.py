@@ -57,6 +57,17 @@ def test_bad_photos_refused(client, world, data: bytes, status: int, code: str) 
     assert r.status_code == status and r.json()["error"]["code"] == code
 
 
+def test_a_photo_whose_exif_time_has_no_utc_is_kept_without_it(client, world) -> None:  # type: ignore[no-untyped-def]
+    """9999-12-31 23:59:59 at -14:00 is past datetime's last UTC second: storing it was a 500 (fuzzer)."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769).update({0x9003: "9999:12:31 23:59:59", 0x9011: "-14:00"})  # DateTimeOriginal, its offset
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buf, "JPEG", exif=exif)
+    r = _upload(client, world, buf.getvalue())
+    assert r.status_code == 201, r.text
+    assert r.json()["taken_at"] is None
+
+
 def test_oversized_photo_refused(client, world) -> None:  # type: ignore[no-untyped-def]
     big = _jpeg(size=(20, 20)) + b"\0" * (1024 * 1024 + 10)
     r = _upload(client, world, big)

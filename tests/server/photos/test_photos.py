@@ -214,6 +214,11 @@ def test_decompression_bombs_are_refused(width: int, height: int, max_pixels: in
     ({"taken": "0000:00:00 00:00:00"}, None),
     ({"taken": "    :  :     :  :  "}, None),
     ({"taken": None}, None),
+    # outside the API's years: 9999-12-31T23:59:59-14:00 has no UTC (it was a 500 storing the photo, fuzzer)
+    ({"taken": "9999:12:31 23:59:59", "offset": "-14:00"}, None),
+    ({"taken": "0001:01:01 00:00:00", "offset": "+14:00"}, None),
+    ({"taken": "1980:01:01 00:00:00"}, None),
+    ({"taken": "2000:01:01 08:00:00"}, datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))),
 ])
 def test_taken_at_is_aware(exif_kwargs: dict, expected: datetime | None) -> None:
     info = inspect_photo(jpeg(_exif(**exif_kwargs)), max_bytes=MB)
