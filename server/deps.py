@@ -124,10 +124,11 @@ def require_roles(*roles: Role) -> Callable[..., User]:
     allowed = frozenset(roles)
 
     def _check(user: CurrentUser, now: Now) -> User:
-        if auth_service.role_of(user) in allowed and territory(user, now).nothing:
+        role = auth_service.role_of(user)
+        if role in allowed and territory(user, now).nothing:
             raise Forbidden(f"user {user.username} has no valid district or street for role {user.role}",
                             f"用户 {user.username} 未关联有效的区或街道", code="no_territory")
-        if auth_service.role_of(user) not in allowed:
+        if role not in allowed:
             raise Forbidden(
                 f"role {user.role} may not do this (needs one of {sorted(allowed)})",
                 f"当前角色 {user.role} 无此权限",
