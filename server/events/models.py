@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.crs import CGCS2000
 from server.database.core import Base
+from server.database.feed_order import commit_ordered
 from server.database.types import UTCDateTime, utcnow
 
 
@@ -124,3 +125,7 @@ class Dispute(Base):
     mediated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reply_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# the history id is the feed's cursor: taken in commit order (see feed_order); an event's own row with it
+commit_ordered(EventHistory, Event)
