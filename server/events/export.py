@@ -16,7 +16,7 @@ from metrics.office_text import office_text
 from server.config import get_settings
 from server.events.enums import SATISFACTION_LABELS_ZH, Satisfaction
 from server.events.models import Event
-from server.events.presenters import event_read
+from server.events.presenters import event_reads
 
 HEADERS = ["事件编号", "事件类别", "状态", "网格编码", "街道编码", "上报人", "上报时间", "办结时限", "办结时间",
            "是否超期", "是否正常办结", "承办部门", "满意度", "地址", "经度(CGCS2000)", "纬度(CGCS2000)", "事件描述"]
@@ -34,8 +34,7 @@ def _yes_no(value: bool | None) -> str:
 
 def rows(db_session: Session, events: Sequence[Event]) -> list[list[object]]:
     out: list[list[object]] = []
-    for e in events:
-        r = event_read(db_session, e)
+    for r in event_reads(db_session, events):
         satisfaction = SATISFACTION_LABELS_ZH[Satisfaction(r.satisfaction)] if r.satisfaction else ""
         out.append([r.uuid, r.category_name, r.state_zh, r.grid_code, r.street_code, r.reporter,
                     _local(r.reported_at), _local(r.closure_due_at), _local(r.closed_at), _yes_no(r.overdue),

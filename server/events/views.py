@@ -22,7 +22,7 @@ from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, TimeLimitStep
-from server.events.presenters import change, event_read
+from server.events.presenters import change, event_read, event_reads
 from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
     CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TimeLimitIn,
@@ -66,7 +66,7 @@ def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
                 page_size: PageSize = 50, sort: Sort = "-reported_at") -> EventPage:
     rows, total = service.list_events(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size,
                                       sort=sort)
-    return EventPage(items=[event_read(db_session, e) for e in rows], total=total, page=page, page_size=page_size)
+    return EventPage(items=event_reads(db_session, rows), total=total, page=page, page_size=page_size)
 
 
 @router.get("/export", response_class=Response,

@@ -4,34 +4,17 @@ reports were computed scope by scope), and each scope still gets what it gets al
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from server.indicators import service
 from server.indicators.periods import parse_period, parse_scope
 from tests import factories
+from tests.statements import counted
 
 NOW = datetime(2026, 12, 10, tzinfo=UTC)
 YEAR = parse_period("2026")
-
-
-@contextmanager
-def counted(db_session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = db_session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_statements_do_not_grow_with_the_scopes(db_session: Session) -> None:
