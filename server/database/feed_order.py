@@ -14,19 +14,20 @@ taken in the same order and cannot deadlock. SQLite has one writer anyway and ne
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from itertools import chain
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, UOWTransaction
 
+from server.database.singleton import advisory_key
+
 _LOCK_KEYS: dict[type, int] = {}
 
 
 def commit_ordered(feed: type, *parents: type) -> None:
     """Rows of `feed` (and changes to `parents`) are written one transaction at a time on PostgreSQL."""
-    key = zlib.crc32(f"gridops feed {feed.__name__}".encode())  # a stable 32-bit advisory-lock key
+    key = advisory_key(f"feed {feed.__name__}")
     for cls in (feed, *parents):
         _LOCK_KEYS[cls] = key
 
