@@ -51,7 +51,7 @@ def test_self_evaluation_from_data(db_session, world, tmp_path) -> None:  # type
     out = write_self_evaluation(tmp_path / "self.xlsx", declaration, actuals)
     wb = load_workbook(out)
     cells = [c for row in wb["绩效自评表"].iter_rows(values_only=True) for c in row if c is not None]
-    assert "75%" in " ".join(str(c) for c in cells) or 75.0 in cells
+    assert "75.00%" in " ".join(str(c) for c in cells)
     assert any(str(c).startswith("明细") for c in wb.sheetnames)
     assert any("需人工填写" in str(c) for c in cells)  # rows without data are kept for a person
 
