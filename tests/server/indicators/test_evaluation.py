@@ -47,7 +47,7 @@ def test_self_evaluation_from_data(db_session, world, tmp_path) -> None:  # type
     assert actuals["closure_rate"].value == 75.0 and actuals["on_time_closure_rate"].value == 75.0
     reason = actuals["closure_rate"].deviation_reason
     assert reason and "1件未按要求办结" in reason and "440112001001001" in reason
-    assert [r["状态"] for r in actuals["closure_rate"].drilldown] == ["reported"]
+    assert [r["状态"] for r in actuals["closure_rate"].drilldown] == ["已上报"]
     out = write_self_evaluation(tmp_path / "self.xlsx", declaration, actuals)
     wb = load_workbook(out)
     cells = [c for row in wb["绩效自评表"].iter_rows(values_only=True) for c in row if c is not None]
