@@ -112,12 +112,17 @@ def largest_remainder(total: int, parts: Sequence[int]) -> list[int]:
     return floors
 
 
-def rule_text(weights: Mapping[str, float] = DEFAULT_WEIGHTS, budget_weight: float = BUDGET_WEIGHT) -> str:
-    """The scoring rule printed under the table, including how the hundredths of a split are placed."""
+def rule_text(weights: Mapping[str, float] = DEFAULT_WEIGHTS, budget_weight: float = BUDGET_WEIGHT,
+              present: Sequence[str] | None = None) -> str:
+    """The scoring rule printed under the table: the weights, how the hundredths of a split are placed,
+    and the total the 分值 add up to (a level without rows adds nothing, and the text says so)."""
     levels = "、".join(f"{k}{plain(v)}分" for k, v in weights.items())
-    total = plain(budget_weight + sum(weights.values()))
+    used = list(weights) if present is None else [k for k in weights if k in present]
+    missing = [k for k in weights if k not in used]
+    total = plain(budget_weight + sum(weights[k] for k in used))
+    absent = f"本表无{'、'.join(missing)}指标，" if missing else ""
     return (f"评分规则：预算执行率{plain(budget_weight)}分，{levels}，各自在本级指标间平均分配；分值保留两位小数，"
-            f"分不尽的0.01分按表中顺序依次加给本级靠前的指标（最大余数法），分值合计恰为{total}分。达成得满分，"
+            f"分不尽的0.01分按表中顺序依次加给本级靠前的指标（最大余数法），{absent}分值合计恰为{total}分。达成得满分，"
             "未达成按完成比例（实际/目标，≤类为目标/实际）计分，不超过分值；文字类指标及无数据指标需人工评分，"
             "人工评分后请重新合计得分。")
 
@@ -288,7 +293,9 @@ def _write_main(ws: Worksheet, context: TableContext, evaluated: list[EvaluatedR
     for row in range(first, total_row + 1):
         for column in (7, 8):
             ws.cell(row=row, column=column).number_format = excel_format("分")
-    write_title(ws, total_row + 1, rule_text(weights), len(HEADERS), size=9, bold=False)
+    present = {e.row.level1_key for e in evaluated if e.weight is not None}
+    write_title(ws, total_row + 1, rule_text(weights, present=[k for k in weights if k in present]), len(HEADERS),
+                size=9, bold=False)
     set_widths(ws, WIDTHS)
     fit_row_heights(ws, 1, total_row + 1)
     setup_print(ws, header_row=header_row, last_column=len(HEADERS), last_row=total_row + 1)

@@ -29,6 +29,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei",
                 "Microsoft YaHei", "PingFang SC", "Noto Sans CJK JP", "Noto Sans CJK TC")
 TOP_GRIDS = 10
+TABLE_FONT_PT = 8  # a 15-digit grid code and a date-time each fit one line of the A4 tables at this size
 NO_FONT_NOTE = "（本机未安装中文字体，图中中文可能显示为方框；Debian 可安装 fonts-noto-cjk）"
 
 
@@ -116,6 +117,7 @@ class Section:
     headers: tuple[str, ...] = ()
     rows: list[tuple[str, ...]] = field(default_factory=list)
     chart: str | None = None
+    widths_cm: tuple[float, ...] = ()  # docx column widths, so codes and times are not broken across lines
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ def _overdue(s: WeeklySummary) -> Section:
              number(e.overdue_hours, "小时").removesuffix("小时"), e.state) for e in items]
     text = [f"截至周末仍超期的事件 {count(s.overdue_count)} 件，按超期时长排列{cut_note(len(rows), s.overdue_count)}。"] \
         if rows else ["本周无超期事件。"]
-    return Section("四、超期事件", text, ("事件编号", "类别", "网格", "上报时间", "办结时限", "超期（小时）", "状态"), rows)
+    return Section("四、超期事件", text, ("事件编号", "类别", "网格", "上报时间", "办结时限", "超期（小时）", "状态"), rows,
+                   widths_cm=(2.5, 1.7, 3.2, 3.2, 3.2, 1.6, 1.6))
 
 
 def _outages(s: WeeklySummary) -> Section:
@@ -191,7 +194,8 @@ def _outages(s: WeeklySummary) -> Section:
              number(d.offline_hours, "小时").removesuffix("小时")) for d in items]
     text = [f"本周离线设备 {count(s.outage_count)} 台，按离线时长排列{cut_note(len(rows), s.outage_count)}。"] \
         if rows else ["本周无设备离线。"]
-    return Section("五、设备离线", text, ("设备编号", "类型", "位置", "离线起始", "离线时长（小时）"), rows)
+    return Section("五、设备离线", text, ("设备编号", "类型", "位置", "离线起始", "离线时长（小时）"), rows,
+                   widths_cm=(4.1, 2.2, 4.8, 3.2, 2.2))
 
 
 def build_sections(summary: WeeklySummary) -> list[Section]:
@@ -313,10 +317,18 @@ def _docx_table(document: object, section: Section) -> None:
     for row in section.rows:
         for cell, text in zip(table.add_row().cells, row):
             cell.text = office_text(text)
+    if section.widths_cm:
+        from docx.shared import Cm  # noqa: PLC0415
+
+        table.autofit = False
+        for column, width in zip(table.columns, section.widths_cm):
+            column.width = Cm(width)
+            for cell in column.cells:
+                cell.width = Cm(width)  # Word reads the cells' widths, LibreOffice the grid's
     for row in table.rows:
         for cell in row.cells:
             for run in cell.paragraphs[0].runs:
-                run.font.size = Pt(9)
+                run.font.size = Pt(TABLE_FONT_PT)
 
 
 def _docx_document() -> object:

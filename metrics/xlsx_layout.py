@@ -118,7 +118,7 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-POINTS_PER_WIDTH_UNIT = 5.25  # one Excel column-width unit (a "0" of the default 11 pt font) is ~7 px
+POINTS_PER_WIDTH_UNIT = 5.6  # one column-width unit as LibreOffice lays it out (measured: tests/office_uno.py)
 CELL_PADDING_PT = 4.0
 LINE_SPACING = 1.5  # the CJK fonts LibreOffice and Word fall back to for 宋体 need ~1.45 em a line
 FIT_MARGIN = 0.9  # fill lines to 90 %: proportional digits and punctuation vary

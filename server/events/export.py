@@ -27,7 +27,9 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from metrics.office_text import office_text
-from metrics.xlsx_layout import display_width
+from openpyxl.styles import Alignment
+
+from metrics.xlsx_layout import display_width, fit_row_heights
 from server.config import get_settings
 from server.events.enums import SATISFACTION_LABELS_ZH, Satisfaction
 from server.events.models import Event
@@ -37,6 +39,7 @@ HEADERS = ["事件编号", "事件类别", "状态", "网格编码", "街道编�
            "是否超期", "是否正常办结", "承办部门", "满意度", "地址", "经度(CGCS2000)", "纬度(CGCS2000)", "事件描述", "UUID"]
 CODE_COLUMNS = frozenset({"事件编号", "网格编码", "街道编码", "UUID"})
 TIME_COLUMNS = frozenset({"上报时间", "办结时限", "办结时间"})
+PROSE_COLUMNS = frozenset({"地址", "事件描述"})  # wrapped in their column, rows as tall as the text
 TEXT_PREFIX = "\t"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 ENCODINGS = {"utf-8": ("utf-8-sig", "utf-8"), "gbk": ("gb18030", "GB18030")}
@@ -97,9 +100,13 @@ def render_xlsx(data: list[list[object]]) -> tuple[bytes, str]:
         elif header in CODE_COLUMNS:
             for cell in cells:
                 cell.number_format = "@"
+        elif header in PROSE_COLUMNS:
+            for cell in cells:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
         widest = max([display_width(header), *(display_width(str(c.value or "")) for c in cells)])
         width = 21 if header in TIME_COLUMNS else min(50, max(10, widest + 2))
         ws.column_dimensions[get_column_letter(column)].width = width
+    fit_row_heights(ws, 2, len(data) + 1)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{len(data) + 1}"
     buf = io.BytesIO()
