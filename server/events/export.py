@@ -46,10 +46,10 @@ ENCODINGS = {"utf-8": ("utf-8-sig", "utf-8"), "gbk": ("gb18030", "GB18030")}
 
 
 def _local(value: datetime | None) -> datetime | None:
-    """Naive local time: Excel has no time zones, so the cell holds what the clock on the wall said."""
+    """Naive local time to the second: Excel has no time zones, so the cell holds what the clock on the wall said."""
     if value is None:
         return None
-    return value.astimezone(ZoneInfo(get_settings().timezone)).replace(tzinfo=None)
+    return value.astimezone(ZoneInfo(get_settings().timezone)).replace(tzinfo=None, microsecond=0)
 
 
 def _yes_no(value: bool | None) -> str:

@@ -60,8 +60,7 @@ def _new_in_week(district: str, start: datetime, end: datetime):  # type: ignore
     return (_in_district(district), Event.reported_at >= start, Event.reported_at < end)
 
 
-def _by_grid(db_session: Session, district: str, start: datetime, end: datetime,
-             top: int = GRID_LIMIT) -> dict[str, int]:
+def _by_grid(db_session: Session, district: str, start: datetime, end: datetime, top: int) -> dict[str, int]:
     rows = db_session.execute(
         select(Grid.code, func.count(Event.id)).join(Grid, Grid.id == Event.grid_id)
         .where(*_new_in_week(district, start, end))
@@ -82,7 +81,7 @@ def overdue_count(db_session: Session, district: str, at: datetime) -> int:
     return db_session.scalar(select(func.count(Event.id)).where(*_overdue_where(district, at))) or 0
 
 
-def _overdue(db_session: Session, district: str, at: datetime, limit: int = OVERDUE_LIMIT) -> list[OverdueEvent]:
+def _overdue(db_session: Session, district: str, at: datetime, limit: int) -> list[OverdueEvent]:
     names = dict(db_session.execute(select(EventCategory.code, EventCategory.name)).tuples().all())
     rows = db_session.execute(
         select(Event, Grid.code).join(Grid, Grid.id == Event.grid_id)
@@ -106,7 +105,7 @@ def outage_count(db_session: Session, district: str, at: datetime) -> int:
     return db_session.scalar(_outage_query(district, at, func.count(func.distinct(Device.id)))) or 0
 
 
-def _outages(db_session: Session, district: str, at: datetime, limit: int = OUTAGE_LIMIT) -> list[DeviceOutage]:
+def _outages(db_session: Session, district: str, at: datetime, limit: int) -> list[DeviceOutage]:
     """Devices inside an offline interval at `at` (status intervals, so past weeks work too)."""
     rows = db_session.execute(_outage_query(district, at, Device, DeviceStatusInterval.start_at)
                               .order_by(DeviceStatusInterval.start_at, Device.id).limit(limit)).all()
@@ -126,14 +125,15 @@ def summary(*, db_session: Session, district_code: str, area: str, week_start: d
     last_start = start - timedelta(days=7)
     by_category = _by_category(db_session, district_code, start, end)
     last_by_category = _by_category(db_session, district_code, last_start, start)
-    overdue = _overdue(db_session, district_code, at)
-    outages = _outages(db_session, district_code, at)
+    overdue = _overdue(db_session, district_code, at, OVERDUE_LIMIT)
+    outages = _outages(db_session, district_code, at, OUTAGE_LIMIT)
     last = WeekFigures(new_events=sum(last_by_category.values()),
                        closed_events=_closed(db_session, district_code, last_start, start),
                        overdue_events=overdue_count(db_session, district_code, start),
                        device_outages=outage_count(db_session, district_code, start))
     return WeeklySummary(area=area, week_start=week_start, week_end=week_start + timedelta(days=6),
-                         events_by_category=by_category, events_by_grid=_by_grid(db_session, district_code, start, end),
+                         events_by_category=by_category,
+                         events_by_grid=_by_grid(db_session, district_code, start, end, GRID_LIMIT),
                          overdue=overdue, device_outages=outages,
                          closed_events=_closed(db_session, district_code, start, end), last_week=last,
                          last_week_by_category=last_by_category,
