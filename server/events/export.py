@@ -36,7 +36,8 @@ from server.events.models import Event
 from server.events.presenters import event_read
 
 HEADERS = ["事件编号", "事件类别", "状态", "网格编码", "街道编码", "上报人", "上报时间", "办结时限", "办结时间",
-           "是否超期", "是否正常办结", "承办部门", "满意度", "地址", "经度(CGCS2000)", "纬度(CGCS2000)", "事件描述", "UUID"]
+           "是否超期", "是否正常办结", "承办部门", "满意度", "地址", "经度(CGCS2000)", "纬度(CGCS2000)", "事件描述",
+           "UUID"]
 CODE_COLUMNS = frozenset({"事件编号", "网格编码", "街道编码", "UUID"})
 TIME_COLUMNS = frozenset({"上报时间", "办结时限", "办结时间"})
 PROSE_COLUMNS = frozenset({"地址", "事件描述"})  # wrapped in their column, rows as tall as the text

@@ -63,7 +63,8 @@ class Event(Base):
         # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
         Index("ix_event_street_reported", "street_code", "reported_at"),
         Index("ix_event_grid_reported", "grid_id", "reported_at"),
-        Index("uq_event_serial", "serial", unique=True),  # migration 0014 (a unique index: SQLite cannot add a constraint)
+        # migration 0014: a unique index (SQLite cannot add a constraint to a table)
+        Index("uq_event_serial", "serial", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -43,7 +43,8 @@ def event_read(db_session: Session, e: Event, *, history: bool = False) -> Event
     reporter = db_session.scalar(select(User.username).where(User.id == e.reporter_id)) or ""
     dispute = db_session.get(Dispute, e.id)
     return EventRead(
-        uuid=e.uuid, serial=serials.shown(e.serial), category_code=e.category_code, category_name=category.name if category else e.category_code,
+        uuid=e.uuid, serial=serials.shown(e.serial), category_code=e.category_code,
+        category_name=category.name if category else e.category_code,
         description=e.description, address=e.address, lon=e.lon, lat=e.lat, gps_accuracy_m=e.gps_accuracy_m,
         grid_code=grid_code, street_code=e.street_code, reporter=reporter, state=state,
         state_zh=STATE_LABELS_ZH[state], allowed_next=allowed_next(state), reported_at=e.reported_at,

@@ -25,6 +25,11 @@ from server.grids import service as grids
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
 
+# The event number as people say it ("2026-000123"), and numbering bulk-loaded rows: the public
+# surface other domains and the CLI use (server.events.serials holds how numbers are given).
+shown_serial = serials.shown
+backfill_serials = serials.backfill
+
 MAX_CLOCK_SKEW = timedelta(minutes=10)  # offline phones sync late (GRIDOPS_LATE_SYNC_DAYS), never early
 
 

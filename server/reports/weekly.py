@@ -18,7 +18,7 @@ from gis.codes import area_prefix
 from metrics.weekly_report import DeviceOutage, OverdueEvent, WeekFigures, WeeklySummary
 from server.database.prefix import prefix_range
 from server.devices.models import Device, DeviceStatusInterval
-from server.events import serials
+from server.events import service as events
 from server.events.enums import CLOSED_STATES, STATE_LABELS_ZH, TERMINAL, EventState
 from server.events.models import Event, EventCategory
 from server.grids.models import Grid
@@ -86,8 +86,9 @@ def _overdue(db_session: Session, district: str, at: datetime, limit: int) -> li
     rows = db_session.execute(
         select(Event, Grid.code).join(Grid, Grid.id == Event.grid_id)
         .where(*_overdue_where(district, at)).order_by(Event.closure_due_at, Event.id).limit(limit)).all()
-    return [OverdueEvent(serial=serials.shown(e.serial) or e.uuid[:8], category=names.get(e.category_code, e.category_code),
-                         grid_code=code, reported_at=e.reported_at, due_at=e.closure_due_at,
+    return [OverdueEvent(serial=events.shown_serial(e.serial) or e.uuid[:8],
+                         category=names.get(e.category_code, e.category_code), grid_code=code,
+                         reported_at=e.reported_at, due_at=e.closure_due_at,
                          state=STATE_LABELS_ZH[EventState(e.state)],
                          overdue_hours=round((at - e.closure_due_at).total_seconds() / 3600, 1)) for e, code in rows]
 

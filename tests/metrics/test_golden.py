@@ -64,7 +64,8 @@ def test_every_seed_table_cross_checks(tmp_path: Path, declaration: Declaration)
     levels = {r.level1_key for r in declaration.rows if r.level1_key}
     declared_total = BUDGET_WEIGHT + sum(w for k, w in DEFAULT_WEIGHTS.items() if k in levels)
     assert isinstance(total[6], (int, float)) and isinstance(total[7], (int, float))  # values, not formulas
-    assert round(sum(r[6] for r in body if r[6] is not None) * 100) == round(total[6] * 100) == round(declared_total * 100)
+    weights = round(sum(r[6] for r in body if r[6] is not None) * 100)
+    assert weights == round(total[6] * 100) == round(declared_total * 100)
     assert round(sum(r[7] for r in body if r[7] is not None) * 100) == round(total[7] * 100)
     assert f"分值合计恰为{declared_total:g}分" in rows[rows.index(total) + 1][0]
     for r in body[1:]:  # the first body row is the budget execution, which has no records
