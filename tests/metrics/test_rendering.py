@@ -15,6 +15,7 @@ Needs LibreOffice (calc, writer, python3-uno) and poppler-utils: `./dev` install
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -89,8 +90,9 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
     events = folder / "events.xlsx"
     events.write_bytes(export.render_xlsx(_event_rows())[0])
     sources["events"] = events
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the clock-ahead pass's hook is the venv's
     run = subprocess.run([SYSTEM_PYTHON, str(UNO_SCRIPT), str(folder / "pdf"), *map(str, sources.values())],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
     found = json.loads(run.stdout)
     return {key: Rendered(path, Path(found[str(path)]["pdf"]), found[str(path)]["rows"])
