@@ -253,6 +253,13 @@ def write_heading(ws: Worksheet, context: TableContext, title: str, columns: int
     return row
 
 
+BUDGET_SHEET = "明细-预算执行率"
+
+
+def budget_missed(budget: BudgetExecution | None) -> bool:
+    return budget is not None and budget.rate is not None and budget.rate < 100.0 - 1e-9
+
+
 def _budget_values(budget: BudgetExecution | None) -> list[Any]:
     """The first row of the form: 预算执行率 from the amounts the user entered, or a request for them."""
     head = ["预算执行", "预算执行率", "预算执行率 = 执行数 / 预算数", "100%"]
@@ -260,8 +267,17 @@ def _budget_values(budget: BudgetExecution | None) -> list[Any]:
         return [*head, "", "—", BUDGET_WEIGHT, None, "", f"{MANUAL}：请录入预算数与执行数"]
     actual = (f"{number(budget.rate, '%')}（执行{number(budget.executed_wan, '万元')}"
               f"/预算{number(budget.budget_wan, '万元')}）")
-    achieved = "是" if budget.rate >= 100.0 - 1e-9 else "否"
-    return [*head, actual, achieved, BUDGET_WEIGHT, budget_score(budget), "", ""]
+    missed = budget_missed(budget)
+    return [*head, actual, "否" if missed else "是", BUDGET_WEIGHT, budget_score(budget), "",
+            f"明细见工作表“{BUDGET_SHEET}”" if missed else ""]
+
+
+def _budget_records(budget: BudgetExecution) -> list[dict[str, Any]]:
+    """The detail of a missed 预算执行率: the amounts entered and what is left unspent."""
+    assert budget.budget_wan is not None and budget.executed_wan is not None and budget.rate is not None
+    return [{"预算数": number(budget.budget_wan, "万元"), "执行数": number(budget.executed_wan, "万元"),
+             "执行率": number(budget.rate, "%"), "未执行金额": number(budget.budget_wan - budget.executed_wan, "万元"),
+             "说明": "预算数与执行数由填报单位录入（平台无财务台账），请附支出明细账"}]
 
 
 def _row_values(item: EvaluatedRow, sheet: str | None) -> list[Any]:
@@ -341,7 +357,7 @@ def _detail_sheets(evaluated: Sequence[EvaluatedRow], taken: Sequence[str]) -> l
 def write_self_evaluation(path: str | Path, declaration: Declaration, actuals: Mapping[str, ActualValue], *,
                           year: int | None = None, budget: BudgetExecution | None = None,
                           weights: Mapping[str, float] = DEFAULT_WEIGHTS, unit_name: str = "") -> Path:
-    """Write the 绩效自评表 (sheet 绩效自评表) and one 明细 sheet per row marked 否.
+    """Write the 绩效自评表 (sheet 绩效自评表) and one 明细 sheet per row marked 否 (预算执行率 included).
 
     `year` is the year the actual values are for; a declaration of another year is stated under
     the title (see `table_context`). A row's detail sheet holds the records behind its indicator
@@ -352,8 +368,11 @@ def write_self_evaluation(path: str | Path, declaration: Declaration, actuals: M
     workbook = Workbook()
     main = workbook.active
     main.title = "绩效自评表"
-    sheets = _detail_sheets(evaluated, [main.title])
+    sheets = _detail_sheets(evaluated, [main.title, BUDGET_SHEET])
     _write_main(main, context, evaluated, sheets, weights)
+    if budget_missed(context.budget):
+        assert context.budget is not None
+        _write_drilldown(workbook.create_sheet(BUDGET_SHEET), "预算执行率 明细", _budget_records(context.budget))
     for item, name in zip(evaluated, sheets):
         if name is None:
             continue

@@ -68,11 +68,11 @@ def test_every_seed_table_cross_checks(tmp_path: Path, declaration: Declaration)
     assert weights == round(total[6] * 100) == round(declared_total * 100)
     assert round(sum(r[7] for r in body if r[7] is not None) * 100) == round(total[7] * 100)
     assert f"分值合计恰为{declared_total:g}分" in rows[rows.index(total) + 1][0]
-    for r in body[1:]:  # the first body row is the budget execution, which has no records
+    for r in body:  # the budget execution row (90 % spent: 否) included
         if r[5] == "否":
             sheet = r[9].rsplit("明细见工作表“", 1)[1].rstrip("”")
-            assert sheet in book.sheetnames and book[sheet]["A1"].value.startswith(r[2])
-    assert len(book.sheetnames) == 1 + sum(1 for r in body[1:] if r[5] == "否")
+            assert sheet in book.sheetnames and book[sheet]["A1"].value.startswith(r[1] if r is body[0] else r[2])
+    assert body[0][5] == "否" and len(book.sheetnames) == 1 + sum(1 for r in body if r[5] == "否")
 
 
 def test_row_weights_are_exact_per_level() -> None:

@@ -154,8 +154,8 @@ def test_rows_are_tall_enough_for_their_text(rendered: dict[str, Rendered], key:
 def test_page_counts(rendered: dict[str, Rendered]) -> None:
     """Each table on one A4 landscape page, each 明细 sheet on its own; the weekly report on four A4 pages."""
     golden_sheets = load_workbook(rendered["golden"].source).sheetnames
-    assert rendered["golden"].pages == len(golden_sheets) == 4
-    assert rendered["mismatch"].pages == len(load_workbook(rendered["mismatch"].source).sheetnames) == 2
+    assert rendered["golden"].pages == len(golden_sheets) == 5
+    assert rendered["mismatch"].pages == len(load_workbook(rendered["mismatch"].source).sheetnames) == 3
     assert rendered["monitoring"].pages == 1
     assert rendered["weekly"].pages <= 4
 

@@ -143,17 +143,18 @@ def test_print_settings(sheet_book) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_every_row_marked_no_has_its_detail_sheet(sheet_book) -> None:  # type: ignore[no-untyped-def]
-    assert sheet_book.sheetnames == ["绩效自评表", "明细-网格事件办结率", "明细-日常巡查"]
+    assert sheet_book.sheetnames == ["绩效自评表", "明细-预算执行率", "明细-网格事件办结率", "明细-日常巡查"]
     main = sheet_book["绩效自评表"]
     for row in range(4, 12):
-        if main.cell(row=row, column=6).value == "否" and row != 4:  # row 4: budget execution, no records
-            sheet = f"明细-{main.cell(row=row, column=3).value}"
+        if main.cell(row=row, column=6).value == "否":
+            sheet = f"明细-{main.cell(row=row, column=3 if row > 4 else 2).value}"
             assert sheet in sheet_book.sheetnames and f"明细见工作表“{sheet}”" in main.cell(row=row, column=10).value
     ws = sheet_book["明细-网格事件办结率"]
     assert ws["A1"].value == "网格事件办结率 明细（共2条）"
     assert [c.value for c in ws[2]] == ["事件编号", "网格", "办结时间", "超期"]
     assert [c.value for c in ws[3]] == ["2026-000017", "440112001001001", None, "是"]
     assert ws.print_title_rows == "$2:$2" and ws.auto_filter.ref == "A2:D4"
+    assert sheet_book["明细-预算执行率"]["D3"].value == "9.80万元"  # 189.8 budgeted, 180 spent
     summary = sheet_book["明细-日常巡查"]  # an indicator without records: how its figure is made
     assert "巡查走访次数" in summary["B3"].value and summary["E3"].value == "18.50次"
 
