@@ -324,6 +324,9 @@ def _write_drilldown(ws: Worksheet, title: str, records: list[dict[str, Any]]) -
     write_header(ws, 2, columns)
     for offset, record in enumerate(records, start=3):
         write_row(ws, offset, [record.get(c) for c in columns])
+        for cell in ws[offset]:  # a large number in General format prints as 1.12E+06: never
+            if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                cell.number_format = excel_format(decimals=0 if isinstance(cell.value, int) else None)
     set_widths(ws, [max(10, min(40, 2 + max(display_width(str(cell_value(r.get(c)) or "")) for r in records + [{c: c}])))
                     for c in columns])
     fit_row_heights(ws, 1, len(records) + 2)
