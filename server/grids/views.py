@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from gis import crs as gis_crs
 from gis.codes import community_of_grid, district_of, grid_code_problem, street_of
-from gis.shapefile_io import FieldMapping, GridFeature, read_grids, write_grids
+from gis.grid_files import SINGLE_FILE_SUFFIXES, read_polygons, unsupported_format
+from gis.shapefile_io import FieldMapping, GridFeature, write_grids
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
@@ -107,23 +108,28 @@ def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now
              responses={**UPLOAD_RESPONSES, 400: error("not a zip, an unsafe path in it, or too large unzipped")})
 def import_grids(
     db_session: DbSession, admin: Editor, now: Now,
-    file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg")],
-    crs: Annotated[int | None, Query(description="EPSG code when the zip has no .prj")] = None,
+    file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg, a GeoPackage (.gpkg) or "
+                                                 "GeoJSON (.geojson); the file name's suffix tells which")],
+    crs: Annotated[int | None, Query(description="EPSG code when the file declares none (no .prj)")] = None,
     encoding: str | None = None, layer: str | None = None, dry_run: bool = False,
     code_field: str = "code", name_field: str = "name", community_field: str = "community", type_field: str = "type",
 ) -> GridImportReport:
     """All or nothing: a report with `committed: false` and blocking findings means nothing was written."""
     settings = get_settings()
     db_session.commit()  # end the transaction of the token check: no database lock is held while the zip is read
+    suffix = Path(file.filename or "").suffix.lower() or ".zip"  # a nameless upload is read as a zip, as before
+    if suffix not in (".zip", *SINGLE_FILE_SUFFIXES):
+        raise unsupported_format(file.filename or "?")
     with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "upload.zip"
-        with open(archive, "wb") as out:
+        upload = Path(tmp) / f"upload{suffix}"
+        with open(upload, "wb") as out:
             while chunk := file.file.read(1024 * 1024):
                 out.write(chunk)
-        shp = extract_shapefile_zip(archive, Path(tmp) / "x", max_total_bytes=settings.max_unzipped_mb << 20,
-                                    layer=layer)
-        result = read_grids(shp, mapping=FieldMapping(code_field, name_field, community_field, type_field),
-                            crs=crs, encoding=encoding)
+        if suffix == ".zip":
+            upload = extract_shapefile_zip(upload, Path(tmp) / "x", max_total_bytes=settings.max_unzipped_mb << 20,
+                                           layer=layer)
+        result = read_polygons(upload, mapping=FieldMapping(code_field, name_field, community_field, type_field),
+                               crs=crs, encoding=encoding, layer=None if upload.suffix.lower() == ".shp" else layer)
     _ensure_in_territory(admin, now, result.features)
     report = imports.import_features(db_session=db_session, features=result.features,
                                      source_epsg=result.source_epsg, encoding=result.encoding, dry_run=dry_run)
