@@ -21,6 +21,7 @@ from server.errors import InvalidInput
 
 MIN_LENGTH = 10
 MIN_SCORE = 3  # zxcvbn: 0 too guessable … 4 very unguessable
+GENERATED_ROUNDS = 4  # bcrypt cost for generated (random, ~90-bit) initial passwords: see server.auth.roster
 _GENERATED_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 
 

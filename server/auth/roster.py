@@ -385,8 +385,11 @@ def import_roster(db_session: Session, path_or_bytes: str | Path | bytes, *, fil
 
 
 def _apply(db_session: Session, report: RosterReport, *, actor: User | None, now: datetime) -> None:
-    """Passwords hashed first (bcrypt is slow by design), then every write in the caller's transaction."""
-    rounds = get_settings().bcrypt_rounds
+    """Every write in the caller's transaction. The initial passwords are hashed at bcrypt's lowest
+    cost: bcrypt's work factor protects passwords people choose; a generated one carries ~90 random
+    bits, which no number of fast guesses reaches, and it is replaced (at full cost) at the first
+    login. At full cost 500 staff would hold SQLite's write lock for minutes."""
+    rounds = min(passwords.GENERATED_ROUNDS, get_settings().bcrypt_rounds)
     initial = [(u, passwords.generate()) for u in report.users]
     hashed = [(u, p, hash_password(p, rounds=rounds)) for u, p in initial]
     for planned, password, digest in hashed:

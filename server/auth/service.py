@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from gis.codes import district_of, street_code_problem
@@ -15,7 +15,8 @@ from server.auth.schemas import UserCreate
 from server.auth.security import decode_token  # noqa: F401  (public: server.deps checks request tokens)
 from server.auth.security import dummy_hash, hash_password, verify_password
 from server.config import get_settings
-from server.errors import Conflict, InvalidInput
+from server.database.prefix import prefix_range
+from server.errors import Conflict, InvalidInput, NotFound
 from server.inputs import has_control_characters
 
 
@@ -142,3 +143,69 @@ def record(*, db_session: Session, actor: User | None, action: str, now: datetim
                                action=action, target_id=target.id if target else None,
                                detail=detail[:256] if detail else None))
     db_session.flush()
+
+
+# --- passwords, disabling, listing -------------------------------------------------------------------
+# bcrypt takes tens of ms by design: views hash and verify before their write transaction starts
+# (SQLite's one write lock), then apply the result here.
+
+def hash_new_password(*, user: User, password: str) -> str:
+    """The policy for this user's new password, then its hash (no database)."""
+    passwords.check(password, username=user.username, personal=(user.full_name,))
+    return hash_password(password, rounds=get_settings().bcrypt_rounds)
+
+
+def set_password(*, db_session: Session, user: User, hashed: str, now: datetime, temporary: bool) -> None:
+    """Store a new password hash; every older token stops. `temporary`: set by an administrator,
+    so its owner must change it before doing anything else."""
+    user.hashed_password = hashed
+    user.must_change_password = temporary
+    user.password_changed_at = None if temporary else now
+    user.token_version = (user.token_version or 0) + 1
+    db_session.flush()
+
+
+def set_active(*, db_session: Session, user: User, active: bool, actor: User | None, now: datetime) -> User:
+    """Disable (its tokens stop at the next request: server.deps looks the user up each time) or enable."""
+    if user.is_active != active:
+        user.is_active = active
+        user.token_version = (user.token_version or 0) + 1
+        record(db_session=db_session, actor=actor, action="user_enable" if active else "user_disable", now=now,
+               target=user)
+    return user
+
+
+def user_filter(*, prefix: str | None, q: str | None = None, role: Role | None = None,
+                street_code: str | None = None, disabled: bool | None = None) -> list[ColumnElement[bool]]:
+    """Users inside an area prefix (a district's 6 digits: its users; a street's 9: that street's);
+    None for the trusted CLI. A user without a district lies in no area."""
+    where: list[ColumnElement[bool]] = []
+    if prefix is not None:
+        where.append(User.district_code == prefix if len(prefix) == 6 else prefix_range(User.street_code, prefix))
+    if q:
+        phone = phones.normalise(q)
+        found = or_(User.username.icontains(q, autoescape=True), User.full_name.icontains(q, autoescape=True))
+        where.append(or_(found, User.phone_hash == phones.hash_phone(phone)) if phone else found)
+    if role is not None:
+        where.append(User.role == role.value)
+    if street_code:
+        where.append(User.street_code == street_code)
+    if disabled is not None:
+        where.append(User.is_active.is_(not disabled))
+    return where
+
+
+def list_users(*, db_session: Session, where: list[ColumnElement[bool]], page: int = 1,
+               page_size: int = 50) -> tuple[list[User], int]:
+    total = db_session.scalar(select(func.count()).select_from(User).where(*where)) or 0
+    rows = db_session.scalars(select(User).where(*where).order_by(User.username)
+                              .offset((page - 1) * page_size).limit(page_size))
+    return list(rows), total
+
+
+def get_in_area(*, db_session: Session, user_id: int, prefix: str | None) -> User:
+    """The user, if inside the area; outside it is as unknown as one that does not exist (404)."""
+    user = db_session.scalar(select(User).where(User.id == user_id, *user_filter(prefix=prefix)))
+    if user is None:
+        raise NotFound(f"user {user_id} not found", f"用户 {user_id} 不存在", code="user_not_found")
+    return user
