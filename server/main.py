@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import InputError
 from server.auth.views import router as auth_router
+from server.auth.views import users_router
 from server.concurrency import ConcurrencyLimit
 from server.database.core import is_busy
 from server.database.types import utcnow
@@ -91,6 +92,7 @@ def upload_limits(settings: Settings) -> dict[str, int]:
     """The only routes whose bodies may exceed `max_body_mb`; a photo's form adds a little to the photo."""
     return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/users/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
 
 
@@ -121,6 +123,7 @@ def create_app() -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES,  # the error envelope, documented once
                     dependencies=[Depends(clean_url)])  # no control characters in path or query
     api.include_router(auth_router)
+    api.include_router(users_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)
     api.include_router(communities_router)
