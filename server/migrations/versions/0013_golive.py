@@ -1,7 +1,7 @@
 """go-live imports: communities can be retired; imports of personal data are logged
 
 Revision ID: 0013_golive
-Revises: 0009_time_limit_policy
+Revises: 0012_accounts
 Create Date: 2026-12-01
 
 A district's tree now comes from its statistical division list and changes through the API:
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013_golive'
-down_revision = '0009_time_limit_policy'
+down_revision = '0012_accounts'  # merged wip-accounts; the brief's base was 0009_time_limit_policy
 branch_labels = None
 depends_on = None
 
