@@ -93,6 +93,7 @@ def upload_limits(settings: Settings) -> dict[str, int]:
     return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/users/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/rentals/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
 
 
