@@ -97,3 +97,39 @@ def test_two_files_for_one_step_are_an_error(fresh_db_url: str, tmp_path: Path, 
     (folder / extra).write_bytes(b"{}")
     result = _run(fresh_db_url, "setup", str(folder))
     assert result.returncode == 1 and "网格 有两个文件" in result.stdout, result.stdout + result.stderr
+
+
+def test_each_import_command_on_its_own(fresh_db_url: str, tmp_path: Path) -> None:
+    """divisions import, divisions boundaries, grids import (GeoPackage), rentals import: checks, then --apply."""
+    div = _run(fresh_db_url, "divisions", "import", str(SAMPLE / "区划代码.csv"))
+    assert div.returncode == 0 and "新社区 4" in div.stdout and "试运行" in div.stdout, div.stdout + div.stderr
+    assert _run(fresh_db_url, "divisions", "import", str(SAMPLE / "区划代码.csv"), "--apply").returncode == 0
+    bnd = _run(fresh_db_url, "divisions", "boundaries", str(SAMPLE / "社区边界.gpkg"), "--apply")
+    assert bnd.returncode == 0 and "EPSG:4547" in bnd.stdout, bnd.stdout + bnd.stderr
+    grids = _run(fresh_db_url, "grids", "import", str(SAMPLE / "网格.gpkg"))
+    assert grids.returncode == 0 and "8 grids read, 8 created" in grids.stdout, grids.stdout + grids.stderr
+    rentals = _run(fresh_db_url, "rentals", "import", str(SAMPLE / "来穗人员.xlsx"), str(SAMPLE / "出租屋台账.xlsx"))
+    assert rentals.returncode == 0 and "新增 3" in rentals.stdout and "新增 4" in rentals.stdout, rentals.stdout
+    assert _counts(fresh_db_url)["rental"] == 0  # checked only
+    assert _counts(fresh_db_url)["grid"] == 8 and _counts(fresh_db_url)["boundaries"] == 4
+
+
+def test_bad_files_on_the_command_line(fresh_db_url: str, tmp_path: Path) -> None:
+    utf16 = tmp_path / "区划代码.csv"
+    utf16.write_bytes((SAMPLE / "区划代码.csv").read_bytes().decode("gbk").encode("utf-16"))
+    enc = _run(fresh_db_url, "divisions", "import", str(utf16), "--apply")
+    assert enc.returncode == 2 and "[unreadable_file]" in enc.stderr and "GBK" in enc.stderr, enc.stderr
+    orphan = tmp_path / "orphan.csv"
+    orphan.write_text("统计用区划代码,城乡分类代码,名称\n440113001001,111,东城社区居委会\n", encoding="utf-8")
+    parent = _run(fresh_db_url, "divisions", "import", str(orphan), "--apply")
+    assert parent.returncode == 1 and "[unknown_parent]" in parent.stdout and "未写入" in parent.stdout, parent.stdout
+    dxf = tmp_path / "网格.dxf"
+    dxf.write_bytes(b"0\nSECTION\n")
+    fmt = _run(fresh_db_url, "grids", "import", str(dxf))
+    assert fmt.returncode == 2 and "[unsupported_format]" in fmt.stderr and "GeoPackage" in fmt.stderr, fmt.stderr
+    assert "shp" not in fmt.stderr.split("]")[0]
+    strange = tmp_path / "名单.csv"
+    strange.write_text("甲,乙\n1,2\n", encoding="utf-8")
+    ledger = _run(fresh_db_url, "rentals", "import", str(strange))
+    assert ledger.returncode == 2 and "[unknown_ledger]" in ledger.stderr, ledger.stderr
+    assert set(_counts(fresh_db_url).values()) == {0}
