@@ -97,14 +97,14 @@ def ids(world: tw.World, place: str, kind: str) -> list[tuple[str, str]]:
         "rental": [("", str(p.rental))], "record": [("", str(p.record))], "report": [("", str(report))],
         "tenant": [("registered tenant", str(p.tenant)), ("pending tenant", str(p.pending_tenant))],
         "photo": [("event photo", p.photos[0]), ("visit photo", p.photos[1])],
-        "indicator": [("", "closure_rate")],
+        "indicator": [("", "closure_rate")], "community": [("", p.grid[:12])],
     }[kind]
 
 
 ABSENT = {"grid": lambda v: v[:12] + "099", "event": lambda v: str(uuid.UUID(int=1)),
           "visit": lambda v: str(uuid.UUID(int=2)), "device": lambda v: "DOOR-Z", "rental": lambda v: "999999",
           "tenant": lambda v: "999999", "record": lambda v: "999999", "report": lambda v: "999999",
-          "photo": lambda v: "f" * 64, "indicator": lambda v: v}
+          "photo": lambda v: "f" * 64, "indicator": lambda v: v, "community": lambda v: v[:9] + "099"}
 
 
 def kind_of(path: str, param: str) -> str:
@@ -112,6 +112,7 @@ def kind_of(path: str, param: str) -> str:
                "report_id": "report"}
     by_prefix = {("code", "/api/v1/grids/"): "grid", ("code", "/api/v1/devices/"): "device",
                  ("code", "/api/v1/indicators/"): "indicator", ("uuid", "/api/v1/events/"): "event",
+                 ("code", "/api/v1/communities/"): "community",
                  ("uuid", "/api/v1/visits/"): "visit"}
     for (name, prefix), kind in by_prefix.items():
         if param == name and path.startswith(prefix):
@@ -148,6 +149,8 @@ BODIES: dict[tuple[str, str], Callable[[tw.World, str, str], dict[str, Any]]] = 
     ("POST", "/api/v1/devices/{code}/maintenance"): lambda w, p, a: {
         "json": {"start_at": _at(1), "end_at": _at(2), "reason": "检修"}},
     ("POST", "/api/v1/rentals/{rental_id}/managed"): lambda w, p, a: {"json": {"managed": True}},
+    ("PATCH", "/api/v1/communities/{code}"): lambda w, p, a: {"json": {"name": "改名社区"}},
+    ("POST", "/api/v1/communities/{code}/retire"): lambda w, p, a: {},
     ("POST", "/api/v1/rentals/{rental_id}/access-controllers"): lambda w, p, a: {"json": {"device_code": "DOOR-A"}},
     ("POST", "/api/v1/rentals/{rental_id}/tenants"): tenant_body,
     ("POST", "/api/v1/rentals/tenants/{tenant_id}/register"): tenant_body,
@@ -201,6 +204,11 @@ def _device_csv(place: tw.Place, code: str) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+def _rental_csv(place: tw.Place, n: int) -> bytes:
+    lon, lat = tw.centre(place.cell)
+    return f"地址,房东姓名,经度,纬度\n新台账出租屋{n}号,李,{lon},{lat}\n".encode("utf-8-sig")
+
+
 def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str, str], list[tuple[str, dict, Any]]]:
     """Routes without path parameters that write: (label, request, request naming nothing) per attempt."""
     p = world.places[place]
@@ -228,6 +236,10 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
             "files": {"file": ("d.csv", _device_csv(p, f"IMP-{n}"), "text/csv")}}, None)],
         ("POST", "/api/v1/rentals"): [("rental placed in the place", {"json": {
             "address": f"新出租屋{n}", "landlord_name": "李", "lon": lon, "lat": lat}}, None)],
+        ("POST", "/api/v1/rentals/import"): [("ledger row placed in the place", {
+            "params": {"dry_run": "false"}, "files": {"rentals": ("r.csv", _rental_csv(p, n), "text/csv")}}, None)],
+        ("POST", "/api/v1/communities"): [("community in the place's street", {"json": {
+            "code": f"{p.grid[:9]}{50 + n % 40:03d}", "name": "新社区"}}, None)],
         ("POST", "/api/v1/trainings"): [("training of the place's street", {"json": {
             "title": "培训", "held_at": _at(-5), "attendees": 3, "street_code": p.street}}, None)],
     }
