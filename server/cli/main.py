@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
 from server.cli import devices_cmd, secrets_cmd
+from server.cli import users_cmd
 from server.cli.common import keys_refused
 from server.config import get_settings
 
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
     secrets_cmd.add_parser(sub)
+    users_cmd.add_parser(sub)
     return parser
 
 
