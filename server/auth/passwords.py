@@ -2,7 +2,8 @@
 
 Length alone lets `1234567890` and `password123` through, so a password must also not be one of
 the 30,000 most common passwords nor a guessable pattern (keyboard rows, repeats, sequences, dates,
-the user's own name or phone): zxcvbn (Dropbox's estimator, with its shipped frequency lists) scores
+the user's own name or phone, Chinese stems such as woaini or 5201314): zxcvbn (Dropbox's
+estimator, with its shipped frequency lists) scores
 guessability; we require its score 3 ("safely unguessable", about 10^8 guesses). Every refusal
 names the rule in Chinese and English; `GET /auth/password-policy` publishes the same rules.
 Initial and reset passwords are generated here too, and always pass.
@@ -22,6 +23,11 @@ from server.errors import InvalidInput
 MIN_LENGTH = 10
 MIN_SCORE = 3  # zxcvbn: 0 too guessable … 4 very unguessable
 GENERATED_ROUNDS = 4  # bcrypt cost for generated (random, ~90-bit) initial passwords: see server.auth.roster
+# zxcvbn's lists are English-centred: stems Chinese users build passwords from (love numbers, 我爱你,
+# 密码, big cities, this platform's own words) are added as dictionary words, so `woaini13141314` or
+# `guangzhou2026` score as the guessable words-plus-digits they are.
+CHINESE_STEMS = ("woaini", "aini", "5201314", "1314520", "1314", "mima", "zhongguo", "china", "beijing", "shanghai",
+                 "guangzhou", "shenzhen", "wangge", "gridops", "zongzhi", "zhengfa", "admin", "qq")
 _GENERATED_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 
 
@@ -63,7 +69,7 @@ def problem(password: str, *, username: str = "", personal: tuple[str | None, ..
     own = [v.strip() for v in (username, *personal) if v and len(v.strip()) >= 3]
     if any(v.casefold() in lowered for v in own):
         return _BY_CODE["password_contains_username"]
-    result = zxcvbn(password, user_inputs=own, max_length=MAX_PASSWORD_BYTES)
+    result = zxcvbn(password, user_inputs=[*own, *CHINESE_STEMS], max_length=MAX_PASSWORD_BYTES)
     seq = result["sequence"]
     if len(seq) == 1 and seq[0].get("dictionary_name") == "passwords":
         return _BY_CODE["password_common"]

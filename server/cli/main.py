@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
 from server.cli import devices_cmd, divisions_cmd, secrets_cmd, setup_cmd
+from server.cli import users_cmd
 from server.cli.common import keys_refused
 from server.config import get_settings
 
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
     secrets_cmd.add_parser(sub)
+    users_cmd.add_parser(sub)
     return parser
 
 
