@@ -86,6 +86,14 @@ def test_csv_in_either_encoding(db_session, world, encoding: str) -> None:  # ty
     assert report.committed and report.rentals_new == 2
 
 
+def test_wrong_encoding_is_named(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    from server.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        LedgerFile("来穗人员.csv", _csv(TENANT_HEADER, _tenants(), "utf-16"))
+    assert err.value.code == "unreadable_file" and "UTF-8" in err.value.message_zh and "GBK" in err.value.message_zh
+
+
 def _bad(rows: list[list[object]], i: int, col: int, value: object) -> list[list[object]]:
     rows[i][col] = value
     return rows
