@@ -31,11 +31,13 @@ def split_ledgers(paths: list[str]):  # type: ignore[no-untyped-def]
     for path in paths:
         ledger = LedgerFile(path, read_upload(path))
         kind = kind_of(ledger.sheet)
-        if kind is None or kind in found:
-            why_zh = "既不是出租屋台账（需有“房东姓名”列）也不是来穗人员表（需有“证件号码”列）" if kind is None \
-                else f"与 {found[kind].filename} 是同一种表"
-            raise InvalidInput(f"{path}: {'not a rental ledger (房东姓名) nor a tenant registry (证件号码)' if kind is None else 'a second file of the same kind'}",
-                               f"{path}：{why_zh}", code="unknown_ledger")
+        if kind is None:
+            raise InvalidInput(f"{path}: neither a rental ledger (a 房东姓名 column) nor a tenant registry (证件号码)",
+                               f"{path}：既不是出租屋台账（需有“房东姓名”列）也不是来穗人员表（需有“证件号码”列）",
+                               code="unknown_ledger")
+        if kind in found:
+            raise InvalidInput(f"{path} and {found[kind].filename} are the same kind of file: give one of each",
+                               f"{path} 与 {found[kind].filename} 是同一种表，每种只能给一个", code="unknown_ledger")
         found[kind] = ledger
     return found.get("rentals"), found.get("tenants")
 

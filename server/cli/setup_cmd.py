@@ -225,11 +225,15 @@ def _print(folder: Path, results: list[StepResult], problems: list[str], ignored
         print(line)
     if ignored:
         print(f"提示 未识别、未导入的文件：{'、'.join(ignored)}")
+    earlier = False
     for n, r in enumerate(results, 1):
         state = "有错误" if r.blocked else "通过"
         print(f"\n{n}. {r.title}（{'、'.join(r.files) or '—'}）：{r.summary}；{state if r.files else '—'}")
+        if r.blocked and earlier:
+            print("   （前面的步骤有错误：本步骤的部分错误可能由此引起，请先修正前面的文件）")
         for line in r.errors + r.notes:
             print(f"   {line}")
+        earlier = earlier or r.blocked
     blocked = bool(problems) or any(r.blocked for r in results)
     errors = len(problems) + sum(len(r.errors) for r in results)
     print()

@@ -189,9 +189,7 @@ def _parse(sheet: sheets.Sheet, columns: dict[str, tuple[str, ...]], required: t
     for number, values in sheet.rows:
         try:
             rows.append(build(number, values, cols))
-        except InputError as e:
-            errors.append(_error(number, None, e.code, e.message_en, e.message_zh))
-        except GridopsError as e:
+        except (InputError, GridopsError) as e:
             errors.append(_error(number, None, e.code, e.message_en, e.message_zh))
         except ValueError as e:
             errors.append(_error(number, None, "invalid_value", str(e), f"取值无效：{e}"))
@@ -223,7 +221,8 @@ def _place_rentals(db_session: Session, rows: list[_RentalRow]) -> list[RowError
 
 
 def _stored_rentals(db_session: Session, keys: set[str]) -> dict[tuple[str, str], Rental]:
-    """Let rentals already registered at these addresses, by (address key, building)."""
+    """Let rentals already registered at these addresses, by (address key, building). The key folds
+    what SQL cannot, so the let rentals are read once per import (a district holds some 10⁵)."""
     out: dict[tuple[str, str], Rental] = {}
     for rental in db_session.scalars(select(Rental).where(Rental.closed_at.is_(None))):
         key = address_key(rental.address)
