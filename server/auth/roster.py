@@ -38,7 +38,7 @@ from server.auth.security import hash_password
 from server.config import get_settings
 from server.divisions import service as divisions
 from server.divisions.models import Community, Street
-from server.errors import GridopsError
+from server.errors import Forbidden, GridopsError
 from server.grids import service as grids
 from server.grids.models import Grid
 from server.inputs import has_control_characters
@@ -124,20 +124,22 @@ class _Places:
     def __init__(self, db_session: Session, actor: User | None) -> None:
         self.db_session = db_session
         self.area_prefix = _area(actor)
-        self.streets = divisions.list_streets(db_session=db_session, district_code=actor.district_code if actor
-                                              and actor.district_code and actor.district_code.isdigit() else None)
-        districts = {district_of(s.code) for s in self.streets}
+        self.every_street = divisions.list_streets(db_session=db_session)
+        self.streets = [s for s in self.every_street if s.code.startswith(self.area_prefix)]
+        districts = {district_of(s.code) for s in self.every_street}
         # where users without a street (command center, auditors) belong: the actor's district, or the only one
         self.district = actor.district_code if actor else (districts.pop() if len(districts) == 1 else None)
 
     def street(self, value: str) -> Street | str:
-        """The street, or why not (an error key)."""
+        """The street (by code, or by name inside the actor's area), or why not (an error key). A
+        street outside the area refuses the whole file (403), as placing a device there does."""
+        if any(s.code == value for s in self.every_street) and not any(s.code == value for s in self.streets):
+            raise Forbidden(f"street {value} is outside your area", f"街道 {value} 不在您的管辖范围内",
+                            code="scope_forbidden")
         found = [s for s in self.streets if value in (s.code, s.name)]
         if len(found) > 1:
             return "ambiguous"
-        if not found:
-            return "unknown"
-        return found[0] if found[0].code.startswith(self.area_prefix) else "outside"
+        return found[0] if found else "unknown"
 
     def community(self, street: Street, value: str) -> Community | None:
         return next((c for c in divisions.list_communities(db_session=self.db_session, street_code=street.code)
@@ -293,13 +295,11 @@ class _Context:
             return None, []
         street = self.places.street(street_text)
         if isinstance(street, str):
-            errors.append(_error(number, "街道", f"{street}_street" if street != "outside" else "scope_forbidden",
+            errors.append(_error(number, "街道", f"{street}_street",
                                  {"unknown": f"unknown street {street_text!r}",
-                                  "ambiguous": f"several streets are called {street_text!r}: use the code",
-                                  "outside": f"street {street_text!r} is outside your area"}[street],
+                                  "ambiguous": f"several streets are called {street_text!r}: use the code"}[street],
                                  {"unknown": f"街道“{street_text}”不存在",
-                                  "ambiguous": f"有多个街道名为“{street_text}”，请填写街道编码",
-                                  "outside": f"街道“{street_text}”不在您的管辖范围内"}[street]))
+                                  "ambiguous": f"有多个街道名为“{street_text}”，请填写街道编码"}[street]))
             return None, []
         community = None
         if community_text := sheets.text(cell("community")):
@@ -363,7 +363,8 @@ def _area(actor: User | None) -> str:
 def import_roster(db_session: Session, path_or_bytes: str | Path | bytes, *, filename: str, now: datetime,
                   apply: bool, actor: User | None) -> RosterReport:
     """Check every row; write users and assignments only if `apply` and no row has an error.
-    `actor` None is the trusted CLI. The caller commits (nothing is flushed on a dry run)."""
+    `actor` None is the trusted CLI; a row naming a street code outside the actor's area raises
+    Forbidden (403) for the whole file. The caller commits (nothing is flushed on a dry run)."""
     report = RosterReport(filename=filename)
     try:
         sheet = _read(path_or_bytes, filename)

@@ -44,7 +44,8 @@ class UserRead(BaseModel):
     id: int
     username: str
     full_name: str
-    role: Role
+    role: str = Field(description="a Role; shown as stored, so an administrator sees (and can disable) an "
+                      "account whose role this version does not know")
     district_code: str | None
     street_code: str | None
     is_active: bool

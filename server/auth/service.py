@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gis.codes import district_of, street_code_problem
@@ -178,10 +178,13 @@ def set_active(*, db_session: Session, user: User, active: bool, actor: User | N
 def user_filter(*, prefix: str | None, q: str | None = None, role: Role | None = None,
                 street_code: str | None = None, disabled: bool | None = None) -> list[ColumnElement[bool]]:
     """Users inside an area prefix (a district's 6 digits: its users; a street's 9: that street's);
-    None for the trusted CLI. A user without a district lies in no area."""
+    None for the trusted CLI. A user without a district lies in no area; one whose street is
+    outside the district lies outside it (deny by default, as server.territory)."""
     where: list[ColumnElement[bool]] = []
-    if prefix is not None:
-        where.append(User.district_code == prefix if len(prefix) == 6 else prefix_range(User.street_code, prefix))
+    if prefix is not None:  # a user whose street lies outside the area is outside, whatever their district says
+        where.append(prefix_range(User.street_code, prefix))
+        if len(prefix) == 6:
+            where[-1] = and_(User.district_code == prefix, or_(User.street_code.is_(None), where[-1]))
     if q:
         phone = phones.normalise(q)
         found = or_(User.username.icontains(q, autoescape=True), User.full_name.icontains(q, autoescape=True))

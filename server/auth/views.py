@@ -23,7 +23,7 @@ from server.deps import (
 from server.errors import Forbidden, NotAuthenticated
 from server.inputs import IdPath, Line, Page, PageSize
 from server.keys import token_secret
-from server.openapi import error
+from server.openapi import UPLOAD_RESPONSES, error
 from server.territory import territory
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -186,8 +186,7 @@ def reset_password(reader: ReadDbSession, writer: WriteDbSession, admin: UserAdm
     return TemporaryPassword(username=user.username, password=password)
 
 
-@users_router.post("/import", response_model=RosterReportRead,
-                   responses={403: error("a street admin imports only grid workers of their street")})
+@users_router.post("/import", response_model=RosterReportRead, responses=UPLOAD_RESPONSES)
 def import_users(db_session: DbSession, admin: UserAdmin, now: Now,
                  file: Annotated[UploadFile, File(description="花名册 .xlsx or .csv (UTF-8 or GBK)")],
                  dry_run: bool = True) -> RosterReportRead:

@@ -16,6 +16,7 @@ from server.auth import phones, roster
 from server.auth.enums import Role
 from server.auth.models import AdminAction, User
 from server.auth.security import verify_password
+from server.errors import Forbidden
 from server.grids.models import GridAssignment
 from tests import factories
 from tests.conftest import NOW
@@ -146,9 +147,13 @@ def test_a_role_the_roster_cannot_grant(db_session, world, role: str) -> None:  
 def test_a_street_admin_imports_only_workers_of_their_street(db_session, world) -> None:  # type: ignore[no-untyped-def]
     street_admin = factories.user(db_session, Role.street_admin)
     rows = [GOOD[0], [2, "王五", "13800138003", "街道管理员", "街道1", "", "", "", ""],
-            [3, "钱七", "13800138005", "网格员", "街道2", "", "x", "专职", ""]]
+            [3, "钱七", "13800138005", "网格员", "街道2", "", "x", "专职", ""]]  # another street, by name
     report = _run(db_session, xlsx(rows), actor=street_admin)
-    assert _errors(report) == [(3, "角色", "role_not_grantable"), (4, "街道", "scope_forbidden")]
+    assert _errors(report) == [(3, "角色", "role_not_grantable"), (4, "街道", "unknown_street")]
+    rows[2][4] = "440112002000"  # by code: a place outside one's area refuses the file, as for devices
+    with pytest.raises(Forbidden) as refused:
+        _run(db_session, xlsx(rows), actor=street_admin)
+    assert refused.value.code == "scope_forbidden"
     assert _count(db_session, GridAssignment) == 0
 
 
