@@ -147,7 +147,8 @@ def _grids(ctx: Context) -> StepResult:
                           f"{f.detail}") for f in report.findings]
     return StepResult("网格", [path.name], f"{report.features} 个网格（EPSG:{report.source_epsg}）：新增 "
                       f"{len(report.created) if report.committed else 0}，已登记不变 {len(report.unchanged)}",
-                      [x for b, x in lines if b], [x for b, x in lines if not b])
+                      [x for b, x in lines if b],
+                      [x for b, x in lines if not b] + [f"提示 {p.message_zh}" for p in result.problems])
 
 
 def _roster(ctx: Context) -> StepResult:

@@ -119,10 +119,9 @@ class LedgerFile:
 
 def kind_of(sheet: sheets.Sheet) -> str | None:
     """'tenants' for a registry export (it has ID numbers), 'rentals' for a ledger (landlords), else None."""
-    found = set(sheets.column_map(sheet, TENANT_COLUMNS)) | {f"r_{k}" for k in sheets.column_map(sheet, RENTAL_COLUMNS)}
-    if "id_number" in found:
+    if "id_number" in sheets.column_map(sheet, TENANT_COLUMNS):
         return "tenants"
-    return "rentals" if "r_landlord_name" in found else None
+    return "rentals" if "landlord_name" in sheets.column_map(sheet, RENTAL_COLUMNS) else None
 
 
 def _error(row: int, column: str | None, code: str, en: str, zh: str, blocking: bool = True) -> RowError:
