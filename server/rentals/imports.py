@@ -286,7 +286,9 @@ def _write(db_session: Session, rentals: list[_RentalRow], tenants: list[tuple[_
     db_session.flush()
     for t, where in tenants:
         rental = where if isinstance(where, Rental) else made[id(where)]
-        registered = t.registered_at or now
+        # the registry lists people already registered: without a 登记日期 they were registered when
+        # they moved in, so past periods' registration rates do not drop on the day of the import
+        registered = t.registered_at or t.moved_in_at or now
         tenant = Tenant(rental_id=rental.id, name=t.name, id_type=t.id_type, id_number_enc=pii.encrypt(t.id_number),
                         id_number_hash=pii.id_hash(t.id_number), phone_enc=pii.encrypt(t.phone), card_no=t.card_no,
                         status=TenantStatus.registered.value, source="import", moved_in_at=t.moved_in_at or registered,
