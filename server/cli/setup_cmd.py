@@ -261,6 +261,12 @@ def _setup(args: argparse.Namespace) -> int:
 
     folder = Path(args.folder)
     files, problems, ignored = find_files(folder)
+    passwords_out = Path(args.passwords_out) if args.passwords_out else folder / "初始密码.csv"
+    if args.apply and "roster" in files and not os.access(passwords_out.parent, os.W_OK):
+        from common.errors import InputError  # checked first: passwords must not be lost after the commit
+
+        raise InputError("unwritable_output", f"无法写入初始密码文件：{passwords_out}，请用 --passwords-out 指定可写的位置",
+                         f"cannot write the initial passwords to {passwords_out}: pass --passwords-out")
     with get_sessionmaker()() as db_session:
         ctx = Context(db_session, utcnow(), files, args)
         results = run_steps(ctx)
@@ -272,9 +278,8 @@ def _setup(args: argparse.Namespace) -> int:
             db_session.rollback()
     _print(folder, results, problems, ignored, args.apply, committed)
     if committed and ctx.passwords:
-        out = Path(args.passwords_out) if args.passwords_out else folder / "初始密码.csv"
-        _write_passwords(out, ctx.passwords)
-        print(f"{len(ctx.passwords)} 个新用户的初始密码已写入 {out}（仅显示这一次，首次登录须修改；分发后请删除该文件）")
+        _write_passwords(passwords_out, ctx.passwords)
+        print(f"{len(ctx.passwords)} 个新用户的初始密码已写入 {passwords_out}（仅显示这一次，首次登录须修改；分发后请删除该文件）")
     return 1 if blocked else 0
 
 
