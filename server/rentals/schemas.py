@@ -156,3 +156,16 @@ class RentalImportReport(BaseModel):
     rental_errors: list[RowError]
     tenant_errors: list[RowError]
     committed: bool
+
+
+class PiiImportRead(BaseModel):
+    """One import that wrote personal data: who (a user, or cli:<login>), when, which file, how many records."""
+
+    at: datetime
+    actor: str
+    channel: str = Field(description="api | cli")
+    filename: str
+    sha256: str
+    rentals: int
+    tenants: int
+    fields: str = Field(description="comma-separated personal fields the file carried")

@@ -18,8 +18,8 @@ from server.openapi import UPLOAD_RESPONSES
 from server.rentals import cards, imports, pii, rates, service
 from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
-    CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalImportReport, RentalPage,
-    RentalRatesRead, RentalRead,
+    CardSyncReport, LinkController, ManageRequest, PiiAccessRead, PiiImportRead, RentalCreate, RentalImportReport,
+    RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
 )
 from server.territory import ensure_holds
@@ -175,6 +175,13 @@ def pii_log(db_session: DbSession, user: Auditor, now: Now, page: Page = 1,
     rows = service.pii_log(db_session=db_session, user=user, now=now, page=page, page_size=page_size)
     return [{"at": r.at, "username": r.username, "role": r.role, "record_type": r.record_type,
              "record_id": r.record_id, "fields": r.fields} for r in rows]
+
+
+@router.get("/pii-import-log", response_model=list[PiiImportRead])
+def pii_import_log(db_session: DbSession, user: Auditor, page: Page = 1, page_size: PageSize = 100) -> list[PiiImportRead]:
+    """Who imported ledgers holding ID numbers and phones, when, from which file (newest first)."""
+    rows = service.pii_import_log(db_session=db_session, user=user, page=page, page_size=page_size)
+    return [PiiImportRead.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/{rental_id}", response_model=RentalRead)

@@ -151,5 +151,13 @@ def test_api_upload_dry_run_then_apply_within_territory(client, db_session, worl
     assert log.user_id == world["users"]["admin"].id
     r = client.post("/api/v1/rentals/import", headers=headers(world, "worker"), files=files)
     assert r.status_code == 403
+    _run(db_session, [["黄埔东路3号", "", 1, "周", "", "", "", GRID_A, "否", ""]], None)  # from the command line
+    for who in ("admin", "auditor"):
+        log = client.get("/api/v1/rentals/pii-import-log", headers=headers(world, who))
+        assert log.status_code == 200, log.text
+        assert [(x["actor"], x["channel"], x["rentals"], x["tenants"]) for x in log.json()] == [
+            ("cli:test", "cli", 1, 0), (world["users"]["admin"].username, "api", 0, 2),
+            (world["users"]["admin"].username, "api", 2, 0)]
+    assert client.get("/api/v1/rentals/pii-import-log", headers=headers(world, "street1")).status_code == 403
     r = client.post("/api/v1/rentals/import", headers=headers(world, "admin"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "missing_file"
