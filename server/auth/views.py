@@ -12,8 +12,8 @@ from server.auth import passwords, roster, service, throttle
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import (
-    InitialPasswordRead, PasswordChange, PasswordPolicy, RosterReportRead, RosterUserRead, TemporaryPassword, Token,
-    UserCreate, UserPage, UserRead,
+    InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
+    TemporaryPassword, Token, UserCreate, UserPage, UserRead,
 )
 from server.auth.security import create_token, hash_password, verify_password
 from server.config import get_settings
@@ -208,5 +208,7 @@ def import_users(db_session: DbSession, admin: UserAdmin, now: Now,
                               full_time=u.full_time, grid_codes=u.grid_codes, start_date=u.start_date)
                for u in report.users],
         existing=report.existing, assignment_count=len(report.assignments),
+        moves=[RosterMoveRead(row=m.row, username=m.username, from_street=m.from_street, to_street=m.to_street,
+                              closed=m.closed, opened=m.opened, at=m.at) for m in report.moves],
         passwords=[InitialPasswordRead(username=p.username, full_name=p.full_name, password=p.password)
                    for p in report.passwords])

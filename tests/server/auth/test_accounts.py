@@ -204,7 +204,7 @@ def _upload(client, user, data: bytes, **params: str):  # type: ignore[no-untype
                        files={"file": ("花名册.xlsx", data, "application/octet-stream")})
 
 
-def test_roster_upload_is_a_dry_run_first_then_workers_log_in_and_change(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
+def test_roster_upload_dry_run_then_a_worker_logs_in_changes_and_reports(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
     rows = [GOOD[0], GOOD[2]]  # a worker of GRID_A and a street admin
     dry = _upload(client, admin, xlsx(rows))
     assert dry.status_code == 200 and dry.json()["ok"], dry.text
@@ -219,8 +219,10 @@ def test_roster_upload_is_a_dry_run_first_then_workers_log_in_and_change(client,
     assert login.json()["must_change_password"] is True
     changed = client.post("/api/v1/auth/password", headers=_bearer(login.json()["access_token"]),
                           json={"old_password": password, "new_password": "Lychee-Boat-88"})
-    grids = client.get("/api/v1/grids", headers=_bearer(changed.json()["access_token"])).json()
-    assert [g["code"] for g in grids["items"]] == [GRID_A]
+    fresh = _bearer(changed.json()["access_token"])
+    assert [g["code"] for g in client.get("/api/v1/grids", headers=fresh).json()["items"]] == [GRID_A]
+    event = client.post("/api/v1/events", headers=fresh, json=factories.event_body(factories.gk_square(0, 0)))
+    assert event.status_code == 201 and event.json()["grid_code"] == GRID_A, event.text
 
 
 def test_roster_upload_with_errors_writes_nothing(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
