@@ -18,7 +18,7 @@ from server.auth.schemas import (
 from server.auth.security import create_token, hash_password, verify_password
 from server.config import get_settings
 from server.deps import (
-    AuthenticatedUser, CurrentUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
+    AuthenticatedUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
 )
 from server.errors import Forbidden, NotAuthenticated
 from server.inputs import IdPath, Line, Page, PageSize

@@ -237,3 +237,21 @@ def test_a_grid_worker_may_not_import(client, db_session, admin) -> None:  # typ
     worker = factories.user(db_session, Role.grid_worker)
     r = _upload(client, worker, xlsx(GOOD[:1]))
     assert r.status_code == 403 and _code(r) == "role_forbidden"
+
+
+def test_an_open_event_feed_ends_when_its_user_is_disabled_or_reset(db_session, admin) -> None:  # type: ignore[no-untyped-def]
+    """The live feed reads its user on every poll (GET /events/feed streams up to an hour)."""
+    from contextlib import contextmanager
+
+    from server.events.views import _poll
+
+    @contextmanager
+    def scope():  # type: ignore[no-untyped-def]
+        yield db_session
+
+    worker = factories.user(db_session, Role.grid_worker, username="wkr")
+    assert _poll(scope, worker.id, 0, 0) == []
+    worker.token_version = 1  # a reset or a password change
+    assert _poll(scope, worker.id, 0, 0) is None
+    worker.is_active = False
+    assert _poll(scope, worker.id, 1, 0) is None
