@@ -144,3 +144,20 @@ class UserCreate(BaseModel):
     phone: Line | None = Field(default=None, max_length=32)
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     street_code: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
+class AdminActionRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="the administrator's username, or cli")
+    action: str = Field(description="user_create, user_disable, user_enable, password_reset, roster_import, "
+                        "assignment_change")
+    target: str | None = Field(description="the username acted on")
+    detail: str | None
+
+
+class AdminActionPage(BaseModel):
+    items: list[AdminActionRead]
+    total: int
+    page: int
+    page_size: int

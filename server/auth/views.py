@@ -12,7 +12,7 @@ from server.auth import passwords, roster, service, throttle
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import (
-    InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
+    AdminActionPage, AdminActionRead, InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
     TemporaryPassword, Token, UserCreate, UserPage, UserRead,
 )
 from server.auth.security import create_token, hash_password, verify_password
@@ -151,6 +151,16 @@ def list_users(db_session: DbSession, admin: UserAdmin, now: Now, page: Page = 1
     where = service.user_filter(prefix=_area(admin, now), q=q, role=role, street_code=street_code, disabled=disabled)
     rows, total = service.list_users(db_session=db_session, where=where, page=page, page_size=page_size)
     return UserPage(items=[UserRead.of(u) for u in rows], total=total, page=page, page_size=page_size)
+
+
+@users_router.get("/actions", response_model=AdminActionPage)
+def list_actions(db_session: DbSession, user: Annotated[User, Depends(require_roles(Role.district_admin, Role.auditor))],
+                 now: Now, page: Page = 1, page_size: PageSize = 50) -> AdminActionPage:
+    """The admin log of one's district, newest first: who disabled, enabled, reset, created or imported."""
+    rows, total = service.list_actions(db_session=db_session, prefix=_area(user, now), page=page, page_size=page_size)
+    return AdminActionPage(items=[AdminActionRead(id=a.id, at=a.at, actor=a.actor, action=a.action, target=name,
+                                                  detail=a.detail) for a, name in rows],
+                           total=total, page=page, page_size=page_size)
 
 
 @users_router.post("/{user_id}/disable", response_model=UserRead)

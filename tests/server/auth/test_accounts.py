@@ -255,3 +255,22 @@ def test_an_open_event_feed_ends_when_its_user_is_disabled_or_reset(db_session, 
     assert _poll(scope, worker.id, 0, 0) is None
     worker.is_active = False
     assert _poll(scope, worker.id, 1, 0) is None
+
+
+def test_the_admin_log_is_read_by_the_districts_admin_and_auditor(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
+    worker = factories.user(db_session, Role.grid_worker, username="wkr")
+    client.post(f"{USERS}/{worker.id}/disable", headers=factories.auth_headers(admin))
+    client.post(f"{USERS}/{worker.id}/reset-password", headers=factories.auth_headers(admin))
+    _upload(client, admin, xlsx(GOOD[:1]), dry_run="false")
+    auditor = factories.user(db_session, Role.auditor)
+    r = client.get(f"{USERS}/actions", headers=factories.auth_headers(auditor))
+    assert r.status_code == 200 and r.json()["total"] == 4
+    assert [(a["action"], a["actor"], a["target"]) for a in r.json()["items"]] == [
+        ("roster_import", "admin", None), ("user_create", "admin", "zhangsan"), ("password_reset", "admin", "wkr"),
+        ("user_disable", "admin", "wkr")]
+    elsewhere = factories.user(db_session, Role.district_admin, username="panyu")
+    elsewhere.district_code = "440113"
+    db_session.flush()
+    assert client.get(f"{USERS}/actions", headers=factories.auth_headers(elsewhere)).json()["items"] == []
+    street = client.get(f"{USERS}/actions", headers=factories.auth_headers(factories.user(db_session, Role.street_admin)))
+    assert street.status_code == 403
