@@ -27,7 +27,7 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.codes import district_of
+from gis.codes import area_prefix, district_of
 from server import sheets
 from server.auth import passwords, phones
 from server.auth import service as auth_service
@@ -36,6 +36,7 @@ from server.auth.models import User
 from server.auth.schemas import UserCreate
 from server.auth.security import hash_password
 from server.config import get_settings
+from server.database.prefix import prefix_range
 from server.divisions import service as divisions
 from server.divisions.models import Community, Street
 from server.errors import Forbidden, GridopsError
@@ -160,7 +161,7 @@ class _Places:
                      if value in (c.code, c.name)), None)
 
     def grid(self, street: Street, community: Community | None, value: str) -> Grid | str:
-        q = select(Grid).where(Grid.code.startswith(street.code[:9]), Grid.retired_at.is_(None))
+        q = select(Grid).where(prefix_range(Grid.code, area_prefix(street.code)), Grid.retired_at.is_(None))
         if community is not None:
             q = q.where(Grid.community_id == community.id)
         found = [g for g in self.db_session.scalars(q.where((Grid.code == value) | (Grid.name == value)))]
@@ -189,17 +190,15 @@ def _role(value: str | None, actor: User | None, row: int) -> Role | RowError:
 
 
 def _start(value: Any, row: int, now: datetime) -> date | RowError:
+    """The start date, today (Shanghai) when blank."""
+    today = now.astimezone(SHANGHAI).date()
     try:
         day = sheets.day(value)
     except ValueError:
-        day = None
-        bad = True
-    else:
-        bad = False
-    today = now.astimezone(SHANGHAI).date()
-    if day is None and not bad:
+        day = date.min
+    if day is None:
         return today
-    if bad or day is None or not date(2000, 1, 1) <= day <= today + timedelta(days=366):
+    if not date(2000, 1, 1) <= day <= today + timedelta(days=366):
         return _error(row, "上岗日期", "invalid_date", f"start date {value!r} is not a date between 2000 and next "
                       "year (write 2024-03-01)", f"上岗日期“{value}”无效（应为 2000 年至明年之间的日期，如 2024-03-01）")
     return day

@@ -216,3 +216,16 @@ def test_a_role_change_is_not_made_by_roster(db_session, world) -> None:  # type
     _refused_after = _run(db_session, xlsx(promoted), actor=world)
     assert _errors(_refused_after) == [(2, "角色", "role_differs")]
     assert not _refused_after.applied
+
+
+@pytest.mark.parametrize(("column", "value", "code"), [
+    (8, "2026-13-45", "invalid_date"), (8, "1999-12-31", "invalid_date"), (7, "临时", "invalid_value"),
+    (1, "", "invalid_name"), (2, "12345", "invalid_phone"), (6, "", "grid_required"), (4, "", "street_required"),
+    (6, "440112001001001 440112001001999", "unknown_grid"),
+])
+def test_a_bad_cell_is_a_row_error(db_session, world, column: int, value: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    row = list(GOOD[0])
+    row[column] = value
+    report = _run(db_session, xlsx([row]), actor=world)
+    assert [e.code for e in report.errors] == [code] and report.errors[0].row == 2
+    _refused(db_session, report, (2, HEADER[column], code))
