@@ -27,7 +27,7 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.codes import district_of
+from gis.codes import area_prefix, district_of
 from server import sheets
 from server.auth import passwords, phones
 from server.auth import service as auth_service
@@ -36,6 +36,7 @@ from server.auth.models import User
 from server.auth.schemas import UserCreate
 from server.auth.security import hash_password
 from server.config import get_settings
+from server.database.prefix import prefix_range
 from server.divisions import service as divisions
 from server.divisions.models import Community, Street
 from server.errors import Forbidden, GridopsError
@@ -88,6 +89,19 @@ class PlannedUser:
 
 
 @dataclass
+class PlannedMove:
+    """A grid worker already present whose roster row names other grids (or another street)."""
+
+    row: int
+    username: str
+    from_street: str | None
+    to_street: str | None
+    closed: list[str]  # grid codes whose assignment ends at `at`
+    opened: list[str]  # grid codes whose assignment starts at `at`
+    at: datetime
+
+
+@dataclass
 class InitialPassword:
     username: str
     full_name: str
@@ -101,6 +115,7 @@ class RosterReport:
     errors: list[RowError] = field(default_factory=list)
     users: list[PlannedUser] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)  # usernames of people already present (skipped)
+    moves: list[PlannedMove] = field(default_factory=list)  # workers present whose grids change
     applied: bool = False
     passwords: list[InitialPassword] = field(default_factory=list)  # only once applied: hand out, then forget
 
@@ -146,7 +161,7 @@ class _Places:
                      if value in (c.code, c.name)), None)
 
     def grid(self, street: Street, community: Community | None, value: str) -> Grid | str:
-        q = select(Grid).where(Grid.code.startswith(street.code[:9]), Grid.retired_at.is_(None))
+        q = select(Grid).where(prefix_range(Grid.code, area_prefix(street.code)), Grid.retired_at.is_(None))
         if community is not None:
             q = q.where(Grid.community_id == community.id)
         found = [g for g in self.db_session.scalars(q.where((Grid.code == value) | (Grid.name == value)))]
@@ -175,17 +190,15 @@ def _role(value: str | None, actor: User | None, row: int) -> Role | RowError:
 
 
 def _start(value: Any, row: int, now: datetime) -> date | RowError:
+    """The start date, today (Shanghai) when blank."""
+    today = now.astimezone(SHANGHAI).date()
     try:
         day = sheets.day(value)
     except ValueError:
-        day = None
-        bad = True
-    else:
-        bad = False
-    today = now.astimezone(SHANGHAI).date()
-    if day is None and not bad:
+        day = date.min
+    if day is None:
         return today
-    if bad or day is None or not date(2000, 1, 1) <= day <= today + timedelta(days=366):
+    if not date(2000, 1, 1) <= day <= today + timedelta(days=366):
         return _error(row, "上岗日期", "invalid_date", f"start date {value!r} is not a date between 2000 and next "
                       "year (write 2024-03-01)", f"上岗日期“{value}”无效（应为 2000 年至明年之间的日期，如 2024-03-01）")
     return day
@@ -254,8 +267,10 @@ def _check_row(number: int, values: dict[str, Any], cols: dict[str, str], ctx: _
         else:
             ctx.phones[phone] = number
             existing = auth_service.get_by_phone(db_session=ctx.db_session, phone=phone)
-            if existing is not None and existing.full_name == full_name and not errors:
-                ctx.report.existing.append(existing.username)
+            if existing is not None and existing.full_name == full_name and ctx.inside(existing):
+                if not errors:
+                    ctx.present(number, existing, role, street, grid_codes, start, errors)
+                ctx.report.errors += errors
                 return None
             if existing is not None:
                 errors.append(_error(number, "手机号", "duplicate_phone", "another user has this phone",
@@ -326,6 +341,31 @@ class _Context:
                 "unknown": f"{where}没有网格“{value}”", "retired": f"网格 {value} 已撤销",
                 "ambiguous": f"{where}有多个网格名为“{value}”，请填写网格编码"}[grid]))
         return street, codes
+
+    def inside(self, user: User) -> bool:
+        """Whether an existing user lies in the actor's area (else they are someone else's)."""
+        area = self.places.area_prefix
+        return not area or ((user.street_code or "").startswith(area) if len(area) == 9 else user.district_code == area)
+
+    def present(self, number: int, user: User, role: Role | None, street: Street | None, grid_codes: list[str],
+                start: date | RowError, errors: list[RowError]) -> None:
+        """A person already present: nothing to do, or a grid worker who moved (street or grids)."""
+        if role is not None and user.role != role:
+            label = ROLE_LABELS_ZH.get(auth_service.role_of(user) or role, user.role)
+            errors.append(_error(number, "角色", "role_differs", f"{user.username} is already a {user.role}: a role "
+                                 "changes by hand, not by roster", f"{user.username} 已是{label}，角色变更请单独处理"))
+            return
+        if role is not Role.grid_worker or not isinstance(start, date):
+            self.report.existing.append(user.username)
+            return
+        current = set(grids.worker_grid_codes(db_session=self.db_session, worker=user, at=self.now))
+        to_street = street.code if street else user.street_code
+        if current == set(grid_codes) and to_street == user.street_code:
+            self.report.existing.append(user.username)
+            return
+        at = max(self.now, _midnight(start))  # history is kept: the old grids end, the new ones start, then
+        self.report.moves.append(PlannedMove(number, user.username, user.street_code, to_street,
+                                             sorted(current - set(grid_codes)), sorted(set(grid_codes) - current), at))
 
     def username(self, number: int, given: str | None, full_name: str | None, errors: list[RowError]) -> str | None:
         if given is None:
@@ -399,7 +439,7 @@ def _apply(db_session: Session, report: RosterReport, *, actor: User | None, now
             now=now, user_in=UserCreate(
                 username=planned.username, full_name=planned.full_name, password=password, role=planned.role,
                 phone=planned.phone, street_code=planned.street_code, district_code=planned.district_code))
-        start = datetime.combine(planned.start_date, time(), SHANGHAI).astimezone(UTC)
+        start = _midnight(planned.start_date)
         for code in planned.grid_codes:
             grid = grids.get_by_code(db_session=db_session, code=code)
             assert grid is not None  # checked above, in the same transaction
@@ -407,8 +447,31 @@ def _apply(db_session: Session, report: RosterReport, *, actor: User | None, now
         auth_service.record(db_session=db_session, actor=actor, action="user_create", now=now, target=user,
                             detail=f"roster {report.filename} row {planned.row}")
         report.passwords.append(InitialPassword(planned.username, planned.full_name, password))
+    for move in report.moves:
+        _move(db_session, move, actor=actor, now=now, filename=report.filename)
     auth_service.record(db_session=db_session, actor=actor, action="roster_import", now=now,
                         detail=f"{report.filename}: {len(report.users)} users, {len(report.assignments)} assignments, "
-                               f"{len(report.existing)} already present")
+                               f"{len(report.moves)} moved, {len(report.existing)} already present")
     report.applied = True
 
+
+
+def _midnight(day: date) -> datetime:
+    """A roster's date is a day in Shanghai: it starts at 00:00 there."""
+    return datetime.combine(day, time(), SHANGHAI).astimezone(UTC)
+
+
+def _move(db_session: Session, move: PlannedMove, *, actor: User | None, now: datetime, filename: str) -> None:
+    """Close the grids the roster no longer names and open the new ones at the same moment, so the
+    month of the move counts the worker in both (the indicators read assignment history)."""
+    user = auth_service.get_by_username(db_session=db_session, username=move.username)
+    assert user is not None  # found by phone above, in the same transaction
+    user.street_code = move.to_street
+    for code, change in [(c, grids.unassign_worker) for c in move.closed] + [(c, grids.assign_worker)
+                                                                              for c in move.opened]:
+        grid = grids.get_by_code(db_session=db_session, code=code)
+        assert grid is not None
+        change(db_session=db_session, grid=grid, worker=user, at=move.at)
+    auth_service.record(db_session=db_session, actor=actor, action="assignment_change", now=now, target=user,
+                        detail=f"roster {filename} row {move.row}: -{','.join(move.closed) or '0'} "
+                               f"+{','.join(move.opened) or '0'} at {move.at.isoformat()}")

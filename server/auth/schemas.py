@@ -105,6 +105,16 @@ class RosterUserRead(BaseModel):
     start_date: date
 
 
+class RosterMoveRead(BaseModel):
+    row: int
+    username: str
+    from_street: str | None
+    to_street: str | None
+    closed: list[str] = Field(description="grid codes whose assignment ends at `at`")
+    opened: list[str] = Field(description="grid codes whose assignment starts at `at`")
+    at: datetime
+
+
 class InitialPasswordRead(BaseModel):
     username: str
     full_name: str
@@ -119,6 +129,8 @@ class RosterReportRead(BaseModel):
     errors: list[RowError]
     users: list[RosterUserRead] = Field(description="users created (applied) or that would be")
     existing: list[str] = Field(description="usernames of people already present (same phone and name): skipped")
+    moves: list[RosterMoveRead] = Field(description="grid workers already present whose grids (or street) change; "
+                                        "the old assignments end when the new ones start, history is kept")
     assignment_count: int
     passwords: list[InitialPasswordRead] = Field(description="only when applied: each new user's initial password, "
                                                  "shown this once; the user must change it at the first login")
@@ -132,3 +144,20 @@ class UserCreate(BaseModel):
     phone: Line | None = Field(default=None, max_length=32)
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     street_code: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
+class AdminActionRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="the administrator's username, or cli")
+    action: str = Field(description="user_create, user_disable, user_enable, password_reset, roster_import, "
+                        "assignment_change")
+    target: str | None = Field(description="the username acted on")
+    detail: str | None
+
+
+class AdminActionPage(BaseModel):
+    items: list[AdminActionRead]
+    total: int
+    page: int
+    page_size: int

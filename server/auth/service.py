@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from gis.codes import district_of, street_code_problem
 from server.auth import passwords, phones, throttle
@@ -181,10 +182,8 @@ def user_filter(*, prefix: str | None, q: str | None = None, role: Role | None =
     None for the trusted CLI. A user without a district lies in no area; one whose street is
     outside the district lies outside it (deny by default, as server.territory)."""
     where: list[ColumnElement[bool]] = []
-    if prefix is not None:  # a user whose street lies outside the area is outside, whatever their district says
-        where.append(prefix_range(User.street_code, prefix))
-        if len(prefix) == 6:
-            where[-1] = and_(User.district_code == prefix, or_(User.street_code.is_(None), where[-1]))
+    if prefix is not None:
+        where.append(_in_area(User, prefix))
     if q:
         phone = phones.normalise(q)
         found = or_(User.username.icontains(q, autoescape=True), User.full_name.icontains(q, autoescape=True))
@@ -196,6 +195,28 @@ def user_filter(*, prefix: str | None, q: str | None = None, role: Role | None =
     if disabled is not None:
         where.append(User.is_active.is_(not disabled))
     return where
+
+
+def _in_area(user: Any, prefix: str) -> ColumnElement[bool]:
+    """`user` (the User entity or an alias) lies in the area; a user whose street is outside it is
+    outside, whatever their district says."""
+    in_street = prefix_range(user.street_code, prefix)
+    return and_(user.district_code == prefix, or_(user.street_code.is_(None), in_street)) if len(prefix) == 6 \
+        else in_street
+
+
+def list_actions(*, db_session: Session, prefix: str, page: int = 1,
+                 page_size: int = 50) -> tuple[list[tuple[AdminAction, str | None]], int]:
+    """The admin log of an area, newest first, with each target's username: actions on its users, and
+    those on nobody in particular (a roster import) by its administrators."""
+    target, actor = aliased(User), aliased(User)
+    q = (select(AdminAction, target.username).outerjoin(target, AdminAction.target_id == target.id)
+         .outerjoin(actor, AdminAction.actor_id == actor.id)
+         .where(or_(and_(AdminAction.target_id.is_not(None), _in_area(target, prefix)),
+                    and_(AdminAction.target_id.is_(None), _in_area(actor, prefix)))))
+    total = db_session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = db_session.execute(q.order_by(AdminAction.id.desc()).offset((page - 1) * page_size).limit(page_size))
+    return [(a, name) for a, name in rows], total
 
 
 def list_users(*, db_session: Session, where: list[ColumnElement[bool]], page: int = 1,

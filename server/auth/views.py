@@ -12,13 +12,13 @@ from server.auth import passwords, roster, service, throttle
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.schemas import (
-    InitialPasswordRead, PasswordChange, PasswordPolicy, RosterReportRead, RosterUserRead, TemporaryPassword, Token,
-    UserCreate, UserPage, UserRead,
+    AdminActionPage, AdminActionRead, InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
+    TemporaryPassword, Token, UserCreate, UserPage, UserRead,
 )
 from server.auth.security import create_token, hash_password, verify_password
 from server.config import get_settings
 from server.deps import (
-    AuthenticatedUser, CurrentUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
+    AuthenticatedUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
 )
 from server.errors import Forbidden, NotAuthenticated
 from server.inputs import IdPath, Line, Page, PageSize
@@ -153,6 +153,16 @@ def list_users(db_session: DbSession, admin: UserAdmin, now: Now, page: Page = 1
     return UserPage(items=[UserRead.of(u) for u in rows], total=total, page=page, page_size=page_size)
 
 
+@users_router.get("/actions", response_model=AdminActionPage)
+def list_actions(db_session: DbSession, user: Annotated[User, Depends(require_roles(Role.district_admin, Role.auditor))],
+                 now: Now, page: Page = 1, page_size: PageSize = 50) -> AdminActionPage:
+    """The admin log of one's district, newest first: who disabled, enabled, reset, created or imported."""
+    rows, total = service.list_actions(db_session=db_session, prefix=_area(user, now), page=page, page_size=page_size)
+    return AdminActionPage(items=[AdminActionRead(id=a.id, at=a.at, actor=a.actor, action=a.action, target=name,
+                                                  detail=a.detail) for a, name in rows],
+                           total=total, page=page, page_size=page_size)
+
+
 @users_router.post("/{user_id}/disable", response_model=UserRead)
 def disable_user(db_session: DbSession, admin: UserAdmin, user_id: IdPath, now: Now) -> UserRead:
     """The user's tokens stop at their next request; logging in is refused like a wrong password."""
@@ -208,5 +218,7 @@ def import_users(db_session: DbSession, admin: UserAdmin, now: Now,
                               full_time=u.full_time, grid_codes=u.grid_codes, start_date=u.start_date)
                for u in report.users],
         existing=report.existing, assignment_count=len(report.assignments),
+        moves=[RosterMoveRead(row=m.row, username=m.username, from_street=m.from_street, to_street=m.to_street,
+                              closed=m.closed, opened=m.opened, at=m.at) for m in report.moves],
         passwords=[InitialPasswordRead(username=p.username, full_name=p.full_name, password=p.password)
                    for p in report.passwords])

@@ -56,6 +56,9 @@ def _import(args: argparse.Namespace) -> int:
         grids = "、".join(u.grid_codes) or "-"
         print(f"{'created' if report.applied else 'would create'} 第{u.row}行 {u.username} {u.full_name} {u.role} "
               f"street={u.street_code or '-'} grids={grids} from {u.start_date}")
+    for m in report.moves:
+        print(f"{'moved' if report.applied else 'would move'} 第{m.row}行 {m.username}: grids -{','.join(m.closed) or '0'} "
+              f"+{','.join(m.opened) or '0'} at {m.at.isoformat()}")
     if report.existing:
         print(f"already present (skipped): {', '.join(report.existing)}")
     print(f"{report.rows} rows, {len(report.errors)} errors, {len(report.users)} users, "

@@ -204,7 +204,7 @@ def _upload(client, user, data: bytes, **params: str):  # type: ignore[no-untype
                        files={"file": ("花名册.xlsx", data, "application/octet-stream")})
 
 
-def test_roster_upload_is_a_dry_run_first_then_workers_log_in_and_change(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
+def test_roster_upload_dry_run_then_a_worker_logs_in_changes_and_reports(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
     rows = [GOOD[0], GOOD[2]]  # a worker of GRID_A and a street admin
     dry = _upload(client, admin, xlsx(rows))
     assert dry.status_code == 200 and dry.json()["ok"], dry.text
@@ -219,8 +219,10 @@ def test_roster_upload_is_a_dry_run_first_then_workers_log_in_and_change(client,
     assert login.json()["must_change_password"] is True
     changed = client.post("/api/v1/auth/password", headers=_bearer(login.json()["access_token"]),
                           json={"old_password": password, "new_password": "Lychee-Boat-88"})
-    grids = client.get("/api/v1/grids", headers=_bearer(changed.json()["access_token"])).json()
-    assert [g["code"] for g in grids["items"]] == [GRID_A]
+    fresh = _bearer(changed.json()["access_token"])
+    assert [g["code"] for g in client.get("/api/v1/grids", headers=fresh).json()["items"]] == [GRID_A]
+    event = client.post("/api/v1/events", headers=fresh, json=factories.event_body(factories.gk_square(0, 0)))
+    assert event.status_code == 201 and event.json()["grid_code"] == GRID_A, event.text
 
 
 def test_roster_upload_with_errors_writes_nothing(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
@@ -235,3 +237,40 @@ def test_a_grid_worker_may_not_import(client, db_session, admin) -> None:  # typ
     worker = factories.user(db_session, Role.grid_worker)
     r = _upload(client, worker, xlsx(GOOD[:1]))
     assert r.status_code == 403 and _code(r) == "role_forbidden"
+
+
+def test_an_open_event_feed_ends_when_its_user_is_disabled_or_reset(db_session, admin) -> None:  # type: ignore[no-untyped-def]
+    """The live feed reads its user on every poll (GET /events/feed streams up to an hour)."""
+    from contextlib import contextmanager
+
+    from server.events.views import _poll
+
+    @contextmanager
+    def scope():  # type: ignore[no-untyped-def]
+        yield db_session
+
+    worker = factories.user(db_session, Role.grid_worker, username="wkr")
+    assert _poll(scope, worker.id, 0, 0) == []
+    worker.token_version = 1  # a reset or a password change
+    assert _poll(scope, worker.id, 0, 0) is None
+    worker.is_active = False
+    assert _poll(scope, worker.id, 1, 0) is None
+
+
+def test_the_admin_log_is_read_by_the_districts_admin_and_auditor(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
+    worker = factories.user(db_session, Role.grid_worker, username="wkr")
+    client.post(f"{USERS}/{worker.id}/disable", headers=factories.auth_headers(admin))
+    client.post(f"{USERS}/{worker.id}/reset-password", headers=factories.auth_headers(admin))
+    _upload(client, admin, xlsx(GOOD[:1]), dry_run="false")
+    auditor = factories.user(db_session, Role.auditor)
+    r = client.get(f"{USERS}/actions", headers=factories.auth_headers(auditor))
+    assert r.status_code == 200 and r.json()["total"] == 4
+    assert [(a["action"], a["actor"], a["target"]) for a in r.json()["items"]] == [
+        ("roster_import", "admin", None), ("user_create", "admin", "zhangsan"), ("password_reset", "admin", "wkr"),
+        ("user_disable", "admin", "wkr")]
+    elsewhere = factories.user(db_session, Role.district_admin, username="panyu")
+    elsewhere.district_code = "440113"
+    db_session.flush()
+    assert client.get(f"{USERS}/actions", headers=factories.auth_headers(elsewhere)).json()["items"] == []
+    street = client.get(f"{USERS}/actions", headers=factories.auth_headers(factories.user(db_session, Role.street_admin)))
+    assert street.status_code == 403

@@ -190,3 +190,42 @@ def test_phone_stored_as_an_excel_number(db_session, world) -> None:  # type: ig
     _refused(db_session, report, (3, "手机号", "invalid_phone"))
     assert _errors(report) == [(3, "手机号", "invalid_phone")]
     assert "科学计数法" in report.errors[0].message_zh
+
+
+def test_a_worker_who_moved_grid_keeps_the_history(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """The roster again, with 张三 moved from 第一网格 to 第二网格: the first assignment ends when the
+    second starts, so the month of the move counts them in both grids."""
+    _run(db_session, xlsx(GOOD), actor=world)
+    zhang = db_session.scalar(select(User).where(User.username == "zhangsan"))
+    moved = [[1, "张三", "13800138001", "专职网格员", "街道1", "社区1-1", "第二网格", "专职", "2026-03-01"]]
+    report = _run(db_session, xlsx(moved + GOOD[1:]), actor=world)
+    assert report.ok and report.applied and not report.users
+    assert [(m.username, m.closed, m.opened, m.at) for m in report.moves] == [("zhangsan", [GRID_A], [GRID_B], NOW)]
+    rows = db_session.execute(select(GridAssignment.grid_id, GridAssignment.valid_from, GridAssignment.valid_to)
+                              .where(GridAssignment.user_id == zhang.id).order_by(GridAssignment.id)).all()
+    assert [(r.valid_from.astimezone(UTC), r.valid_to and r.valid_to.astimezone(UTC)) for r in rows] == [
+        (datetime(2026, 2, 28, 16, 0, tzinfo=UTC), NOW), (NOW, None)]
+    assert "assignment_change" in [a.action for a in db_session.scalars(select(AdminAction))]
+    again = _run(db_session, xlsx(moved + GOOD[1:]), actor=world)
+    assert again.ok and not again.moves and "zhangsan" in again.existing  # nothing left to change
+
+
+def test_a_role_change_is_not_made_by_roster(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    _run(db_session, xlsx(GOOD), actor=world)
+    promoted = [[1, "张三", "13800138001", "街道管理员", "街道1", "", "", "专职", ""]]
+    _refused_after = _run(db_session, xlsx(promoted), actor=world)
+    assert _errors(_refused_after) == [(2, "角色", "role_differs")]
+    assert not _refused_after.applied
+
+
+@pytest.mark.parametrize(("column", "value", "code"), [
+    (8, "2026-13-45", "invalid_date"), (8, "1999-12-31", "invalid_date"), (7, "临时", "invalid_value"),
+    (1, "", "invalid_name"), (2, "12345", "invalid_phone"), (6, "", "grid_required"), (4, "", "street_required"),
+    (6, "440112001001001 440112001001999", "unknown_grid"),
+])
+def test_a_bad_cell_is_a_row_error(db_session, world, column: int, value: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    row = list(GOOD[0])
+    row[column] = value
+    report = _run(db_session, xlsx([row]), actor=world)
+    assert [e.code for e in report.errors] == [code] and report.errors[0].row == 2
+    _refused(db_session, report, (2, HEADER[column], code))
