@@ -100,11 +100,14 @@ def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Cursor =
                       has_more=more)
 
 
-def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cursor: int) -> list[dict]:
-    """One short read session per poll: the stream itself holds no session (nor, on SQLite, a lock)."""
+def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, version: int,
+          cursor: int) -> list[dict] | None:
+    """One short read session per poll: the stream itself holds no session (nor, on SQLite, a lock).
+    None once the user is disabled or their token revoked (password changed or reset): the stream ends."""
     with scope() as s:
         user = s.get(User, user_id)
-        assert user is not None
+        if user is None or not user.is_active or user.token_version != version:
+            return None
         return [change(h, u).model_dump(mode="json") for h, u in
                 service.changes_since(db_session=s, user=user, cursor=cursor, limit=500, now=utcnow())]
 
@@ -118,7 +121,7 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
     """Server-Sent Events of new events and transitions. Stateless: each worker polls the history
     table by cursor, so any number of server processes can serve the feed behind a proxy. The user
     was looked up in a session already closed (get_current_user); each poll opens its own."""
-    user_id = user.id
+    user_id, version = user.id, user.token_version
 
     async def stream():  # type: ignore[no-untyped-def]
         nonlocal cursor
@@ -127,7 +130,9 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
         yield ": gridops event feed\n\n"
         while True:
             try:
-                items = await run_in_threadpool(_poll, scope, user_id, cursor)
+                items = await run_in_threadpool(_poll, scope, user_id, version, cursor)
+                if items is None:
+                    return
             except OperationalError as exc:  # a busy database: the next poll catches up from the cursor
                 if not is_busy(exc):
                     raise

@@ -181,3 +181,9 @@ def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None
 def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
     """The active grid containing a CGCS2000 point, by the gis.assign rule (see grids_at)."""
     return grids_at(db_session=db_session, points=[(lon, lat)])[0]
+
+
+def active_grid_codes(*, db_session: Session, community_id: int) -> list[str]:
+    """Grids still in use in a community: it cannot be retired before them."""
+    return list(db_session.scalars(select(Grid.code).where(Grid.community_id == community_id,
+                                                           Grid.retired_at.is_(None)).order_by(Grid.code)))
