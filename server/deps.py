@@ -95,7 +95,7 @@ def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Dep
     """The token's user, read in a short session of its own and returned detached (User has no
     relationships: services use its columns). The request's own transaction starts later, in the
     view, so a write transaction never spans the hop from this dependency to the view. Looked up on
-    every request, so disabling a user, or raising their token_version (password changed or reset),
+    every request, so disabling a user, or raising their token_version (a reset, disabling),
     stops their tokens at once."""
     if not token:
         raise NotAuthenticated("missing bearer token", "缺少登录令牌", code="token_missing")
@@ -115,8 +115,8 @@ def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Dep
     if user is None or not user.is_active:
         raise NotAuthenticated("user disabled or unknown", "用户不存在或已停用", code="user_inactive")
     if claims.get("ver", 0) != user.token_version:
-        raise NotAuthenticated("this login has ended (password changed or reset): log in again",
-                               "密码已修改或重置，本次登录已失效，请重新登录", code="token_revoked")
+        raise NotAuthenticated("this login has ended (password reset or account disabled): log in again",
+                               "密码已被重置或账号曾被停用，本次登录已失效，请重新登录", code="token_revoked")
     return user
 
 

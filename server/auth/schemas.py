@@ -67,7 +67,7 @@ class UserPage(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    old_password: Annotated[str, Field(max_length=128)]
+    current_password: str = Field(min_length=1, max_length=128)
     new_password: Password
 
 

@@ -157,12 +157,14 @@ def hash_new_password(*, user: User, password: str) -> str:
 
 
 def set_password(*, db_session: Session, user: User, hashed: str, now: datetime, temporary: bool) -> None:
-    """Store a new password hash; every older token stops. `temporary`: set by an administrator,
-    so its owner must change it before doing anything else."""
+    """Store a new password hash. `temporary`: a reset by an administrator (the account may be in
+    someone else's hands): every token of the user stops, and its owner must change the password
+    before doing anything else. The owner's own change keeps their sessions (the app's included)."""
     user.hashed_password = hashed
     user.must_change_password = temporary
     user.password_changed_at = None if temporary else now
-    user.token_version = (user.token_version or 0) + 1
+    if temporary:
+        user.token_version = (user.token_version or 0) + 1
     db_session.flush()
 
 

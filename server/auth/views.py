@@ -20,7 +20,7 @@ from server.config import get_settings
 from server.deps import (
     AuthenticatedUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
 )
-from server.errors import Forbidden, NotAuthenticated
+from server.errors import Forbidden, InvalidInput, NotAuthenticated
 from server.inputs import IdPath, Line, Page, PageSize
 from server.keys import token_secret
 from server.openapi import UPLOAD_RESPONSES, error
@@ -71,32 +71,32 @@ def password_policy(user: AuthenticatedUser) -> dict[str, Any]:
     return passwords.policy()
 
 
-@router.post("/password", response_model=Token,
-             responses={403: error("the old password is wrong (wrong_password)"),
-                        422: error("the new password breaks a rule: password_too_short, password_common … "
+@router.post("/password", response_model=UserRead,
+             responses={422: error("the current password is wrong (wrong_password), the new one is the same "
+                                   "(password_unchanged) or breaks a rule: password_too_short, password_common … "
                                    "(see GET /auth/password-policy)"),
-                        429: error("too many wrong old passwords (login_throttled)")})
+                        429: error("too many wrong current passwords (login_throttled)")})
 def change_password(body: PasswordChange, user: AuthenticatedUser, reader: ReadDbSession, writer: WriteDbSession,
-                    request: Request, now: Now) -> Token:
-    """Change one's own password (the old one proves it is the owner, not a borrowed session).
-    Every other token of the user stops; the answer is a fresh token. Wrong old passwords count
-    against the login throttle: a stolen token is no way to guess the password."""
+                    request: Request, now: Now) -> UserRead:
+    """Change one's own password, given the current one (proof it is the owner, not a borrowed
+    session); the token in use goes on working, now for every endpoint. Wrong current passwords
+    count against the login throttle: a stolen token is no way to guess the password. A wrong
+    current password is 422, not 401: the token is fine. bcrypt runs before the write transaction."""
     address = request.client.host if request.client else None
     throttle.check(db_session=reader, username=user.username, address=address, now=now)
     reader.rollback()
-    if not verify_password(body.old_password, user.hashed_password):
+    if not verify_password(body.current_password, user.hashed_password):
         throttle.failed(db_session=writer, username=user.username, address=address, now=now)
         writer.commit()
-        raise Forbidden("the old password is wrong", "原密码错误", code="wrong_password")
-    if body.new_password == body.old_password:
-        raise Forbidden("the new password must differ from the old one", "新密码不能与原密码相同",
-                        code="password_unchanged")
+        raise InvalidInput("the current password is wrong", "当前密码错误", code="wrong_password")
+    if body.new_password == body.current_password:
+        raise InvalidInput("the new password is the current one", "新密码不能与当前密码相同", code="password_unchanged")
     hashed = service.hash_new_password(user=user, password=body.new_password)
     fresh = service.get(db_session=writer, user_id=user.id)
     assert fresh is not None  # get_authenticated_user has just read it
     service.set_password(db_session=writer, user=fresh, hashed=hashed, now=now, temporary=False)
     writer.commit()
-    return _token(fresh)
+    return UserRead.of(fresh)
 
 
 @router.post("/users", response_model=UserRead, status_code=201)

@@ -79,22 +79,19 @@ def test_first_login_with_an_initial_password_must_change_it(client, admin) -> N
         assert refused.status_code == 403 and _code(refused) == "password_change_required", path
 
     wrong = client.post("/api/v1/auth/password", headers=first,
-                        json={"old_password": "not-it-at-all", "new_password": "Lychee-Boat-88"})
-    assert wrong.status_code == 403 and _code(wrong) == "wrong_password"
+                        json={"current_password": "not-it-at-all", "new_password": "Lychee-Boat-88"})
+    assert wrong.status_code == 422 and _code(wrong) == "wrong_password"
     weak = client.post("/api/v1/auth/password", headers=first,
-                       json={"old_password": "Kapok-Grid-2026", "new_password": "1234567890"})
+                       json={"current_password": "Kapok-Grid-2026", "new_password": "1234567890"})
     assert weak.status_code == 422 and _code(weak) == "password_common"
     same = client.post("/api/v1/auth/password", headers=first,
-                       json={"old_password": "Kapok-Grid-2026", "new_password": "Kapok-Grid-2026"})
-    assert same.status_code == 403 and _code(same) == "password_unchanged"
+                       json={"current_password": "Kapok-Grid-2026", "new_password": "Kapok-Grid-2026"})
+    assert same.status_code == 422 and _code(same) == "password_unchanged"
 
     changed = client.post("/api/v1/auth/password", headers=first,
-                          json={"old_password": "Kapok-Grid-2026", "new_password": "Lychee-Boat-88"})
+                          json={"current_password": "Kapok-Grid-2026", "new_password": "Lychee-Boat-88"})
     assert changed.status_code == 200 and changed.json()["must_change_password"] is False
-    fresh = _bearer(changed.json()["access_token"])
-    assert client.get("/api/v1/grids", headers=fresh).status_code == 200
-    old = client.get("/api/v1/auth/me", headers=first)  # the token of the initial password has ended
-    assert old.status_code == 401 and _code(old) == "token_revoked"
+    assert client.get("/api/v1/grids", headers=first).status_code == 200  # the same token, now for everything
     assert _login(client, "worker9", "Kapok-Grid-2026").status_code == 401
     assert _login(client, "worker9", "Lychee-Boat-88").json()["must_change_password"] is False
 
@@ -132,9 +129,9 @@ def test_a_reset_forces_a_change(client, db_session, admin) -> None:  # type: ig
     first = _bearer(login.json()["access_token"])
     assert _code(client.get("/api/v1/grids", headers=first)) == "password_change_required"
     changed = client.post("/api/v1/auth/password", headers=first,
-                          json={"old_password": temporary, "new_password": "Lychee-Boat-88"})
+                          json={"current_password": temporary, "new_password": "Lychee-Boat-88"})
     assert changed.status_code == 200
-    assert client.get("/api/v1/grids", headers=_bearer(changed.json()["access_token"])).status_code == 200
+    assert client.get("/api/v1/grids", headers=first).status_code == 200
     audit = db_session.scalars(select(AdminAction)).all()
     assert [(a.action, a.target_id) for a in audit] == [("password_reset", worker.id)]
     assert temporary not in (audit[0].detail or "")
@@ -218,8 +215,9 @@ def test_roster_upload_dry_run_then_a_worker_logs_in_changes_and_reports(client,
     login = _login(client, "zhangsan", password)
     assert login.json()["must_change_password"] is True
     changed = client.post("/api/v1/auth/password", headers=_bearer(login.json()["access_token"]),
-                          json={"old_password": password, "new_password": "Lychee-Boat-88"})
-    fresh = _bearer(changed.json()["access_token"])
+                          json={"current_password": password, "new_password": "Lychee-Boat-88"})
+    fresh = _bearer(login.json()["access_token"])
+    assert changed.status_code == 200
     assert [g["code"] for g in client.get("/api/v1/grids", headers=fresh).json()["items"]] == [GRID_A]
     event = client.post("/api/v1/events", headers=fresh, json=factories.event_body(factories.gk_square(0, 0)))
     assert event.status_code == 201 and event.json()["grid_code"] == GRID_A, event.text
@@ -251,7 +249,7 @@ def test_an_open_event_feed_ends_when_its_user_is_disabled_or_reset(db_session, 
 
     worker = factories.user(db_session, Role.grid_worker, username="wkr")
     assert _poll(scope, worker.id, 0, 0) == []
-    worker.token_version = 1  # a reset or a password change
+    worker.token_version = 1  # a reset
     assert _poll(scope, worker.id, 0, 0) is None
     worker.is_active = False
     assert _poll(scope, worker.id, 1, 0) is None
