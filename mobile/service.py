@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid as uuid_
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mobile import location, photos, track
+from mobile.clock import phone_now
 from mobile.api import ApiClient, ApiError
 from mobile.location import AccuracyVerdict, Fix
 from mobile.store import Store
@@ -23,10 +24,6 @@ from mobile.sync import Backoff, Syncer
 STATE_ZH = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
 KIND_ZH = {"event": "事件上报", "transition": "处置登记", "visit": "巡查走访", "photo": "照片"}
 CHECK_IN_KINDS = {"household": "住户", "rental": "出租屋", "key_person": "重点人员"}  # key persons: issue 16
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -60,7 +57,7 @@ class AppService:
     """One worker's phone: a store in `data_dir`, the server it logged in to, and a clock."""
 
     def __init__(self, data_dir: Path, server_url: str | None = None,
-                 now: Callable[[], datetime] = _utcnow, *, backoff: Backoff = Backoff(),
+                 now: Callable[[], datetime] = phone_now, *, backoff: Backoff = Backoff(),
                  warn_accuracy_m: float = location.DEFAULT_WARN_ACCURACY_M,
                  track_rules: track.TrackRules = track.TrackRules()) -> None:
         self.data_dir = Path(data_dir)
