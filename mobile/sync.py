@@ -100,7 +100,10 @@ class Syncer:
             self._outbox()
             self._photos()
             self._attach()
-        except Offline:
+        except Offline as exc:
+            cause = exc.__cause__
+            self.store.note_offline(self.owner, getattr(cause, "code", "network"),
+                                    getattr(cause, "message_zh", "网络不可用，稍后自动重试"))
             self.result.offline = True
             self.result.errors.append("网络不可用，未发送的记录已保留，将自动重试")
         except Unauthorized:

@@ -3,7 +3,7 @@
 Every `drop_every`-th HTTP request it cuts the connection, alternately before the request reaches
 the server (the request is lost) and after the server answered (the server did the work, the phone
 never hears of it: the case exactly-once is about). Once, it cuts a large photo upload halfway
-through its body. It runs its own asyncio loop in a thread.
+through its body; optionally it answers one request "503, come back in n seconds" itself. It runs its own asyncio loop in a thread.
 """
 
 from __future__ import annotations
@@ -22,12 +22,16 @@ class Counts:
     lost: int = 0  # cut before the server saw the request
     unanswered: int = 0  # cut after the server answered
     cut_uploads: int = 0
+    busy: int = 0
     log: list[str] = field(default_factory=list)
 
 
 class FlakyProxy:
-    def __init__(self, upstream_port: int, *, drop_every: int = 7, cut_upload_over: int = 32_768) -> None:
+    def __init__(self, upstream_port: int, *, drop_every: int = 7, cut_upload_over: int = 32_768,
+                 busy: tuple[str, float] | None = None) -> None:
+        """`busy` (path, seconds): the first request to that path is answered 503 with Retry-After."""
         self.upstream_port = upstream_port
+        self.busy = busy
         self.drop_every = drop_every
         self.cut_upload_over = cut_upload_over
         self.counts = Counts()
@@ -71,6 +75,13 @@ class FlakyProxy:
                 if match:
                     self.counts.requests += 1
                     n, path = self.counts.requests, match.group(1).decode()
+                    if self.busy and path == self.busy[0] and not self.counts.busy:
+                        self.counts.busy += 1
+                        self.counts.log.append(f"{n} {path}: 503")
+                        client_w.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: %d\r\n"
+                                       b"Content-Length: 0\r\nConnection: close\r\n\r\n" % self.busy[1])
+                        await client_w.drain()
+                        return cut()
                     if path == "/api/v1/photos" and not self.counts.cut_uploads and \
                             int(re.search(rb"content-length: (\d+)", data, re.I).group(1)) > self.cut_upload_over:
                         state["cut_body_after"] = len(data) + self.cut_upload_over // 2

@@ -3,6 +3,7 @@ a rejection kept with the server's reason and fixed, a visit and its verdict, th
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobile.service import AppService
+from mobile.sync import Backoff
+from tests.mobile.flaky_proxy import FlakyProxy
 from server.auth.models import AppSession
 from tests import factories
 from tests.mobile.conftest import PASSWORD, World, cell_fix, jpeg
@@ -127,3 +130,29 @@ def test_a_visit_with_its_track_and_check_ins_gets_the_servers_verdict(tmp_path:
         server = admin.get(f"/visits/{uuid}").json()
     assert server["households"] == ["3栋201", "出租屋:R-17"] and len(server["points"]) == kept
     assert "出租屋 R-17：出租屋检查" in server["notes"]
+
+
+def test_offline_nothing_is_lost_and_a_busy_server_is_waited_for(tmp_path: Path, world: World) -> None:
+    app = _phone(tmp_path, world, backoff=Backoff(base_s=0.05, cap_s=0.2))
+    made = [app.report_event(category_code="sanitation.garbage", description=f"第{i}件", photos=[],
+                             fix=cell_fix(0, 0)) for i in range(3)]
+    app.server_url = "http://127.0.0.1:9"  # nothing listens: the phone is offline
+    offline = app.sync_now(max_seconds=0.5)
+    assert offline.offline and offline.pending == 3 and offline.errors == ["网络不可用，未发送的记录已保留，将自动重试"]
+    waiting = app.queue_status()
+    assert {(q.state, q.reason) for q in waiting} == {("queued", "网络不可用，稍后自动重试")}
+
+    with FlakyProxy(int(world.base.rsplit(":", 1)[1]), drop_every=10_000, busy=("/api/v1/events", 1)) as proxy:
+        app.server_url = proxy.url
+        started = time.monotonic()
+        report = app.sync_now()
+        assert time.monotonic() - started >= 1.0  # the server's Retry-After, not the 0.05 s backoff
+    assert (report.sent, report.pending, proxy.counts.busy) == (3, 0, 1)
+    with world.admin() as admin:
+        assert [admin.get(f"/events/{u}").status_code for u in made] == [200] * 3
+
+    app.store.put("token", "expired-or-revoked")
+    app.report_event(category_code="sanitation.garbage", description="又一件", photos=[], fix=cell_fix(0, 0))
+    app.server_url = world.base
+    stale = app.sync_now()
+    assert stale.errors == ["登录已过期，请重新登录后同步"] and stale.pending == 1
