@@ -72,7 +72,7 @@ def not_using(db_session: Session, scope: Scope, period: Period, now: datetime, 
         return []
     names = {u.id: u for u in db_session.scalars(select(User).where(User.id.in_(missing)))}
     last = dict(db_session.execute(select(AppSession.user_id, AppSession.last_at).where(
-        AppSession.user_id.in_(missing)).order_by(AppSession.last_at)).tuples().all())
+        AppSession.user_id.in_(missing)).order_by(AppSession.last_at)).all())
     rows = [{"网格员": names[u].username, "姓名": names[u].full_name, "未使用月份": "、".join(months),
              "最近同步": last[u].isoformat() if u in last else None} for u, months in missing.items()]
     return sorted(rows, key=lambda r: r["网格员"])[:limit]  # type: ignore[return-value]
