@@ -60,7 +60,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self._http = httpx.Client(base_url=self.base_url + API, timeout=timeout, transport=transport,
-                                  headers={"User-Agent": CLIENT, "X-Gridops-Client": CLIENT})
+                                  headers={"User-Agent": CLIENT})
 
     def close(self) -> None:
         self._http.close()
