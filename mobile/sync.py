@@ -198,11 +198,13 @@ class Syncer:
             self.result.sent += 1
 
     def _unattached(self) -> list[tuple[dict[str, Any], list[str]]]:
-        """Sent events whose server record lacks some of their photos."""
+        """Sent events whose server record lacks some of their photos (not those refused for good,
+        which the queue lists as failed photos)."""
         out = []
         for item in self.store.items(self.owner, ("sent",)):
             if item["kind"] == "event":
-                missing = [k for k in item["photos"] if k not in set(item["photos_sent"])]
+                states = self.store.photo_states(item["photos"])
+                missing = [k for k in item["photos"] if k not in set(item["photos_sent"]) and states.get(k) != "failed"]
                 if missing:
                     out.append((item, missing))
         return out

@@ -10,7 +10,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.datum import wgs84_to_gcj02
+from mobile.location import Fix
 from mobile.service import AppService
+from mobile.track import distance_m
 from mobile.sync import Backoff
 from tests.mobile.flaky_proxy import FlakyProxy
 from server.auth.models import AppSession
@@ -41,7 +44,9 @@ def test_login_caches_what_the_app_needs_offline(tmp_path: Path, world: World) -
 def test_report_with_photos_arrives_once_complete_and_handling_is_recorded(tmp_path: Path, world: World) -> None:
     app = _phone(tmp_path, world)
     photos = [jpeg(tmp_path / f"p{i}.jpg", seed=i) for i in range(2)]
-    fix = cell_fix(0, 0, mock=True)
+    centre = cell_fix(0, 0)
+    lon, lat = wgs84_to_gcj02(centre.lon, centre.lat)  # what a Chinese map SDK hands the app: ~500 m off
+    fix = Fix(lon, lat, 8.0, "gcj02", "amap", centre.time, mock=True)
     assert app.location_check(fix).quality == "mock"
     uuid = app.report_event(category_code="sanitation.garbage", description="楼下垃圾堆放", photos=photos, fix=fix)
     assert [r["sync_state"] for r in app.my_work() if r["uuid"] == uuid] == ["queued"]
@@ -51,6 +56,7 @@ def test_report_with_photos_arrives_once_complete_and_handling_is_recorded(tmp_p
     with world.admin() as admin:
         event = admin.get(f"/events/{uuid}").json()
         assert event["grid_code"] == world.grids["A"].code and event["location_mock"] is True
+        assert distance_m(event["lon"], event["lat"], centre.lon, centre.lat) < 0.5  # the server converted
         keys = [q.local_id for q in app.queue_status() if q.kind == "photo"]
         assert event["photos"] == keys and len(keys) == 2  # sent first without them, then completed
         assert [h["kind"] for h in event["history"]] == ["create", "photos"]
