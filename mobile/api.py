@@ -93,6 +93,9 @@ class ApiClient:
     def me(self) -> dict[str, Any]:
         return self._json("GET", "/auth/me")
 
+    def change_password(self, current: str, new: str) -> dict[str, Any]:
+        return self._json("POST", "/auth/password", json={"current_password": current, "new_password": new})
+
     def app_session(self) -> dict[str, Any]:
         return self._json("POST", "/app/sessions", json={"app_version": APP_VERSION})
 

@@ -107,8 +107,22 @@ class AppService:
         return LoginResult(True, bool(me.get("must_change_password")), None)
 
     def change_password(self, old: str, new: str) -> str | None:
-        """The server has no password-change route yet (the lead's issue list): say so plainly."""
-        return "服务器暂不支持在手机上修改密码，请联系管理员"
+        """None when the server took the new password; else its reason (zh). Needs the network."""
+        api = self._api()
+        try:
+            me = api.change_password(old, new)
+        except ApiError as exc:
+            if exc.code == "validation_error":
+                return "新密码至少8位" if len(new) < 8 else exc.message_zh
+            return exc.message_zh
+        finally:
+            api.close()
+        user = self.store.get("user") or {}
+        self.store.put("user", {**user, **me})
+        return None
+
+    def must_change_password(self) -> bool:
+        return bool((self.store.get("user") or {}).get("must_change_password"))
 
     def logout(self) -> None:
         """Forgets the token, keeps the queue: what was not sent goes out at the next log-in."""

@@ -126,3 +126,13 @@ def record_app_session(*, db_session: Session, user: User, app_version: str, now
         except IntegrityError:
             continue
     raise RuntimeError("app session row neither found nor created")  # pragma: no cover
+
+
+def set_password(*, db_session: Session, user: User, hashed_password: str) -> User:
+    """The user's own new password (hashed by the caller, before the write transaction): no longer
+    the one an administrator set."""
+    row = db_session.get(User, user.id)
+    assert row is not None
+    row.hashed_password, row.must_change_password = hashed_password, False
+    db_session.flush()
+    return row
