@@ -64,11 +64,16 @@ def create_user(
     return user
 
 
-@router.post("/password", response_model=UserRead)
-def change_password(db_session: DbSession, user: CurrentUser, body: PasswordChange) -> User:
-    """The caller's own password, given the current one. Both bcrypt checks run before the write
-    transaction. A wrong current password is 422 (not 401: the token is fine)."""
-    if not verify_password(body.current_password, user.hashed_password):
+@router.post("/password", response_model=UserRead,
+             responses={429: error("too many wrong passwords for this name or from this address (login_throttled)")})
+def change_password(db_session: DbSession, user: CurrentUser, body: PasswordChange, request: Request,
+                    now: Now) -> User:
+    """The caller's own password, given the current one (wrong guesses count as failed logins). A
+    wrong current password is 422 (not 401: the token is fine)."""
+    address = request.client.host if request.client else None
+    if not service.check_current_password(db_session=db_session, user=user, password=body.current_password,
+                                          address=address, now=now):
+        db_session.commit()  # the failure counts although the request fails
         raise InvalidInput("the current password is wrong", "当前密码错误", code="wrong_password")
     if verify_password(body.new_password, user.hashed_password):
         raise InvalidInput("the new password is the current one", "新密码不能与当前密码相同",

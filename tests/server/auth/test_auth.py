@@ -129,3 +129,11 @@ def test_a_user_an_admin_created_is_asked_to_choose_a_password(client, admin) ->
     assert client.post("/api/v1/auth/token", data={"username": "worker10", "password": "initial-123"}).status_code == 401
     assert client.post("/api/v1/auth/token", data={"username": "worker10", "password": "mine-456789"}).status_code == 200
     assert client.post("/api/v1/auth/password", json={"current_password": "x", "new_password": "y" * 8}).status_code == 401
+
+
+def test_guessing_the_current_password_is_throttled_like_logins(client, admin) -> None:  # type: ignore[no-untyped-def]
+    h = factories.auth_headers(admin)
+    answers = [client.post("/api/v1/auth/password", json={"current_password": f"guess-{i}", "new_password": "x" * 8},
+                           headers=h) for i in range(get_settings().login_free_failures + 2)]
+    assert [r.json()["error"]["code"] for r in answers[:-1]] == ["wrong_password"] * (len(answers) - 1)
+    assert answers[-1].status_code == 429 and answers[-1].json()["error"]["code"] == "login_throttled"
