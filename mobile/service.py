@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from mobile import location, photos, track
-from mobile.clock import phone_now
 from mobile.api import ApiClient, ApiError
+from mobile.clock import phone_now
 from mobile.location import AccuracyVerdict, Fix
 from mobile.store import Store
 from mobile.sync import Backoff, Syncer
 
+DEFAULT_BACKOFF, DEFAULT_TRACK_RULES = Backoff(), track.TrackRules()
 STATE_ZH = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
 KIND_ZH = {"event": "事件上报", "transition": "处置登记", "visit": "巡查走访", "photo": "照片"}
 CHECK_IN_KINDS = {"household": "住户", "rental": "出租屋", "key_person": "重点人员"}  # key persons: issue 16
@@ -57,9 +58,9 @@ class AppService:
     """One worker's phone: a store in `data_dir`, the server it logged in to, and a clock."""
 
     def __init__(self, data_dir: Path, server_url: str | None = None,
-                 now: Callable[[], datetime] = phone_now, *, backoff: Backoff = Backoff(),
+                 now: Callable[[], datetime] = phone_now, *, backoff: Backoff = DEFAULT_BACKOFF,
                  warn_accuracy_m: float = location.DEFAULT_WARN_ACCURACY_M,
-                 track_rules: track.TrackRules = track.TrackRules()) -> None:
+                 track_rules: track.TrackRules = DEFAULT_TRACK_RULES) -> None:
         self.data_dir = Path(data_dir)
         self.store = Store(self.data_dir)
         self.now = now

@@ -12,6 +12,7 @@ import asyncio
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Self
 
 REQUEST_LINE = re.compile(rb"(?:GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.1\r\n")
 
@@ -40,7 +41,7 @@ class FlakyProxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> FlakyProxy:
+    def __enter__(self) -> Self:
         self._thread.start()
         assert self._ready.wait(10)
         return self
@@ -83,7 +84,7 @@ class FlakyProxy:
                         await client_w.drain()
                         return cut()
                     if path == "/api/v1/photos" and not self.counts.cut_uploads and \
-                            int(re.search(rb"content-length: (\d+)", data, re.I).group(1)) > self.cut_upload_over:
+                            int(re.search(rb"content-length: (\d+)", data, re.IGNORECASE).group(1)) > self.cut_upload_over:
                         state["cut_body_after"] = len(data) + self.cut_upload_over // 2
                         self.counts.cut_uploads += 1
                         self.counts.log.append(f"{n} {path}: cut mid-upload")

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from gis.datum import wgs84_to_gcj02
 from mobile.location import Fix
 from mobile.service import AppService
-from mobile.track import distance_m
 from mobile.sync import Backoff
-from tests.mobile.flaky_proxy import FlakyProxy
+from mobile.track import distance_m
 from server.auth.models import AppSession
 from tests import factories
 from tests.mobile.conftest import PASSWORD, World, cell_fix, jpeg
+from tests.mobile.flaky_proxy import FlakyProxy
 
 
 def _phone(tmp_path: Path, world: World, who: str = "worker_a", **kw) -> AppService:  # type: ignore[no-untyped-def]
