@@ -32,6 +32,7 @@ ENTRY_POINTS = {
     "server/cli/rentals_cmd.py": "CLI", "server/cli/setup_cmd.py": "CLI",
     "devices/simulator.py": "the device simulator stamps messages as a device would",
     "devices/client.py": "the MQTT client stamps when a message arrived",
+    "mobile/clock.py": "the phone app is an entry point: its screens and background sync run on the device's clock",
 }
 
 

@@ -161,3 +161,19 @@ class AdminActionPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class AppSessionIn(BaseModel):
+    """What the mobile app sends on each sync; its version string as `gridops-app/<version>` names it."""
+
+    app_version: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z.+_-]+$")
+
+
+class AppSessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    day: date = Field(description="the day in Asia/Shanghai")
+    app_version: str
+    first_at: datetime
+    last_at: datetime
+    syncs: int

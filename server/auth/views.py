@@ -11,14 +11,15 @@ from fastapi.security import OAuth2PasswordRequestForm as OAuth2Form
 from server.auth import passwords, roster, service, throttle
 from server.auth.enums import Role
 from server.auth.models import User
+from server.auth.models import AppSession
 from server.auth.schemas import (
-    AdminActionPage, AdminActionRead, InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
+    AdminActionPage, AdminActionRead, AppSessionIn, AppSessionRead, InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
     TemporaryPassword, Token, UserCreate, UserPage, UserRead,
 )
 from server.auth.security import create_token, hash_password, verify_password
 from server.config import get_settings
 from server.deps import (
-    AuthenticatedUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
+    AuthenticatedUser, CurrentUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles,
 )
 from server.errors import Forbidden, InvalidInput, NotAuthenticated
 from server.inputs import IdPath, Line, Page, PageSize
@@ -31,6 +32,7 @@ users_router = APIRouter(prefix="/users", tags=["users"])
 # Who administers accounts: a district admin their district's users, a street admin the grid
 # workers of their street (server.territory's prefix); everyone else nobody.
 UserAdmin = Annotated[User, Depends(require_roles(Role.district_admin, Role.street_admin))]
+app_router = APIRouter(prefix="/app", tags=["app"])
 
 
 @router.post("/token", response_model=Token,
@@ -222,3 +224,12 @@ def import_users(db_session: DbSession, admin: UserAdmin, now: Now,
                               closed=m.closed, opened=m.opened, at=m.at) for m in report.moves],
         passwords=[InitialPasswordRead(username=p.username, full_name=p.full_name, password=p.password)
                    for p in report.passwords])
+
+
+@app_router.post("/sessions", response_model=AppSessionRead)
+def record_app_session(db_session: DbSession, user: CurrentUser, body: AppSessionIn, now: Now) -> AppSession:
+    """The mobile app calls this once per sync: the day's row of the caller (the app usage
+    indicator counts the workers who synced in a month). Names no record: only the caller's own use."""
+    row = service.record_app_session(db_session=db_session, user=user, app_version=body.app_version, now=now)
+    db_session.commit()
+    return row

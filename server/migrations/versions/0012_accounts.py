@@ -1,7 +1,7 @@
 """accounts: disable, password change and reset, token versions, staff phones encrypted, admin actions
 
 Revision ID: 0012_accounts
-Revises: 0009_time_limit_policy
+Revises: 0011_app_sessions
 Create Date: 2026-12-01
 
 Users had a plain-text phone and no way to force a password change or revoke a token. Phones now
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_accounts'
-down_revision = '0009_time_limit_policy'
+down_revision = '0011_app_sessions'
 branch_labels = None
 depends_on = None
 
