@@ -91,35 +91,54 @@ class AppService:
         try:
             token = api.login(username, password)
             me = api.me()
-            categories = api.categories()
-            grids = api.grids_geojson()
         except ApiError as exc:
-            return LoginResult(False, False, exc.message_zh)
-        finally:
             api.close()
+            return LoginResult(False, False, exc.message_zh)
         self.server_url = server_url.rstrip("/")
         with self.store.transaction():
             self.store.put("server_url", self.server_url)
             self.store.put("token", token)
-            self.store.put("user", {**me, "grid_codes": sorted(f["id"] for f in grids.get("features", []))})
+            self.store.put("user", {**me, "grid_codes": []})
+        if me.get("must_change_password"):  # the server answers nothing else until it is changed
+            api.close()
+            return LoginResult(True, True, None)
+        try:
+            self._download(api)
+        except ApiError as exc:
+            return LoginResult(False, False, exc.message_zh)
+        finally:
+            api.close()
+        return LoginResult(True, False, None)
+
+    def _download(self, api: ApiClient) -> None:
+        """What the app needs offline: categories, the worker's grids and my work."""
+        categories = api.categories()
+        grids = api.grids_geojson()
+        with self.store.transaction():
+            user = self.store.get("user") or {}
+            self.store.put("user", {**user, "grid_codes": sorted(f["id"] for f in grids.get("features", []))})
             self.store.put("categories", categories)
             self.store.put("grids", grids)
         self._refresh_work()
-        return LoginResult(True, bool(me.get("must_change_password")), None)
 
     def change_password(self, old: str, new: str) -> str | None:
         """None when the server took the new password; else its reason (zh). Needs the network."""
         api = self._api()
         try:
             me = api.change_password(old, new)
-        except ApiError as exc:
-            if exc.code == "validation_error":
-                return "新密码至少8位" if len(new) < 8 else exc.message_zh
+        except ApiError as exc:  # the server's password policy speaks for itself (GET /auth/password-policy)
             return exc.message_zh
         finally:
             api.close()
         user = self.store.get("user") or {}
         self.store.put("user", {**user, **me})
+        api = self._api()
+        try:
+            self._download(api)  # refused until now: the first log-in with an initial password
+        except ApiError as exc:
+            return exc.message_zh
+        finally:
+            api.close()
         return None
 
     def must_change_password(self) -> bool:

@@ -396,7 +396,7 @@ def _area(actor: User | None) -> str:
     if actor is None:
         return ""
     if actor.role == Role.street_admin and actor.street_code:
-        return actor.street_code[:9]
+        return area_prefix(actor.street_code)
     return actor.district_code or "-"  # a district role without a district: no street matches
 
 

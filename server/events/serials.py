@@ -33,7 +33,7 @@ def year_of(reported_at: datetime) -> int:
 
 
 def key(district_code: str, year: int, number: int) -> str:
-    return f"{district_code}-{year}-{number:0{DIGITS}d}"
+    return "-".join((district_code, str(year), str(number).zfill(DIGITS)))  # a label, not a division code
 
 
 def shown(serial: str | None) -> str:

@@ -20,7 +20,7 @@ from mobile.location import Fix
 from server.database.core import make_engine
 from tests import factories
 
-PASSWORD = "password123"  # factories.user's
+PASSWORD = factories.PASSWORD  # factories.user's
 
 
 @dataclass

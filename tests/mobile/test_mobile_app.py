@@ -43,15 +43,15 @@ def test_login_caches_what_the_app_needs_offline(tmp_path: Path, world: World) -
 
 def test_a_password_set_by_the_admin_is_changed_in_the_app(tmp_path: Path, world: World) -> None:
     with world.admin() as admin:
-        assert admin.post("/auth/users", json={"username": "new-worker", "full_name": "新网格员", "password": "initial-123",
+        assert admin.post("/auth/users", json={"username": "new-worker", "full_name": "新网格员", "password": "Kapok-Initial-2026",
                                                "role": "grid_worker", "street_code": factories.STREET}).status_code == 201
     app = AppService(tmp_path / "phone")
-    first = app.login(world.base, "new-worker", "initial-123")
+    first = app.login(world.base, "new-worker", "Kapok-Initial-2026")
     assert first.ok and first.must_change_password and app.must_change_password()
-    assert app.change_password("wrong-pass", "mine-456789") == "当前密码错误"
-    assert app.change_password("initial-123", "short") == "新密码至少8位"
-    assert app.change_password("initial-123", "mine-456789") is None and not app.must_change_password()
-    again = AppService(tmp_path / "other-phone").login(world.base, "new-worker", "mine-456789")
+    assert app.change_password("wrong-pass", "Lychee-Boat-8848") == "当前密码错误"
+    assert "至少 10 个字符" in app.change_password("Kapok-Initial-2026", "short")  # the server's policy, its words
+    assert app.change_password("Kapok-Initial-2026", "Lychee-Boat-8848") is None and not app.must_change_password()
+    again = AppService(tmp_path / "other-phone").login(world.base, "new-worker", "Lychee-Boat-8848")
     assert again.ok and not again.must_change_password
 
 

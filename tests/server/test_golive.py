@@ -58,9 +58,8 @@ def test_fresh_database_goes_live_from_the_sample_folder(fresh_db_url: str, tmp_
         bearer = {"Authorization": f"Bearer {first.json()['access_token']}"}
         assert api.get("/grids", headers=bearer).json()["error"]["code"] == "password_change_required"
         changed = api.post("/auth/password", headers=bearer,
-                           json={"old_password": initial[worker], "new_password": "Dongcheng-Wangge-2026!"})
+                           json={"current_password": initial[worker], "new_password": "Dongcheng-Wangge-2026!"})
         assert changed.status_code == 200 and changed.json()["must_change_password"] is False, changed.text
-        bearer = {"Authorization": f"Bearer {changed.json()['access_token']}"}
         mine = api.get("/grids", headers=bearer).json()
         assert [g["code"] for g in mine["items"]] == [grid]
         lon, lat = golive_sample.centre(grid)

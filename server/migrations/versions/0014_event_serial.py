@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
+from gis.codes import district_of
+
 revision = '0014_event_serial'
 down_revision = '0013_golive'
 branch_labels = None
@@ -43,9 +45,9 @@ def _backfill() -> None:
     last: dict[tuple[str, int], int] = defaultdict(int)
     updates = []
     for event_id, street_code, reported_at in rows:
-        group = (street_code[:6], _aware(reported_at).astimezone(TZ).year)
+        group = (district_of(street_code), _aware(reported_at).astimezone(TZ).year)
         last[group] += 1
-        updates.append({'event_id': event_id, 'serial_value': f'{group[0]}-{group[1]}-{last[group]:06d}'})
+        updates.append({'event_id': event_id, 'serial_value': '-'.join((group[0], str(group[1]), str(last[group]).zfill(6)))})
     if updates:
         bind.execute(event.update().where(event.c.id == sa.bindparam('event_id'))
                      .values(serial=sa.bindparam('serial_value')), updates)
