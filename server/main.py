@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import InputError
-from server.auth.views import router as auth_router
+from server.auth.views import app_router, router as auth_router
 from server.concurrency import ConcurrencyLimit
 from server.database.core import is_busy
 from server.database.types import utcnow
@@ -121,6 +121,7 @@ def create_app() -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES,  # the error envelope, documented once
                     dependencies=[Depends(clean_url)])  # no control characters in path or query
     api.include_router(auth_router)
+    api.include_router(app_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)
     api.include_router(events_router)

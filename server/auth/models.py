@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database.core import Base
@@ -40,3 +40,23 @@ class LoginThrottle(Base):
     level: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AppSession(Base):
+    """A worker's use of the mobile app on one day (Asia/Shanghai): the app reports each sync.
+
+    One row per user and day, whatever the number of syncs: the app usage indicator
+    (app_usage_rate) needs who used the app in a month, not a log of every request.
+    """
+
+    __tablename__ = "app_session"
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_app_session_user_day"),
+                      Index("ix_app_session_first_at", "first_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    day: Mapped[date] = mapped_column(Date)
+    app_version: Mapped[str] = mapped_column(String(32))  # the last one reported that day
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    syncs: Mapped[int] = mapped_column(Integer, default=1)

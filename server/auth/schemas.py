@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -50,3 +51,19 @@ class UserCreate(BaseModel):
     phone: Line | None = Field(default=None, max_length=32)
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     street_code: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
+class AppSessionIn(BaseModel):
+    """What the mobile app sends on each sync; its version string as `gridops-app/<version>` names it."""
+
+    app_version: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z.+_-]+$")
+
+
+class AppSessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    day: date = Field(description="the day in Asia/Shanghai")
+    app_version: str
+    first_at: datetime
+    last_at: datetime
+    syncs: int

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.codes import district_of, street_code_problem
 from server.auth import throttle
 from server.auth.enums import Role
-from server.auth.models import User
+from server.auth.models import AppSession, User
 from server.auth.schemas import UserCreate
 from server.auth.security import decode_token  # noqa: F401  (public: server.deps checks request tokens)
 from server.auth.security import dummy_hash, hash_password, verify_password
@@ -101,3 +103,26 @@ def create(*, db_session: Session, user_in: UserCreate, hashed_password: str | N
     db_session.add(user)
     db_session.flush()
     return user
+
+
+def record_app_session(*, db_session: Session, user: User, app_version: str, now: datetime) -> AppSession:
+    """Count one sync of the mobile app: the user's row of the day (Asia/Shanghai), created on the
+    first sync of the day, its last time and count moved on by the next ones. Two phones of one
+    worker syncing at once race on the unique (user, day): the loser updates the winner's row."""
+    day = now.astimezone(ZoneInfo(get_settings().timezone)).date()
+    for _ in range(2):
+        row = db_session.scalar(select(AppSession).where(AppSession.user_id == user.id, AppSession.day == day))
+        if row is not None:
+            row.last_at, row.app_version, row.syncs = now, app_version, row.syncs + 1
+            db_session.flush()
+            return row
+        try:
+            with db_session.begin_nested():
+                row = AppSession(user_id=user.id, day=day, app_version=app_version, first_at=now, last_at=now,
+                                 syncs=1)
+                db_session.add(row)
+                db_session.flush()
+            return row
+        except IntegrityError:
+            continue
+    raise RuntimeError("app session row neither found nor created")  # pragma: no cover

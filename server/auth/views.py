@@ -10,7 +10,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from server.auth import service
 from server.auth.enums import Role
 from server.auth.models import User
-from server.auth.schemas import Token, UserCreate, UserRead
+from server.auth.models import AppSession
+from server.auth.schemas import AppSessionIn, AppSessionRead, Token, UserCreate, UserRead
 from server.auth.security import create_token, hash_password
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles
@@ -19,6 +20,7 @@ from server.keys import token_secret
 from server.openapi import error
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+app_router = APIRouter(prefix="/app", tags=["app"])
 
 
 @router.post("/token", response_model=Token,
@@ -59,3 +61,12 @@ def create_user(
     user = service.create(db_session=db_session, user_in=user_in, hashed_password=hashed)
     db_session.commit()
     return user
+
+
+@app_router.post("/sessions", response_model=AppSessionRead)
+def record_app_session(db_session: DbSession, user: CurrentUser, body: AppSessionIn, now: Now) -> AppSession:
+    """The mobile app calls this once per sync: the day's row of the caller (the app usage
+    indicator counts the workers who synced in a month). Names no record: only the caller's own use."""
+    row = service.record_app_session(db_session=db_session, user=user, app_version=body.app_version, now=now)
+    db_session.commit()
+    return row

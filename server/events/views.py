@@ -25,7 +25,8 @@ from server.events.enums import EventState, TimeLimitStep
 from server.events.presenters import change, event_read
 from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
-    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TimeLimitIn,
+    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventPhotosIn, EventRead,
+    TimeLimitIn,
     TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
@@ -184,6 +185,16 @@ def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionI
     event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
     actions.apply(db_session=db_session, event=event, body=body, actor=user, idempotency_key=idempotency_key,
                   now=now)
+    db_session.commit()
+    return event_read(db_session, event, history=True)
+
+
+@router.post("/{uuid}/photos", response_model=EventRead)
+def attach_photos(db_session: DbSession, user: Writer, uuid: str, body: EventPhotosIn, now: Now) -> EventRead:
+    """Report photos uploaded after the event was sent (the app never holds an event back for a
+    large photo on a weak network): the reporter adds them; a retry adds nothing twice."""
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
+    actions.attach_photos(db_session=db_session, event=event, keys=body.photos, actor=user, now=now)
     db_session.commit()
     return event_read(db_session, event, history=True)
 

@@ -46,6 +46,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/photos"): "uploading bytes one holds: the answer (hash, size, EXIF) is read from them",
     ("POST", "/api/v1/reports/weekly"): "produces the caller's own district's report: nothing foreign to name",
     ("POST", "/api/v1/rentals/sync-cards"): "the card-sync job over every controller (cron's), district_admin only",
+    ("POST", "/api/v1/app/sessions"): "records the caller's own use of the mobile app: names no record",
 }
 # Users without a territory: one per role string (malformed codes are test_territory's, through every
 # list and every role-gated route).
@@ -143,6 +144,7 @@ BODIES: dict[tuple[str, str], Callable[[tw.World, str, str], dict[str, Any]]] = 
     ("POST", "/api/v1/grids/{code}/workers"): lambda w, p, a: {"json": {"username": "wkrA"}},
     ("POST", "/api/v1/events/{uuid}/transitions"): lambda w, p, a: {"json": {"to_state": "accepted"}},
     ("PATCH", "/api/v1/events/{uuid}/dispute"): lambda w, p, a: {"json": {"replied_at": _at(-1)}},
+    ("POST", "/api/v1/events/{uuid}/photos"): lambda w, p, a: {"json": {"photos": [w.places[OWN.get(a, "A")].photos[0]]}},
     ("PATCH", "/api/v1/devices/{code}"): lambda w, p, a: {"json": {"name": "改名"}},
     ("POST", "/api/v1/devices/{code}/retire"): lambda w, p, a: {"json": {}},
     ("POST", "/api/v1/devices/{code}/maintenance"): lambda w, p, a: {
@@ -246,6 +248,9 @@ def references(world: tw.World, place: str, actor: str) -> list[tuple[str, str, 
         ("POST", transitions, event_url, "the place's photo on own event",
          {"json": {"to_state": "accepted", "photos": [p.photos[0]]}},
          {"json": {"to_state": "accepted", "photos": ["f" * 64]}}),
+        ("POST", "/api/v1/events/{uuid}/photos", f"/api/v1/events/{own.event}/photos",
+         "the place's photo added to own event", {"json": {"photos": [p.photos[0]]}},
+         {"json": {"photos": ["f" * 64]}}),
         ("POST", "/api/v1/grids/{code}/workers", f"/api/v1/grids/{own.grid}/workers", "the place's worker on own grid",
          {"json": {"username": p.worker.username}}, {"json": {"username": "nobody-at-all"}}),
         ("POST", "/api/v1/rentals/{rental_id}/access-controllers", f"/api/v1/rentals/{own.rental}/access-controllers",
