@@ -9,11 +9,10 @@ from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Ellipse, Line, Rectangle
 from kivy.metrics import dp, sp
-from kivy.properties import ListProperty, ObjectProperty, StringProperty
+from kivy.properties import ListProperty, ObjectProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
-from kivy.uix.modalview import ModalView
 from kivy.uix.popup import Popup
 from kivy.uix.widget import Widget
 
@@ -28,16 +27,20 @@ class Caption(Label):
     """A wrapping label that grows with its text (styled in widgets.kv)."""
 
 
-class Toast(ModalView):
-    text = StringProperty("")
+class Toast(Label):
+    """Drawn over the screen but not modal: touches go through to the buttons under it."""
+
+    def on_touch_down(self, touch):  # type: ignore[no-untyped-def]
+        return False
 
 
 def toast(text: str, *, error: bool = False, seconds: float = 2.5) -> Toast:
-    """A short message at the bottom of the screen; errors stay longer and show red."""
-    view = Toast(text=text)
-    view.ids.body.color = (1, 0.85, 0.85, 1) if error else (1, 1, 1, 1)
-    view.open(animation=False)
-    Clock.schedule_once(lambda _dt: view.dismiss(animation=False), seconds * (2 if error else 1))
+    """A short message near the bottom of the screen; errors stay longer and show red."""
+    from kivy.core.window import Window
+
+    view = Toast(text=text, color=(1, 0.85, 0.85, 1) if error else (1, 1, 1, 1))
+    Window.add_widget(view)
+    Clock.schedule_once(lambda _dt: Window.remove_widget(view), seconds * (2 if error else 1))
     return view
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kivy.metrics import dp, sp
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from mobile.ui.format import SHANGHAI
 from mobile.ui.screens import Page
 from mobile.ui.widgets import BigButton, Caption
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 KINDS = {"event": "事件", "transition": "处置", "visit": "走访", "photo": "照片", "attach": "照片关联"}
 STATES = {"queued": "待发送", "sent": "已发送", "failed": "失败"}
 

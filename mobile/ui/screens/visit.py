@@ -6,34 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kivy.clock import Clock
 from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.utils import platform
 
+from mobile.ui.format import local_time
 from mobile.ui.screens import Page
 from mobile.ui.widgets import Caption, toast
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TARGETS = {"住户": "household", "出租屋": "rental", "重点人员": "key_person"}
 # No spaces: Kivy wraps at spaces first, which leaves ragged lines in Chinese text.
 BATTERY_NOTE = ("提示：华为、小米、OPPO、vivo等手机会在后台关闭定位。请在系统设置→应用→网格员→电池中"
                 "选择「不限制」（或「允许后台活动」），否则锁屏后走访轨迹会中断，走访可能不被计入。")
-
-
-def local_time(value: Any) -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
-    return ""
 
 
 def verdict_text(visit: dict) -> str:
@@ -58,9 +44,27 @@ class VisitScreen(Page):
 
     def on_kv_post(self, *_: Any) -> None:
         self.app.location.bind(fix=self._on_fix)
+        self._panels = {False: self.ids.start, True: self.ids.running_box}  # strong refs: ids are weak
+        self.on_running(self, self.running)
+
+    def on_running(self, _screen: Any, running: bool) -> None:
+        panel = self.ids.panel
+        panel.clear_widgets()
+        panel.add_widget(self._panels[bool(running)])
 
     def refresh(self) -> None:
         self.app.call(lambda svc: svc.visits(), then=self._show_visits)
+        if not self.running:  # a visit left running when the app was closed or killed
+            self.app.call(lambda svc: svc.current_visit() if hasattr(svc, "current_visit") else None,
+                          then=self._resume)
+
+    def _resume(self, current: dict | None) -> None:
+        if current and not self.running:
+            self.visit_uuid, self.running = current["uuid"], True
+            self.started = datetime.fromisoformat(current["started_at"]).timestamp()
+            self.points, self.checkins = current.get("points", 0), current.get("checkins", 0)
+            Clock.schedule_interval(self._tick, 1)
+            self._tick(0)
 
     def _show_visits(self, visits: list[dict]) -> None:
         box = self.ids.visits
@@ -92,6 +96,12 @@ class VisitScreen(Page):
         Clock.schedule_interval(self._tick, 1)
         self._tick(0)
         toast("走访已开始，正在记录轨迹")
+
+    def on_points(self, *_: Any) -> None:
+        if self.running:
+            self._tick(0)
+
+    on_checkins = on_points
 
     def _tick(self, _dt: float) -> None:
         seconds = int(datetime.now(UTC).timestamp() - self.started)

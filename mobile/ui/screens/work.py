@@ -16,7 +16,9 @@ from kivy.uix.textinput import TextInput
 from mobile.ui.screens import Page
 from mobile.ui.widgets import TOUCH, BigButton, Caption, toast
 
-SYNC_NAMES = {"queued": "待同步", "sent": "已同步", "failed": "被退回", "synced": "已同步"}
+from mobile.ui.format import local_time
+
+SYNC_NAMES = {"queued": "待同步", "sent": "已同步", "failed": "被退回"}
 
 
 def _pick(item: dict, *keys: str, default: str = "") -> str:
@@ -28,11 +30,13 @@ def _pick(item: dict, *keys: str, default: str = "") -> str:
 
 def row_text(item: dict) -> str:
     serial = _pick(item, "serial", "short_id", default=str(item.get("uuid", ""))[:8])
-    category = _pick(item, "category_name", "category")
-    state = _pick(item, "state_name", "state", default="—")
-    deadline = _pick(item, "deadline_text", "deadline", default="无")
-    sync = SYNC_NAMES.get(_pick(item, "sync_state", "sync"), _pick(item, "sync_state", "sync"))
-    return f"[b]{serial}  {category}[/b]\n状态：{state}   期限：{deadline}" + (f"   {sync}" if sync else "")
+    category = _pick(item, "category_name", "category_code")
+    state = _pick(item, "state_zh", "state", default="—")
+    deadline = local_time(item.get("deadline") or item.get("due_at")) or "无"
+    if item.get("overdue"):
+        deadline += "（已超期）"
+    sync = SYNC_NAMES.get(item.get("sync_state") or "", "")
+    return f"[b]{serial}  {category}[/b]\n状态：{state}  期限：{deadline}" + (f"  {sync}" if sync else "")
 
 
 class WorkScreen(Page):
@@ -66,8 +70,9 @@ class WorkScreen(Page):
         lines.add_widget(Caption(text=row_text(event).replace("[b]", "").replace("[/b]", "")))
         if event.get("description"):
             lines.add_widget(Caption(text=f"描述：{event['description']}"))
-        if event.get("reason"):
-            lines.add_widget(Caption(text=f"退回原因：{event['reason']}", color=(0.8, 0.1, 0.1, 1)))
+        for key, title in (("reason", "未能上报"), ("rejection_reason", "退回原因")):
+            if event.get(key):
+                lines.add_widget(Caption(text=f"{title}：{event[key]}", color=(0.8, 0.1, 0.1, 1)))
         lines.add_widget(Caption(text="处理经过：", bold=True))
         for step in event.get("history") or []:
             lines.add_widget(Caption(text=history_line(step), font_size=sp(16)))
@@ -79,7 +84,7 @@ class WorkScreen(Page):
         close = BigButton(text="关闭", background_color=(0.6, 0.6, 0.6, 1))
         close.bind(on_release=lambda *_: popup.dismiss())
         buttons.add_widget(close)
-        if event.get("can_record_handled", True):
+        if "handled" in (event.get("allowed_next") or []):  # the server says whether this role may
             body.add_widget(note)
             handled = BigButton(text="记录已处置")
             handled.bind(on_release=lambda *_: self._handled(event["uuid"], note, popup))
@@ -109,8 +114,8 @@ class WorkScreen(Page):
 def history_line(step: Any) -> str:
     if isinstance(step, str):
         return step
-    when = _pick(step, "at_text", "at", "time")
-    what = _pick(step, "state_name", "to_state", "action", "state")
-    who = _pick(step, "actor_name", "actor", "by")
+    when = local_time(step.get("at"))
+    what = _pick(step, "to_state_zh", "to_state")
+    who = _pick(step, "actor")
     note = _pick(step, "note", "comment")
     return " · ".join(p for p in (when, what, who, note) if p)
