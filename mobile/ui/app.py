@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +30,22 @@ TABS = {"report": "上报事件", "work": "我的工作", "visit": "巡查走访
 AUTO_SYNC_SECONDS = 60.0
 
 
-def _service_factory(data_dir: Path, server_url: str | None) -> Callable[[], Any]:
+def wall_clock() -> datetime:
+    """The app is an entry point: the one place its screens and service read the clock."""
+    return datetime.now(UTC)
+
+
+def _service_factory(data_dir: Path, server_url: str | None, now: Callable[[], datetime]) -> Callable[[], Any]:
     def make() -> Any:
         from mobile.service import AppService
 
-        return AppService(data_dir, server_url=server_url)
+        return AppService(data_dir, server_url=server_url, now=now)
 
     return make
 
 
 class GridOpsApp(App):
-    """`GridOpsApp(data_dir=…, server_url=…)`; `service_factory` lets a test build the service itself."""
+    """`GridOpsApp(data_dir=…, server_url=…)`; a test passes its own `service_factory` and `now`."""
 
     title = "网格员"
     screen_title = StringProperty("")
@@ -51,12 +57,14 @@ class GridOpsApp(App):
 
     def __init__(self, data_dir: Path | None = None, server_url: str | None = None,
                  service_factory: Callable[[], Any] | None = None, location: LocationSource | None = None,
-                 auto_sync_seconds: float = AUTO_SYNC_SECONDS, **kwargs: Any) -> None:
+                 auto_sync_seconds: float = AUTO_SYNC_SECONDS, now: Callable[[], datetime] = wall_clock,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.now = now
         self.server_url = server_url
         self._data_dir = data_dir
         self._service_factory = service_factory
-        self.location = location or default_source()
+        self.location = location or default_source(now)
         self.auto_sync_seconds = auto_sync_seconds
         self.runner: ServiceRunner | None = None
         self.manager: ScreenManager | None = None
@@ -68,14 +76,15 @@ class GridOpsApp(App):
 
     def build(self):  # type: ignore[no-untyped-def]
         register_default_font()
-        Builder.load_file(str(HERE / "widgets.kv"))
+        _load_rules(HERE / "widgets.kv")
         from importlib import import_module
 
         for name in SCREENS:
             import_module(f"mobile.ui.screens.{name}")
-            Builder.load_file(str(HERE / "screens" / f"{name}.kv"))
-        self.runner = ServiceRunner(self._service_factory or _service_factory(self.data_dir, self.server_url))
-        root = Builder.load_file(str(HERE / "app.kv"))
+            _load_rules(HERE / "screens" / f"{name}.kv")
+        self.runner = ServiceRunner(self._service_factory
+                                    or _service_factory(self.data_dir, self.server_url, self.now))
+        root = _load_rules(HERE / "app.kv")
         self.manager = root.ids.manager
         self.manager.transition = NoTransition()  # instant: no frames to wait for, nothing to distract
         for name in SCREENS:
@@ -166,6 +175,13 @@ class GridOpsApp(App):
             self.sync_line = " · ".join(parts) or "已全部同步"
 
         self.call(lambda svc: svc.queue_status(), then=show, error=lambda _m: None)
+
+
+def _load_rules(path: Path) -> Any:
+    """Loads a .kv file once per process: loaded twice (a second app, as in the tests), every
+    rule would apply twice and each screen would hold two copies of its widgets."""
+    Builder.unload_file(str(path))
+    return Builder.load_file(str(path))
 
 
 def sync_message(report: Any) -> str:

@@ -5,7 +5,8 @@ demo position) on a desktop. Fixes carry their time, provider, datum and mock fl
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 from kivy.clock import Clock
 from kivy.event import EventDispatcher
@@ -35,6 +36,10 @@ class DesktopLocation(LocationSource):
     """A desktop has no satellite receiver: the worker picks the point on the map. For demos,
     GRIDOPS_MOBILE_FIX="lon,lat[,accuracy_m[,mock]]" (WGS-84) stands in for a receiver."""
 
+    def __init__(self, now: Callable[[], datetime], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._now = now
+
     def start(self) -> None:
         demo = os.environ.get("GRIDOPS_MOBILE_FIX")
         if not demo:
@@ -44,7 +49,7 @@ class DesktopLocation(LocationSource):
         parts = demo.split(",")
         self.inject(Fix(lon=float(parts[0]), lat=float(parts[1]),
                         accuracy_m=float(parts[2]) if len(parts) > 2 else None, datum="wgs84",
-                        provider="demo", time=datetime.now(UTC), mock=len(parts) > 3 and parts[3] == "mock"))
+                        provider="demo", time=self._now(), mock=len(parts) > 3 and parts[3] == "mock"))
 
 
 class AndroidLocation(LocationSource):
@@ -67,5 +72,5 @@ class AndroidLocation(LocationSource):
         self._listener.stop()
 
 
-def default_source() -> LocationSource:
-    return AndroidLocation() if platform == "android" else DesktopLocation()
+def default_source(now: Callable[[], datetime]) -> LocationSource:
+    return AndroidLocation() if platform == "android" else DesktopLocation(now)

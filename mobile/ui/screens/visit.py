@@ -4,7 +4,7 @@ after sync the server's verdict is shown: counted, or not and why."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kivy.clock import Clock
@@ -44,7 +44,8 @@ class VisitScreen(Page):
 
     def on_kv_post(self, *_: Any) -> None:
         self.app.location.bind(fix=self._on_fix)
-        self._panels = {False: self.ids.start, True: self.ids.running_box}  # strong refs: ids are weak
+        # the widgets themselves (`ids` holds weak proxies): the panel not shown must stay alive
+        self._panels = {False: self.ids.start.__self__, True: self.ids.running_box.__self__}
         self.on_running(self, self.running)
 
     def on_running(self, _screen: Any, running: bool) -> None:
@@ -87,7 +88,7 @@ class VisitScreen(Page):
 
     def _started(self, uuid: str) -> None:
         self.visit_uuid, self.running = uuid, True
-        self.started = datetime.now(UTC).timestamp()
+        self.started = self.app.now().timestamp()
         self.points = self.checkins = 0
         if platform == "android":
             from mobile.android_location import start_track_service
@@ -104,7 +105,7 @@ class VisitScreen(Page):
     on_checkins = on_points
 
     def _tick(self, _dt: float) -> None:
-        seconds = int(datetime.now(UTC).timestamp() - self.started)
+        seconds = int(self.app.now().timestamp() - self.started)
         self.elapsed_text = f"已走访 {seconds // 60} 分 {seconds % 60:02d} 秒 · 轨迹点 {self.points} 个 · 签到 {self.checkins} 处"
 
     def _on_fix(self, _source: Any, fix: Any) -> None:

@@ -57,6 +57,11 @@ class AppOnServer(GraphicUnitTest):
                 self.advance_frames(2)  # let the layout settle for the screenshot
                 return
             time.sleep(0.01)
+        import faulthandler
+        import sys
+
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)  # where the service thread is
+        print(f"pending={self.app.runner.pending} syncing={self.app.syncing}", file=sys.stderr)
         seen = self.shot("timed_out")
         raise AssertionError(f"timed out waiting for {what or 'the service'} (the screen then: {seen})")
 
@@ -69,7 +74,11 @@ class AppOnServer(GraphicUnitTest):
             parent = parent.parent  # (the Window is its own parent)
         if isinstance(parent, ScrollView):
             parent.scroll_to(widget, padding=10, animate=False)
-            self.advance_frames(2)
+        # a touch while the view still moves only stops it (Kivy's rule, a finger's too)
+        end, where = time.monotonic() + 3, None
+        while where != widget.to_window(*widget.center) and time.monotonic() < end:
+            where = widget.to_window(*widget.center)
+            self.frames_for(0.05)
         self.press(*widget.to_window(*widget.center))
 
     def press(self, x: float, y: float) -> None:
@@ -122,6 +131,7 @@ class AppOnServer(GraphicUnitTest):
         worker, admin = world["users"]["worker_a"], world["users"]["admin"]
         base = self.start_server(url)
         server = httpx.Client(base_url=base, headers=factories.auth_headers(admin), timeout=30)
+        self.addCleanup(server.close)
 
         # The phone's clock: the visit below lasts 30 minutes of it, ending 5 minutes ago.
         self.clock = {"now": datetime.now(UTC) - timedelta(minutes=40)}
@@ -131,8 +141,11 @@ class AppOnServer(GraphicUnitTest):
 
         data_dir = Path(tempfile.mkdtemp(prefix="gridops-app-", dir=self.tmp))
         self.Window.size = (420, 720)
-        self.app = GridOpsApp(service_factory=lambda: AppService(data_dir, now=lambda: self.clock["now"]),
-                              location=DesktopLocation(), auto_sync_seconds=0)
+        now = lambda: self.clock["now"]  # noqa: E731
+        self.app = GridOpsApp(service_factory=lambda: AppService(data_dir, now=now), location=DesktopLocation(now),
+                              now=now, auto_sync_seconds=0)
+        # on_stop stops the service thread and releases kv's cached `app` for the next test's app
+        self.addCleanup(self.app.dispatch, "on_stop")
         root = self.app.build()
         self.render(root)
         self.wait(lambda: self.app.manager.current == "login", "the log-in screen")
@@ -244,8 +257,6 @@ class AppOnServer(GraphicUnitTest):
         self.wait(lambda: bool(sync.summary), "the queue")
         assert "失败 0 条" in sync.summary and "待发送 0 条" in sync.summary, sync.summary
         self.shot("sync")
-        server.close()
-        self.app.runner.stop()
 
     def test_worker_day_on_spatialite(self) -> None:
         self.run_story("spatialite")
