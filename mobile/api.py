@@ -60,7 +60,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self._http = httpx.Client(base_url=self.base_url + API, timeout=timeout, transport=transport,
-                                  headers={"User-Agent": CLIENT, "X-Gridops-Client": CLIENT})
+                                  headers={"User-Agent": CLIENT})
 
     def close(self) -> None:
         self._http.close()
@@ -92,6 +92,9 @@ class ApiClient:
 
     def me(self) -> dict[str, Any]:
         return self._json("GET", "/auth/me")
+
+    def change_password(self, current: str, new: str) -> dict[str, Any]:
+        return self._json("POST", "/auth/password", json={"current_password": current, "new_password": new})
 
     def app_session(self) -> dict[str, Any]:
         return self._json("POST", "/app/sessions", json={"app_version": APP_VERSION})

@@ -10,23 +10,21 @@ from __future__ import annotations
 import uuid as uuid_
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mobile import location, photos, track
 from mobile.api import ApiClient, ApiError
+from mobile.clock import phone_now
 from mobile.location import AccuracyVerdict, Fix
 from mobile.store import Store
 from mobile.sync import Backoff, Syncer
 
+DEFAULT_BACKOFF, DEFAULT_TRACK_RULES = Backoff(), track.TrackRules()
 STATE_ZH = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
 KIND_ZH = {"event": "事件上报", "transition": "处置登记", "visit": "巡查走访", "photo": "照片"}
 CHECK_IN_KINDS = {"household": "住户", "rental": "出租屋", "key_person": "重点人员"}  # key persons: issue 16
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -60,9 +58,9 @@ class AppService:
     """One worker's phone: a store in `data_dir`, the server it logged in to, and a clock."""
 
     def __init__(self, data_dir: Path, server_url: str | None = None,
-                 now: Callable[[], datetime] = _utcnow, *, backoff: Backoff = Backoff(),
+                 now: Callable[[], datetime] = phone_now, *, backoff: Backoff = DEFAULT_BACKOFF,
                  warn_accuracy_m: float = location.DEFAULT_WARN_ACCURACY_M,
-                 track_rules: track.TrackRules = track.TrackRules()) -> None:
+                 track_rules: track.TrackRules = DEFAULT_TRACK_RULES) -> None:
         self.data_dir = Path(data_dir)
         self.store = Store(self.data_dir)
         self.now = now
@@ -110,8 +108,22 @@ class AppService:
         return LoginResult(True, bool(me.get("must_change_password")), None)
 
     def change_password(self, old: str, new: str) -> str | None:
-        """The server has no password-change route yet (the lead's issue list): say so plainly."""
-        return "服务器暂不支持在手机上修改密码，请联系管理员"
+        """None when the server took the new password; else its reason (zh). Needs the network."""
+        api = self._api()
+        try:
+            me = api.change_password(old, new)
+        except ApiError as exc:
+            if exc.code == "validation_error":
+                return "新密码至少8位" if len(new) < 8 else exc.message_zh
+            return exc.message_zh
+        finally:
+            api.close()
+        user = self.store.get("user") or {}
+        self.store.put("user", {**user, **me})
+        return None
+
+    def must_change_password(self) -> bool:
+        return bool((self.store.get("user") or {}).get("must_change_password"))
 
     def logout(self) -> None:
         """Forgets the token, keeps the queue: what was not sent goes out at the next log-in."""

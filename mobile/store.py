@@ -159,6 +159,13 @@ class Store:
         """A transient failure: the row stays queued, with why it is waiting."""
         self.db.execute("UPDATE outbox SET error_code = ?, reason = ? WHERE local_id = ?", (code, reason, local_id))
 
+    def note_offline(self, owner: str, code: str, reason: str) -> None:
+        """Every row still queued says why it waits (the sync stopped at the network, not at the row)."""
+        self.db.execute("UPDATE outbox SET error_code = ?, reason = ? WHERE owner = ? AND state = 'queued'",
+                        (code, reason, owner))
+        self.db.execute("UPDATE photo SET error_code = ?, reason = ? WHERE owner = ? AND state = 'queued'",
+                        (code, reason, owner))
+
     def requeue(self, local_id: str, payload: dict[str, Any] | None = None) -> None:
         """The worker's retry of a rejected row: it goes back to the queue with a new body built
         at its next send (the rejected body was never stored by the server, so the uuid is still free)."""

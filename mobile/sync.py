@@ -63,10 +63,10 @@ class Unauthorized(Exception):
 
 class Syncer:
     def __init__(self, store: Store, api: ApiClient, owner: str, *, now: Callable[[], datetime],
-                 backoff: Backoff = Backoff(), sleep: Callable[[float], None] = time.sleep,
+                 backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store, self.api, self.owner, self.now = store, api, owner, now
-        self.backoff, self.sleep, self.monotonic = backoff, sleep, monotonic
+        self.backoff, self.sleep, self.monotonic = backoff or Backoff(), sleep, monotonic
         self.deadline = 0.0
         self.result = SyncResult()
 
@@ -100,7 +100,10 @@ class Syncer:
             self._outbox()
             self._photos()
             self._attach()
-        except Offline:
+        except Offline as exc:
+            cause = exc.__cause__
+            self.store.note_offline(self.owner, getattr(cause, "code", "network"),
+                                    getattr(cause, "message_zh", "网络不可用，稍后自动重试"))
             self.result.offline = True
             self.result.errors.append("网络不可用，未发送的记录已保留，将自动重试")
         except Unauthorized:
@@ -174,11 +177,11 @@ class Syncer:
                 continue
             data = path.read_bytes()
 
-            def attempt() -> dict[str, Any]:
+            def attempt(key: str = key, data: bytes = data, name: str = path.name) -> dict[str, Any]:
                 self.store.photo_attempted(key)
-                return self.api.upload_photo(data, path.name)
+                return self.api.upload_photo(data, name)
 
-            def waiting(exc: ApiError) -> None:
+            def waiting(exc: ApiError, key: str = key) -> None:
                 self.store.photo_failed(key, exc.code, exc.message_zh, final=False)
 
             try:
@@ -195,11 +198,13 @@ class Syncer:
             self.result.sent += 1
 
     def _unattached(self) -> list[tuple[dict[str, Any], list[str]]]:
-        """Sent events whose server record lacks some of their photos."""
+        """Sent events whose server record lacks some of their photos (not those refused for good,
+        which the queue lists as failed photos)."""
         out = []
         for item in self.store.items(self.owner, ("sent",)):
             if item["kind"] == "event":
-                missing = [k for k in item["photos"] if k not in set(item["photos_sent"])]
+                states = self.store.photo_states(item["photos"])
+                missing = [k for k in item["photos"] if k not in set(item["photos_sent"]) and states.get(k) != "failed"]
                 if missing:
                     out.append((item, missing))
         return out
@@ -211,7 +216,7 @@ class Syncer:
             if not ready:
                 continue
             try:
-                response = self._send(lambda: self.api.attach_photos(item["local_id"], ready))
+                response = self._send(lambda uuid=item["local_id"], keys=ready: self.api.attach_photos(uuid, keys))
             except ApiError as exc:
                 self.store.note_waiting(item["local_id"], exc.code, exc.message_zh)
                 self.result.errors.append(f"{item['label']}：补充照片失败：{exc.message_zh}")

@@ -22,7 +22,7 @@ from mobile.sync import Backoff
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mobile.sync_cli", description="同步网格员APP的离线队列（无界面）。"
                                 "Send the queued events, transitions, visits and photos of an app data directory.")
-    p.add_argument("--sync-once", action="store_true", help="one sync run, then exit (the default)")
+    p.add_argument("--sync-once", "--sync", action="store_true", help="one sync run, then exit (the default)")
     p.add_argument("--data-dir", type=Path, required=True, help="the app's data directory (gridops.sqlite3)")
     p.add_argument("--server", help="server base URL (default: the one the app logged in to)")
     p.add_argument("--max-seconds", type=float, default=300.0,

@@ -38,8 +38,8 @@ class TrackRules:
 class TrackFilter:
     """Decides, fix by fix, what the recorder keeps; holds only the last kept fix."""
 
-    def __init__(self, rules: TrackRules = TrackRules(), last: Fix | None = None) -> None:
-        self.rules = rules
+    def __init__(self, rules: TrackRules | None = None, last: Fix | None = None) -> None:
+        self.rules = rules or TrackRules()
         self.last = last
 
     def accept(self, fix: Fix) -> bool:

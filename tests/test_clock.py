@@ -31,7 +31,7 @@ ENTRY_POINTS = {
     "server/cli/devices_cmd.py": "CLI", "server/cli/grids_cmd.py": "CLI",
     "devices/simulator.py": "the device simulator stamps messages as a device would",
     "devices/client.py": "the MQTT client stamps when a message arrived",
-    "mobile/ui/app.py": "the grid worker's app is an entry point: its screens and its service get `now` from it",
+    "mobile/clock.py": "the phone app is an entry point: its screens and background sync run on the device's clock",
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from kivy.lang import Builder  # noqa: E402
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty  # noqa: E402
 from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 
+from mobile.clock import phone_now  # noqa: E402
 from mobile.ui.fonts import register_default_font  # noqa: E402
 from mobile.ui.location_source import LocationSource, default_source  # noqa: E402
 from mobile.ui.runner import ServiceRunner  # noqa: E402
@@ -28,11 +29,6 @@ HERE = Path(__file__).resolve().parent
 SCREENS = ("login", "password", "report", "work", "visit", "sync")  # one module + one .kv each
 TABS = {"report": "上报事件", "work": "我的工作", "visit": "巡查走访", "sync": "同步"}
 AUTO_SYNC_SECONDS = 60.0
-
-
-def wall_clock() -> datetime:
-    """The app is an entry point: the one place its screens and service read the clock."""
-    return datetime.now(UTC)
 
 
 def _service_factory(data_dir: Path, server_url: str | None, now: Callable[[], datetime]) -> Callable[[], Any]:
@@ -57,7 +53,7 @@ class GridOpsApp(App):
 
     def __init__(self, data_dir: Path | None = None, server_url: str | None = None,
                  service_factory: Callable[[], Any] | None = None, location: LocationSource | None = None,
-                 auto_sync_seconds: float = AUTO_SYNC_SECONDS, now: Callable[[], datetime] = wall_clock,
+                 auto_sync_seconds: float = AUTO_SYNC_SECONDS, now: Callable[[], datetime] = phone_now,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.now = now

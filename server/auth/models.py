@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database.core import Base
@@ -24,6 +24,8 @@ class User(Base):
     district_code: Mapped[str | None] = mapped_column(String(6), index=True)
     street_code: Mapped[str | None] = mapped_column(String(12), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # an administrator set the password (POST /auth/users): the user is asked to choose their own
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

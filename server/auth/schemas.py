@@ -41,6 +41,8 @@ class UserRead(BaseModel):
     district_code: str | None
     street_code: str | None
     is_active: bool
+    must_change_password: bool = Field(description="the password was set by an administrator: the apps ask the "
+                                       "user to choose their own (POST /auth/password)")
 
 
 class UserCreate(BaseModel):
@@ -67,3 +69,8 @@ class AppSessionRead(BaseModel):
     first_at: datetime
     last_at: datetime
     syncs: int
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: Password

@@ -126,3 +126,24 @@ def record_app_session(*, db_session: Session, user: User, app_version: str, now
         except IntegrityError:
             continue
     raise RuntimeError("app session row neither found nor created")  # pragma: no cover
+
+
+def check_current_password(*, db_session: Session, user: User, password: str, address: str | None,
+                           now: datetime) -> bool:
+    """The password check of a password change, behind the login throttle: a stolen token is no way
+    round it to guess the password (a failure counts as a failed login; the caller commits)."""
+    throttle.check(db_session=db_session, username=user.username, address=address, now=now)
+    if verify_password(password, user.hashed_password):
+        return True
+    throttle.failed(db_session=db_session, username=user.username, address=address, now=now)
+    return False
+
+
+def set_password(*, db_session: Session, user: User, hashed_password: str) -> User:
+    """The user's own new password (hashed by the caller, before the write transaction): no longer
+    the one an administrator set."""
+    row = db_session.get(User, user.id)
+    assert row is not None
+    row.hashed_password, row.must_change_password = hashed_password, False
+    db_session.flush()
+    return row

@@ -11,11 +11,11 @@ from server.auth import service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.auth.models import AppSession
-from server.auth.schemas import AppSessionIn, AppSessionRead, Token, UserCreate, UserRead
-from server.auth.security import create_token, hash_password
+from server.auth.schemas import AppSessionIn, AppSessionRead, PasswordChange, Token, UserCreate, UserRead
+from server.auth.security import create_token, hash_password, verify_password
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, ReadDbSession, WriteDbSession, require_roles
-from server.errors import Forbidden, NotAuthenticated
+from server.errors import Forbidden, InvalidInput, NotAuthenticated
 from server.keys import token_secret
 from server.openapi import error
 
@@ -59,8 +59,29 @@ def create_user(
         raise Forbidden("street outside your district", "街道不在本区范围内", code="scope_forbidden")
     hashed = hash_password(user_in.password, rounds=get_settings().bcrypt_rounds)  # before the write transaction
     user = service.create(db_session=db_session, user_in=user_in, hashed_password=hashed)
+    user.must_change_password = True  # the administrator knows it: the user chooses their own at first log-in
     db_session.commit()
     return user
+
+
+@router.post("/password", response_model=UserRead,
+             responses={429: error("too many wrong passwords for this name or from this address (login_throttled)")})
+def change_password(db_session: DbSession, user: CurrentUser, body: PasswordChange, request: Request,
+                    now: Now) -> User:
+    """The caller's own password, given the current one (wrong guesses count as failed logins). A
+    wrong current password is 422 (not 401: the token is fine)."""
+    address = request.client.host if request.client else None
+    if not service.check_current_password(db_session=db_session, user=user, password=body.current_password,
+                                          address=address, now=now):
+        db_session.commit()  # the failure counts although the request fails
+        raise InvalidInput("the current password is wrong", "当前密码错误", code="wrong_password")
+    if verify_password(body.new_password, user.hashed_password):
+        raise InvalidInput("the new password is the current one", "新密码不能与当前密码相同",
+                           code="password_unchanged")
+    hashed = hash_password(body.new_password, rounds=get_settings().bcrypt_rounds)
+    changed = service.set_password(db_session=db_session, user=user, hashed_password=hashed)
+    db_session.commit()
+    return changed
 
 
 @app_router.post("/sessions", response_model=AppSessionRead)

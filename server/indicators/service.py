@@ -23,7 +23,7 @@ from server.grids.models import Grid
 from devices.codes import DeviceKind
 from server.indicators import device_queries
 from server.indicators import event_queries as q
-from server.indicators import rental_queries, report_queries
+from server.indicators import app_queries, rental_queries, report_queries
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 from server.territory import territory
@@ -44,6 +44,7 @@ PER_SCOPE: dict[str, Compute] = {
     **{code: partial(rental_queries.rates, which=code) for code in rental_queries.CODES},
     "trainings_held": lambda s, sc, p, now: report_queries.trainings_held(s, sc, p),
     "weekly_reports_produced": lambda s, sc, p, now: report_queries.weekly_reports_produced(s, sc, p),
+    "app_usage_rate": app_queries.app_usage_rate,
 }
 COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY, *PER_SCOPE)
 

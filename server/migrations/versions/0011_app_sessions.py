@@ -1,4 +1,4 @@
-"""app sessions and the mock-location flag of events
+"""app sessions, the mock-location flag of events, and users asked to change their password
 
 Revision ID: 0011_app_sessions
 Revises: 0009_time_limit_policy
@@ -7,7 +7,8 @@ Create Date: 2026-12-01
 The mobile app reports each sync (POST /app/sessions): one row per worker and day, read by the
 app usage indicator (app_usage_rate, seed 002 "综治信息系统手机APP使用率"). Events keep whether
 the phone's location came from a mock provider (null for reports from before, or from other
-clients that do not say).
+clients that do not say). A user whose password an administrator set is asked to choose their own
+(the app's forced password change); users from before are not.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -34,10 +35,12 @@ def upgrade() -> None:
     )
     op.create_index('ix_app_session_first_at', 'app_session', ['first_at'])
     op.add_column('event', sa.Column('location_mock', sa.Boolean(), nullable=True))
+    op.add_column('user', sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
     # a plain DROP COLUMN (SQLite ≥ 3.35): a batch copy of `event` would break its spatial index's triggers
     op.execute("ALTER TABLE event DROP COLUMN location_mock")
+    op.execute('ALTER TABLE "user" DROP COLUMN must_change_password')
     op.drop_index('ix_app_session_first_at', table_name='app_session')
     op.drop_table('app_session')

@@ -221,6 +221,13 @@ class AppOnServer(GraphicUnitTest):
         rows = [w.text for w in work.ids.rows.children]
         assert any(event["state_zh"] in text and "垃圾" in text for text in rows), rows
         self.shot("work")
+        self.tap(next(w for w in work.ids.rows.children if "垃圾" in w.text))
+        self.wait(lambda: hasattr(work, "detail_popup"), "the event's detail")
+        texts = [getattr(w, "text", "") for w in work.detail_popup.walk()]
+        assert "处理经过：" in texts and any(event["state_zh"] in t for t in texts), texts  # the history
+        self.shot("work_detail")
+        work.detail_popup.dismiss()
+        self.advance_frames(2)
 
         # 巡查走访: start, walk 30 minutes through grid A, check in, end; the server counts it
         self.tap(next(w for w in root.ids.tabs.children if w.text == "巡查走访"))

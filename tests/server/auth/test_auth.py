@@ -105,3 +105,35 @@ def test_district_follows_the_street(db_session) -> None:  # type: ignore[no-unt
 
 def test_passwords_are_hashed(db_session, admin) -> None:  # type: ignore[no-untyped-def]
     assert admin.hashed_password.startswith("$2") and "password123" not in admin.hashed_password
+
+
+def test_a_user_an_admin_created_is_asked_to_choose_a_password(client, admin) -> None:  # type: ignore[no-untyped-def]
+    body = {"username": "worker10", "full_name": "网格员10", "password": "initial-123", "role": "grid_worker",
+            "street_code": factories.STREET}
+    created = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(admin))
+    assert created.status_code == 201 and created.json()["must_change_password"] is True
+    token = client.post("/api/v1/auth/token", data={"username": "worker10", "password": "initial-123"}).json()
+    h = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=h).json()["must_change_password"] is True
+
+    def change(current: str, new: str):  # type: ignore[no-untyped-def]
+        return client.post("/api/v1/auth/password", json={"current_password": current, "new_password": new}, headers=h)
+
+    wrong = change("not-it-123", "mine-456789")
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "wrong_password"
+    same = change("initial-123", "initial-123")
+    assert same.status_code == 422 and same.json()["error"]["code"] == "password_unchanged"
+    assert change("initial-123", "short").json()["error"]["code"] == "validation_error"
+    done = change("initial-123", "mine-456789")
+    assert done.status_code == 200 and done.json()["must_change_password"] is False
+    assert client.post("/api/v1/auth/token", data={"username": "worker10", "password": "initial-123"}).status_code == 401
+    assert client.post("/api/v1/auth/token", data={"username": "worker10", "password": "mine-456789"}).status_code == 200
+    assert client.post("/api/v1/auth/password", json={"current_password": "x", "new_password": "y" * 8}).status_code == 401
+
+
+def test_guessing_the_current_password_is_throttled_like_logins(client, admin) -> None:  # type: ignore[no-untyped-def]
+    h = factories.auth_headers(admin)
+    answers = [client.post("/api/v1/auth/password", json={"current_password": f"guess-{i}", "new_password": "x" * 8},
+                           headers=h) for i in range(get_settings().login_free_failures + 2)]
+    assert [r.json()["error"]["code"] for r in answers[:-1]] == ["wrong_password"] * (len(answers) - 1)
+    assert answers[-1].status_code == 429 and answers[-1].json()["error"]["code"] == "login_throttled"
