@@ -65,6 +65,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mobile(args: list[str]) -> int:
+    from mobile.__main__ import main as mobile_main  # Kivy is imported only when the app starts
+
+    return mobile_main(args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -111,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="days of synthetic events and visits to generate (0: none)")
     demo.set_defaults(func=_demo)
 
+    mobile = sub.add_parser("mobile", add_help=False, help="the grid worker's app on this desktop (python -m mobile; "
+                                                          "`gridops mobile --help` for its options)")
+    mobile.add_argument("mobile_args", nargs=argparse.REMAINDER, help="passed to python -m mobile")
+
     grids_cmd.add_parser(sub)
     devices_cmd.add_parser(sub)
     devices_cmd.add_rentals_parser(sub)
@@ -121,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["mobile"]:  # its own options, --help included, belong to python -m mobile
+        return _mobile(argv[1:])
     args = build_parser().parse_args(argv)
     handler: Handler = args.func
     return handler(args)
