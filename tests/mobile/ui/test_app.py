@@ -74,6 +74,15 @@ class AppOnServer(GraphicUnitTest):
             parent = parent.parent  # (the Window is its own parent)
         if isinstance(parent, ScrollView):
             parent.scroll_to(widget, padding=10, animate=False)
+        # a popup on its way out still takes every touch: wait until it is gone, unless the target is in it
+        from kivy.uix.modalview import ModalView
+
+        node, in_popup = widget, False
+        while node is not None and node.parent is not node and not in_popup:
+            in_popup, node = isinstance(node, ModalView), node.parent
+        end = time.monotonic() + 3
+        while not in_popup and any(isinstance(c, ModalView) for c in self.Window.children) and time.monotonic() < end:
+            self.frames_for(0.05)
         # a touch while the view still moves only stops it (Kivy's rule, a finger's too)
         end, where = time.monotonic() + 3, None
         while where != widget.to_window(*widget.center) and time.monotonic() < end:
@@ -226,7 +235,7 @@ class AppOnServer(GraphicUnitTest):
         texts = [getattr(w, "text", "") for w in work.detail_popup.walk()]
         assert "处理经过：" in texts and any(event["state_zh"] in t for t in texts), texts  # the history
         self.shot("work_detail")
-        work.detail_popup.dismiss()
+        work.detail_popup.dismiss(animation=False)
         self.advance_frames(2)
 
         # 巡查走访: start, walk 30 minutes through grid A, check in, end; the server counts it
