@@ -21,3 +21,9 @@ def local_time(value: Any) -> str:
             value = value.replace(tzinfo=UTC)
         return value.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
     return ""
+
+
+def wrap_cjk(text: str) -> str:
+    """Kivy breaks lines at spaces first, so "超过 30 米" wraps as "超过 30⏎米" and Chinese lines end
+    ragged; with no-break spaces a sentence is one run that Kivy cuts at the line's width."""
+    return text.replace(" ", "\u00a0")

@@ -16,6 +16,8 @@ from kivy.uix.label import Label
 from kivy.uix.popup import Popup
 from kivy.uix.widget import Widget
 
+from mobile.ui.format import wrap_cjk
+
 TOUCH = dp(56)  # Material's minimum comfortable target is 48 dp; gloves and sunlight want more
 
 
@@ -25,6 +27,10 @@ class BigButton(Button):
 
 class Caption(Label):
     """A wrapping label that grows with its text (styled in widgets.kv)."""
+
+
+class Sheet(Popup):
+    """A popup on white, for dark text (Kivy's default popup is dark grey; styled in widgets.kv)."""
 
 
 class Toast(Label):
@@ -38,7 +44,7 @@ def toast(text: str, *, error: bool = False, seconds: float = 2.5) -> Toast:
     """A short message near the bottom of the screen; errors stay longer and show red."""
     from kivy.core.window import Window
 
-    view = Toast(text=text, color=(1, 0.85, 0.85, 1) if error else (1, 1, 1, 1))
+    view = Toast(text=wrap_cjk(text), color=(1, 0.85, 0.85, 1) if error else (1, 1, 1, 1))
     Window.add_widget(view)
     Clock.schedule_once(lambda _dt: Window.remove_widget(view), seconds * (2 if error else 1))
     return view
@@ -48,9 +54,9 @@ def confirm(title: str, text: str, yes: str, no: str, on_yes: Callable[[], None]
             on_no: Callable[[], None] | None = None) -> Popup:
     """A question with two big answers; the safe answer (no) is on the left, within the thumb's reach."""
     body = BoxLayout(orientation="vertical", spacing=dp(12), padding=dp(8))
-    body.add_widget(Caption(text=text))
+    body.add_widget(Caption(text=wrap_cjk(text)))
     buttons = BoxLayout(size_hint_y=None, height=TOUCH, spacing=dp(12))
-    popup = Popup(title=title, content=body, size_hint=(0.95, None), height=dp(320), auto_dismiss=False)
+    popup = Sheet(title=title, content=body, size_hint=(0.95, None), height=dp(320), auto_dismiss=False)
 
     def answer(callback: Callable[[], None] | None) -> None:
         popup.dismiss()

@@ -13,8 +13,9 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.popup import Popup
 from kivy.utils import platform
 
+from mobile.ui.format import wrap_cjk
 from mobile.ui.screens import Page
-from mobile.ui.widgets import TOUCH, BigButton, GridMap, confirm, toast
+from mobile.ui.widgets import TOUCH, BigButton, GridMap, Sheet, confirm, toast
 
 PHOTO_PATTERNS = ["*.jpg", "*.jpeg", "*.JPG", "*.JPEG", "*.png", "*.PNG", "*.heic", "*.HEIC"]
 DATUM_NAMES = {"wgs84": "WGS-84", "gcj02": "GCJ-02", "bd09": "BD-09", "cgcs2000": "CGCS2000"}
@@ -110,7 +111,7 @@ class ReportScreen(Page):
 
     def _show_verdict(self, verdict: Any) -> None:
         self.verdict_ok = verdict.ok
-        self.verdict_text = verdict.message or "定位精度良好"
+        self.verdict_text = wrap_cjk(verdict.message or "定位精度良好")
 
     def pick_on_map(self) -> None:
         body = BoxLayout(orientation="vertical", spacing=dp(8))
@@ -120,7 +121,7 @@ class ReportScreen(Page):
             grid_map.here = [fix.lon, fix.lat]
         body.add_widget(grid_map)
         buttons = BoxLayout(size_hint_y=None, height=TOUCH, spacing=dp(8))
-        popup = Popup(title="点击地图选择事件位置", content=body, size_hint=(0.98, 0.9))
+        popup = Sheet(title="点击地图选择事件位置", content=body, size_hint=(0.98, 0.9))
         cancel, ok = BigButton(text="取消"), BigButton(text="使用此位置")
 
         def use(*_: Any) -> None:

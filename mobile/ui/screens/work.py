@@ -9,12 +9,11 @@ from kivy.metrics import dp, sp
 from kivy.properties import ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
-from kivy.uix.popup import Popup
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 
 from mobile.ui.screens import Page
-from mobile.ui.widgets import TOUCH, BigButton, Caption, toast
+from mobile.ui.widgets import TOUCH, BigButton, Caption, Sheet, toast
 
 from mobile.ui.format import local_time
 
@@ -79,7 +78,7 @@ class WorkScreen(Page):
         scroll.add_widget(lines)
         body.add_widget(scroll)
         note = TextInput(hint_text="处置说明（必填）", size_hint_y=None, height=dp(96), font_size=sp(18))
-        popup = Popup(title="事件详情", content=body, size_hint=(0.98, 0.92))
+        popup = Sheet(title="事件详情", content=body, size_hint=(0.98, 0.92))
         buttons = BoxLayout(size_hint_y=None, height=TOUCH, spacing=dp(8))
         close = BigButton(text="关闭", background_color=(0.6, 0.6, 0.6, 1))
         close.bind(on_release=lambda *_: popup.dismiss())
@@ -93,7 +92,7 @@ class WorkScreen(Page):
         popup.open(animation=False)
         self.detail_popup = popup
 
-    def _handled(self, uuid: str, note: TextInput, popup: Popup) -> None:
+    def _handled(self, uuid: str, note: TextInput, popup: Sheet) -> None:
         text = note.text.strip()
         if not text:
             toast("请填写处置说明", error=True)
@@ -111,11 +110,15 @@ class WorkScreen(Page):
         self.app.call(lambda svc: svc.record_handled(uuid, text), then=done)
 
 
+# What a history row records when it is not a change of state (the server's `kind`).
+HISTORY_KINDS = {"create": "上报", "photos": "补充照片", "merge": "合并", "dispute": "异议"}
+
+
 def history_line(step: Any) -> str:
     if isinstance(step, str):
         return step
     when = local_time(step.get("at"))
-    what = _pick(step, "to_state_zh", "to_state")
+    what = HISTORY_KINDS.get(step.get("kind") or "") or _pick(step, "to_state_zh", "to_state")
     who = _pick(step, "actor")
     note = _pick(step, "note", "comment")
     return " · ".join(p for p in (when, what, who, note) if p)

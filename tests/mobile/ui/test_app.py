@@ -193,7 +193,14 @@ class AppOnServer(GraphicUnitTest):
         self.app.location.inject(self.fix(centre.x, centre.y, accuracy_m=85))
         self.wait(lambda: "85" in report.verdict_text, "the accuracy warning")
         assert not report.verdict_ok and "超过" in report.verdict_text
-        self.tap(report.ids.pick)
+        self.tap(report.ids.submit)  # with that fix: the gate asks first
+        from mobile.ui.widgets import Sheet
+
+        gate = next(c for c in self.Window.children if isinstance(c, Sheet))
+        texts = [getattr(w, "text", "").replace("\u00a0", " ") for w in gate.walk()]  # no-break spaces
+        assert gate.title == "定位提醒" and "仍然上报" in texts and any("85 米" in t for t in texts), texts
+        self.shot("gate")
+        self.tap(next(w for w in gate.walk() if getattr(w, "text", "") == "去地图选点"))
         self.advance_frames(2)
         grid_map = report.grid_map
         x, y = grid_map.to_screen(centre.x, centre.y)
