@@ -18,7 +18,6 @@ Run from the repository root (needs fonts-noto-cjk and fontTools, which matplotl
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from fontTools import subset

@@ -28,7 +28,8 @@ _pending: dict[str, Any] = {}
 
 def take_photo(folder: Path, on_photo: Callable[[str], None]) -> None:
     if not check_permission(Permission.CAMERA):
-        request_permissions([Permission.CAMERA], lambda _p, grants: take_photo(folder, on_photo) if all(grants) else None)
+        request_permissions([Permission.CAMERA],
+                            lambda _p, grants: take_photo(folder, on_photo) if all(grants) else None)
         return
     resolver = PythonActivity.mActivity.getContentResolver()
     values = ContentValues()

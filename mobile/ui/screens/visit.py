@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from kivy.clock import Clock
-from kivy.metrics import dp, sp
+from kivy.metrics import sp
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.utils import platform
 
@@ -76,7 +76,7 @@ class VisitScreen(Page):
             minutes = visit.get("minutes")
             length = f"{minutes:.0f} 分钟" if isinstance(minutes, (int, float)) else ""
             counted = visit.get("counted")
-            colour = (0.13, 0.45, 0.25, 1) if counted else ((0.85, 0.35, 0, 1) if counted is False else (0.3, 0.3, 0.3, 1))
+            colour = {True: (0.13, 0.45, 0.25, 1), False: (0.85, 0.35, 0, 1)}.get(counted, (0.3, 0.3, 0.3, 1))
             box.add_widget(Caption(text=f"{local_time(visit.get('started_at'))}  {length}  {verdict_text(visit)}",
                                    color=colour, font_size=sp(17)))
 
@@ -106,7 +106,8 @@ class VisitScreen(Page):
 
     def _tick(self, _dt: float) -> None:
         seconds = int(self.app.now().timestamp() - self.started)
-        self.elapsed_text = f"已走访 {seconds // 60} 分 {seconds % 60:02d} 秒 · 轨迹点 {self.points} 个 · 签到 {self.checkins} 处"
+        self.elapsed_text = (f"已走访 {seconds // 60} 分 {seconds % 60:02d} 秒 · 轨迹点 {self.points} 个 · "
+                             f"签到 {self.checkins} 处")
 
     def _on_fix(self, _source: Any, fix: Any) -> None:
         # On Android the foreground service records the track (it keeps running when the screen

@@ -12,10 +12,9 @@ from kivy.uix.button import Button
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 
+from mobile.ui.format import local_time
 from mobile.ui.screens import Page
 from mobile.ui.widgets import TOUCH, BigButton, Caption, Sheet, toast
-
-from mobile.ui.format import local_time
 
 SYNC_NAMES = {"queued": "待同步", "sent": "已同步", "failed": "被退回"}
 

@@ -205,7 +205,8 @@ class AppOnServer(GraphicUnitTest):
         grid_map = report.grid_map
         x, y = grid_map.to_screen(centre.x, centre.y)
         self.press(*grid_map.to_window(x, y))
-        assert grid_map.picked and abs(grid_map.picked[0] - centre.x) < 1e-4 and abs(grid_map.picked[1] - centre.y) < 1e-4
+        assert grid_map.picked and abs(grid_map.picked[0] - centre.x) < 1e-4
+        assert abs(grid_map.picked[1] - centre.y) < 1e-4
         self.shot("map")
         self.tap(next(w for w in report.map_popup.walk() if getattr(w, "text", "") == "使用此位置"))
         self.wait()
