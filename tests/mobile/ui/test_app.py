@@ -135,6 +135,7 @@ class AppOnServer(GraphicUnitTest):
         engine = make_engine(url)
         with Session(engine, expire_on_commit=False) as s:
             world = factories.event_world(s)
+            world["users"]["worker_a"].must_change_password = True  # as after an administrator's reset
             s.commit()
         engine.dispose()
         worker, admin = world["users"]["worker_a"], world["users"]["admin"]
@@ -168,6 +169,15 @@ class AppOnServer(GraphicUnitTest):
         login.ids.password.text = "password123"
         self.shot("login")
         self.tap(login.ids.submit)
+        self.wait(lambda: self.app.manager.current == "password", "the forced password change")
+        password = self.app.manager.get_screen("password")
+        password.ids.new.text, password.ids.again.text = "short", "short"
+        self.tap(password.ids.submit)
+        self.wait(lambda: bool(password.error), "the refusal of a short password")
+        assert self.app.manager.current == "password" and "8" in password.error, password.error
+        password.ids.new.text = password.ids.again.text = "Grid-2026-new"
+        self.shot("password")
+        self.tap(password.ids.submit)
         self.wait(lambda: self.app.manager.current == "report", "the log-in")
         assert worker.username in self.app.user_line or worker.full_name in self.app.user_line
 
