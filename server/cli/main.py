@@ -69,6 +69,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mobile(args: list[str]) -> int:
+    from mobile.__main__ import main as mobile_main  # Kivy is imported only when the app starts
+
+    return mobile_main(args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -117,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup_cmd.add_parser(sub)
     divisions_cmd.add_parser(sub)
+    mobile = sub.add_parser("mobile", add_help=False, help="the grid worker's app on this desktop (python -m mobile; "
+                                                          "`gridops mobile --help` for its options)")
+    mobile.add_argument("mobile_args", nargs=argparse.REMAINDER, help="passed to python -m mobile")
+
     grids_cmd.add_parser(sub)
     devices_cmd.add_parser(sub)
     devices_cmd.add_rentals_parser(sub)
@@ -128,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["mobile"]:  # its own options, --help included, belong to python -m mobile
+        return _mobile(argv[1:])
     args = build_parser().parse_args(argv)
     handler: Handler = args.func
     return handler(args)
