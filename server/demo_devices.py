@@ -135,9 +135,9 @@ def load_devices(db_session: Session, *, now: datetime, days: int = 365, seed: i
     midnights = local_midnights(now, days)
     grids = [(gid, code, to_shapely(geom)) for gid, code, geom in db_session.execute(
         select(Grid.id, Grid.code, Grid.geom).where(Grid.retired_at.is_(None)).order_by(Grid.code))]
-    street_names = dict(db_session.execute(select(Street.code, Street.name)).tuples().all())
+    street_names = dict(db_session.execute(select(Street.code, Street.name)).all())
     streets = sorted(street_names)
-    names = street_names | dict(db_session.execute(select(Community.code, Community.name)).tuples().all())
+    names = street_names | dict(db_session.execute(select(Community.code, Community.name)).all())
     wanted = fleet(count or get_settings().demo_devices or DEFAULT_COUNT, DEMO_PREFIX)
     devices = []
     for n, (code, kind) in enumerate(wanted):

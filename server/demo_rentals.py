@@ -46,7 +46,8 @@ from server.rentals.models import Rental, RentalAccessController, Tenant, Tenant
 from server.rentals.schemas import TenantCreate
 
 # Share of rentals never managed, per street in code order: managed rates ≈ 97–99 %.
-STREET_UNMANAGED = (0.004, 0.009, 0.017, 0.024, 0.006, 0.012)
+STREET_UNMANAGED = (0.001, 0.004, 0.012, 0.036, 0.002, 0.009)
+NEW_PER_YEAR = 0.12  # rentals added to the ledger in a year, as a share of all
 RENTALS_PER_GRID = 5
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅文斌辉鹏飞建国海燕小春晓东志宏"
@@ -149,7 +150,7 @@ class Year:
         self.rows = Rows([], [], [], [])
         self.workers = dict(db_session.execute(
             select(GridAssignment.grid_id, User.username).join(User, User.id == GridAssignment.user_id)
-            .where(GridAssignment.valid_to.is_(None))).tuples().all())
+            .where(GridAssignment.valid_to.is_(None))).all())
         self.streets = sorted({street_of(c) for c in db_session.scalars(select(Grid.code))})
 
     def days(self, lo: float, hi: float) -> timedelta:
@@ -163,7 +164,7 @@ class Year:
         unmanaged = STREET_UNMANAGED[self.streets.index(street_of(grid[1])) % len(STREET_UNMANAGED)]
         worker = self.workers.get(grid[0], "admin")
         for _ in range(max(1, round(self.rnd.gauss(RENTALS_PER_GRID, 1.3)))):
-            new = self.rnd.random() < 0.12
+            new = self.rnd.random() < NEW_PER_YEAR * (self.now - self.start).days / 365
             created = self.start + self.days(0, (self.now - self.start).days - 3) if new \
                 else self.start - self.days(60, 1500)
             managed_at = None if self.rnd.random() < unmanaged else created + self.exp_days(20)
