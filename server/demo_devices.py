@@ -143,7 +143,7 @@ def load_devices(db_session: Session, *, now: datetime, days: int = 365, seed: i
     for n, (code, kind) in enumerate(wanted):
         point, grid_id, name = _place(rnd, kind, n, grids, names)
         late = rnd.random() < 0.08  # installed during the year
-        installed = start + (timedelta(days=rnd.uniform(20, days * 0.8)) if late else timedelta(0))
+        installed = start + (timedelta(days=days * rnd.uniform(0.05, 0.8)) if late else timedelta(0))
         device = new_device(DeviceCreate(code=code, name=name, kind=kind, owner_unit=OWNER[kind],
                                          installed_at=installed, heartbeat_interval_s=HEARTBEAT_S),
                             None, point, grid_id, now)

@@ -38,7 +38,7 @@ def load_reports(db_session: Session, *, now: datetime, days: int = 365, seed: i
         creator = admin if street is None else next(
             (u for u in users.values() if u.role == "street_admin" and u.street_code == street), admin)
         for _ in range(2 if street is None else rnd.choice((1, 2, 2))):
-            day = rnd.choice(workdays[:-1])
+            day = rnd.choice(workdays[:-1] or midnights[:1])
             held = day + timedelta(hours=rnd.choice((9, 14, 15)))  # local midnight + hours: local time
             add_training(db_session=db_session, user=creator, data=TrainingIn(
                 title=f"{'全区' if street is None else ''}网格员业务培训：{rnd.choice(TOPICS)}", held_at=held,
