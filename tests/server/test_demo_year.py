@@ -10,6 +10,7 @@ text for a person (e.g. 003/21 重点人员信息掌握率 waits for key persons
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,7 @@ def test_device_history_is_consistent(demo: Session) -> None:
     assert set(by_device) == set(devices)
     for device_id, intervals in by_device.items():
         assert intervals[0].start_at == devices[device_id].installed_at
-        for a, b in zip(intervals, intervals[1:]):
+        for a, b in pairwise(intervals):
             assert a.end_at == b.start_at and a.status != b.status
         assert intervals[-1].end_at is None and states[device_id].status == intervals[-1].status
     dead = [s for s in states.values() if s.status == "offline" and (NOW - s.status_since).days >= 14]
