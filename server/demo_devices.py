@@ -1,7 +1,7 @@
 """A year of device history for the demo district, so online rates (在线率) mean something.
 
-The devices are the embedded simulator's fleet (same codes and kinds, server.devices.embedded's
-prefix and GRIDOPS_DEMO_DEVICES), so `gridops serve` goes on animating them live where their
+The devices are the embedded simulator's fleet (same codes and kinds: server.devices.fleet's
+DEMO_PREFIX and GRIDOPS_DEMO_DEVICES), so `gridops serve` goes on animating them live where their
 history ends instead of adding devices with none. Each street has its own camera availability
 around the 95 % target (two below it, four above), each device its own flakiness; outages mix
 short blips (minutes), faults of hours and failures of days, a few cameras are dead for weeks
@@ -25,7 +25,7 @@ from devices.simulator import fleet
 from gis.codes import community_of_grid, street_of
 from server.config import get_settings
 from server.demo_operations import local_midnights, point_in
-from server.devices.embedded import DEMO_PREFIX
+from server.devices.fleet import DEMO_PREFIX
 from server.devices.models import DeviceAlarm, DeviceMaintenance, DeviceStatusInterval
 from server.devices.schemas import DeviceCreate
 from server.devices.service import new_device

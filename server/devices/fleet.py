@@ -17,6 +17,8 @@ from server.devices.service import new_device
 from server.geometry import to_shapely
 from server.grids.models import Grid
 
+DEMO_PREFIX = "DEMO"  # the demo's devices: `gridops demo` registers them, the embedded simulator animates them
+
 
 def register_fleet(*, db_session: Session, count: int, prefix: str = "SIM", interval_s: int = 60,
                    now: datetime, seed: int = 2026) -> int:
