@@ -10,12 +10,13 @@ text for a person (e.g. 003/21 重点人员信息掌握率 waits for key persons
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from metrics.declaration import read_declarations
 from metrics.self_evaluation import evaluate
@@ -23,6 +24,7 @@ from server.config import get_settings
 from server.database.core import make_engine
 from server.database.migrate import upgrade
 from server.demo import load_demo, load_year
+from server.devices.ingester import Ingester
 from server.devices.models import Device, DeviceState, DeviceStatusInterval
 from server.indicators import service
 from server.indicators.evaluation import actual_values
@@ -30,6 +32,7 @@ from server.indicators.periods import parse_period, parse_scope
 from server.rentals import pii
 from server.rentals.models import Tenant
 from tests.conftest import BACKENDS, NOW, fresh_database_url
+from tests.server.devices.test_ingester import msg
 
 SEEDS = Path(__file__).resolve().parents[1] / "metrics" / "data"
 DAYS = 90
@@ -138,3 +141,22 @@ def test_tenants_personal_data_is_encrypted(demo: Session, settings_env) -> None
         number = pii.decrypt(tenant.id_number_enc)
         assert number and number not in (tenant.id_number_enc or "") and pii.resident_id_problem(number) is None
         assert tenant.id_number_hash == pii.id_hash(number)
+
+
+def test_the_ingester_goes_on_where_the_demo_history_stops(demo: Session) -> None:
+    """A heartbeat from the longest-dead camera (as the embedded simulator sends one after `gridops
+    serve`) closes its open offline interval and opens an online one: no gap, no overlap."""
+    dead = demo.scalar(select(Device).join(DeviceState).where(DeviceState.status == "offline", Device.kind == "camera")
+                       .order_by(DeviceState.status_since))
+    assert dead is not None
+    demo.commit()  # ends the module session's read, so the ingester may write (SQLite)
+    factory = sessionmaker(bind=demo.get_bind(), expire_on_commit=False)
+    ingester = Ingester(factory)
+    with factory() as db_session:
+        ingester.registry.load(db_session)
+    at = NOW + timedelta(minutes=1)
+    ingester.run_batch([msg("camera", dead.code, "heartbeat", ts=at.timestamp(), seq=1, received=at.timestamp())])
+    with factory() as db_session:
+        last = list(db_session.scalars(select(DeviceStatusInterval).where(DeviceStatusInterval.device_id == dead.id)
+                                       .order_by(DeviceStatusInterval.start_at.desc()).limit(2)))
+    assert [(r.status, r.end_at) for r in last] == [("online", None), ("offline", at)]
