@@ -149,14 +149,15 @@ def test_the_ingester_goes_on_where_the_demo_history_stops(demo: Session) -> Non
     dead = demo.scalar(select(Device).join(DeviceState).where(DeviceState.status == "offline", Device.kind == "camera")
                        .order_by(DeviceState.status_since))
     assert dead is not None
-    demo.commit()  # ends the module session's read, so the ingester may write (SQLite)
+    code, device_id = dead.code, dead.id
+    demo.commit()  # ends the module session's read, so the ingester may write (SQLite); `dead` is expired now
     factory = sessionmaker(bind=demo.get_bind(), expire_on_commit=False)
     ingester = Ingester(factory)
     with factory() as db_session:
         ingester.registry.load(db_session)
     at = NOW + timedelta(minutes=1)
-    ingester.run_batch([msg("camera", dead.code, "heartbeat", ts=at.timestamp(), seq=1, received=at.timestamp())])
+    ingester.run_batch([msg("camera", code, "heartbeat", ts=at.timestamp(), seq=1, received=at.timestamp())])
     with factory() as db_session:
-        last = list(db_session.scalars(select(DeviceStatusInterval).where(DeviceStatusInterval.device_id == dead.id)
+        last = list(db_session.scalars(select(DeviceStatusInterval).where(DeviceStatusInterval.device_id == device_id)
                                        .order_by(DeviceStatusInterval.start_at.desc()).limit(2)))
     assert [(r.status, r.end_at) for r in last] == [("online", None), ("offline", at)]
