@@ -60,6 +60,15 @@ class Batch:
     photo_links: list[dict[str, Any]] = field(default_factory=list)
 
 
+def point_in(rnd: random.Random, polygon: Any) -> tuple[float, float]:
+    """A uniformly random point inside a polygon (rejection sampling in its bounds)."""
+    minx, miny, maxx, maxy = polygon.bounds
+    while True:
+        p = Point(rnd.uniform(minx, maxx), rnd.uniform(miny, maxy))
+        if polygon.contains(p):
+            return p.x, p.y
+
+
 class Generator:
     def __init__(self, db_session: Session, *, now: datetime, seed: int) -> None:
         self.s = db_session
@@ -82,11 +91,7 @@ class Generator:
         return None if limit is None else limit.due(start, calendar())
 
     def point_in(self, polygon: Any) -> tuple[float, float]:
-        minx, miny, maxx, maxy = polygon.bounds
-        while True:
-            p = Point(self.rnd.uniform(minx, maxx), self.rnd.uniform(miny, maxy))
-            if polygon.contains(p):
-                return p.x, p.y
+        return point_in(self.rnd, polygon)
 
     def working_moment(self, local_midnight: datetime) -> datetime:
         """A moment between 08:30 and 18:00 local time on that day: when patrols and reports happen."""
@@ -259,7 +264,7 @@ def _demo_photos(db_session: Session, rnd: random.Random, count: int = 12) -> li
     return keys
 
 
-def _days(now: datetime, count: int) -> list[datetime]:
+def local_midnights(now: datetime, count: int) -> list[datetime]:
     """UTC instants of the last `count` local (Asia/Shanghai) midnights, oldest first."""
     tz = ZoneInfo("Asia/Shanghai")
     today = now.astimezone(tz).date()
@@ -298,7 +303,7 @@ def load_operations(db_session: Session, *, now: datetime, days: int = 365, seed
     g = Generator(db_session, now=now, seed=seed)
     g.photos = _demo_photos(db_session, g.rnd)
     rng = np.random.default_rng(seed)
-    day_list = _days(now, days)
+    day_list = local_midnights(now, days)
     staff = _staff(db_session)
     for worker, grid in _workers(db_session):
         diligence = g.rnd.uniform(0.8, 1.2)

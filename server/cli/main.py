@@ -54,14 +54,19 @@ def _demo(args: argparse.Namespace) -> int:
         print("demo loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
         if args.days:
             from server.database.types import utcnow
-            from server.demo_operations import load_operations
+            from server.demo import load_year
 
             from server.events import service as events
 
-            ops = load_operations(db_session, now=utcnow(), days=args.days)
+            year = load_year(db_session, now=utcnow(), days=args.days)
             events.backfill_serials(db_session)  # bulk-inserted events numbered (2026-000123) in order reported
             db_session.commit()
-            print(f"operations for the last {args.days} days: " + ", ".join(f"{v} {k}" for k, v in ops.items()))
+            print(f"the last {args.days} days:")
+            for part, part_counts in year.items():
+                print(f"  {part}: " + ", ".join(f"{v} {k}" for k, v in part_counts.items()))
+            if "rentals" not in year:
+                print("  rentals: none (tenants' ID numbers need GRIDOPS_PII_KEY, or GRIDOPS_DEMO=true)",
+                      file=sys.stderr)
     from server.database.core import analyze, get_engine
 
     analyze(get_engine())  # a year of rows just arrived: SQLite's planner needs to know
@@ -118,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create the demo district: 6 streets, 36 communities, 288 grids, users")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if the demo district exists")
     demo.add_argument("--days", type=int, default=365, metavar="N",
-                      help="days of synthetic events and visits to generate (0: none)")
+                      help="days of history to generate (0: none): events, visits, device status, "
+                           "rentals and tenants, card events, trainings, weekly reports")
     demo.set_defaults(func=_demo)
 
     setup_cmd.add_parser(sub)

@@ -17,10 +17,9 @@ from server.config import Settings
 from server.database.core import get_sessionmaker
 from server.database.types import utcnow
 from server.devices import runner
-from server.devices.fleet import register_fleet
+from server.devices.fleet import DEMO_PREFIX, register_fleet
 
 log = logging.getLogger(__name__)
-DEMO_PREFIX = "DEMO"
 
 
 @dataclass

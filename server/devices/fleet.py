@@ -17,6 +17,8 @@ from server.devices.service import new_device
 from server.geometry import to_shapely
 from server.grids.models import Grid
 
+DEMO_PREFIX = "DEMO"  # the demo's devices: `gridops demo` registers them, the embedded simulator animates them
+
 
 def register_fleet(*, db_session: Session, count: int, prefix: str = "SIM", interval_s: int = 60,
                    now: datetime, seed: int = 2026) -> int:
@@ -38,7 +40,7 @@ def register_fleet(*, db_session: Session, count: int, prefix: str = "SIM", inte
     grid_ids = placement.grid_ids(db_session, points)
     for (code, kind), point, grid_id in zip(missing, points, grid_ids, strict=True):
         device_in = DeviceCreate(code=code, name=f"模拟{KIND_LABELS_ZH[kind]}{code[-6:]}", kind=kind,
-                                 heartbeat_interval_s=interval_s, owner_unit="模拟设备")
+                                 heartbeat_interval_s=interval_s, owner_unit="模拟设备", installed_at=now)
         db_session.add(new_device(device_in, None, point, grid_id, now))
     db_session.flush()
     return len(missing)

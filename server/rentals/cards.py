@@ -27,9 +27,15 @@ CHUNK = 20_000
 ACTIVE = (TenantStatus.pending.value, TenantStatus.registered.value, TenantStatus.deregistration_candidate.value)
 
 
-def _tenant_by_card(db_session: Session, rental_id: int, card_no: str) -> Tenant | None:
-    return db_session.scalar(select(Tenant).where(Tenant.rental_id == rental_id, Tenant.card_no == card_no,
-                                                  Tenant.status.in_(ACTIVE)).order_by(Tenant.id.desc()))
+Holders = dict[tuple[int, str], Tenant]
+
+
+def _holders(db_session: Session, rental_ids: set[int]) -> Holders:
+    """The active tenant holding each card at these rentals (the newest, if a card was reissued): loaded
+    once per chunk, because a query per event made a year of a building's swipes take minutes."""
+    tenants = db_session.scalars(select(Tenant).where(Tenant.rental_id.in_(rental_ids), Tenant.card_no.is_not(None),
+                                                      Tenant.status.in_(ACTIVE)).order_by(Tenant.id))
+    return {(t.rental_id, t.card_no): t for t in tenants if t.card_no is not None}
 
 
 def _candidate(db_session: Session, tenant: Tenant, source: str, at: datetime) -> bool:
@@ -41,14 +47,16 @@ def _candidate(db_session: Session, tenant: Tenant, source: str, at: datetime) -
     return True
 
 
-def _apply(db_session: Session, rental_id: int, ts: datetime, card_no: str, action: str, report: dict[str, int],
-           now: datetime) -> None:
-    tenant = _tenant_by_card(db_session, rental_id, card_no)
+def _apply(db_session: Session, holders: Holders, rental_id: int, ts: datetime, card_no: str, action: str,
+           report: dict[str, int], now: datetime) -> None:
+    """Nothing here makes a tenant inactive, so `holders` stays true through a chunk once new ones are added."""
+    tenant = holders.get((rental_id, card_no))
     if action == "issued" and tenant is None:
         tenant = Tenant(rental_id=rental_id, card_no=card_no, status=TenantStatus.pending.value, source="card",
                         moved_in_at=ts, created_at=now)
         db_session.add(tenant)
         db_session.flush()
+        holders[rental_id, card_no] = tenant
         db_session.add(TenantRecord(tenant_id=tenant.id, kind="registration", status="pending", source="card_issued",
                                     occurred_at=ts))
         report["registrations"] += 1
@@ -87,9 +95,10 @@ def sync_cards(*, db_session: Session, no_entry_days: int, now: datetime) -> Car
         db_session.add(cursor)
     report = {"events": 0, "registrations": 0, "deregistrations": 0}
     while rows := _events(db_session, cursor.last_event_id):
+        holders = _holders(db_session, {r.rental_id for r in rows if r.rental_id is not None})
         for event_id, ts, card_no, action, rental_id in rows:
             if rental_id is not None:
-                _apply(db_session, rental_id, ts, card_no, action, report, now)
+                _apply(db_session, holders, rental_id, ts, card_no, action, report, now)
             cursor.last_event_id = event_id
         report["events"] += len(rows)
         db_session.flush()
