@@ -24,7 +24,7 @@ from server.auth.schemas import UserCreate
 from server.auth.security import hash_password
 from server.config import get_settings
 from server.demo_devices import load_devices
-from server.demo_operations import load_operations
+from server.demo_operations import load_app_sessions, load_operations
 from server.demo_rentals import load_rentals, pii_available
 from server.demo_reports import load_reports
 from server.divisions import service as divisions
@@ -132,10 +132,11 @@ def load_demo(db_session: Session) -> dict[str, int]:
 
 
 def load_year(db_session: Session, *, now: datetime, days: int = 365, seed: int = 2026) -> dict[str, dict[str, int]]:
-    """The demo's last `days` up to `now`, in the order the data depends on: events and visits, devices
+    """The demo's last `days` up to `now`, in the order the data depends on: events, visits and the app's sync days, devices
     and their history, rentals with tenants and card events (only with a PII key: GRIDOPS_DEMO or
     GRIDOPS_PII_KEY), then trainings and the Friday reports that read the rest. The caller commits."""
     counts = {"operations": load_operations(db_session, now=now, days=days, seed=seed),
+              "app": load_app_sessions(db_session, now=now, days=days, seed=seed),
               "devices": load_devices(db_session, now=now, days=days, seed=seed)}
     if pii_available():
         counts["rentals"] = load_rentals(db_session, now=now, days=days, seed=seed)

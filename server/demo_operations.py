@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gis.assign import GridIndex
 from gis.codes import community_of_grid, serial_of, street_of
 from gis.crs import CGCS2000
-from server.auth.models import User
+from server.auth.models import AppSession, User
 from server.events.enums import EventState, TimeLimitStep
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.time_limits import calendar, time_limit
@@ -318,3 +318,29 @@ def load_operations(db_session: Session, *, now: datetime, days: int = 365, seed
     _insert(db_session, g.batch)
     return {"events": len(g.batch.events), "event_history": len(g.batch.history),
             "disputes": len(g.batch.disputes), "visits": len(g.batch.visits)}
+
+
+def load_app_sessions(db_session: Session, *, now: datetime, days: int, seed: int = 2026) -> dict[str, int]:
+    """The mobile app's sync days (app_session) of the demo's grid workers: most sync every working
+    day; a few leave the app for a month now and then (the app usage rate's drill-down has names)."""
+    rnd = random.Random(seed + 13)
+    tz = ZoneInfo("Asia/Shanghai")
+    workers = sorted({u.id for u, _ in _workers(db_session)})
+    lapses = {w: {rnd.randrange(12) for _ in range(rnd.choice((0, 0, 0, 0, 0, 0, 1)))} for w in workers}
+    rows = []
+    for midnight in local_midnights(now, days):
+        local = midnight.astimezone(tz)
+        if local.weekday() >= 5:
+            continue
+        for w in workers:
+            if local.month % 12 in lapses[w] or rnd.random() < 0.05:
+                continue
+            first = midnight + timedelta(hours=8, minutes=rnd.uniform(0, 90))
+            last = min(first + timedelta(hours=rnd.uniform(2, 9)), now)
+            if first >= now:
+                continue
+            rows.append({"user_id": w, "day": local.date(), "app_version": "1.0.0", "first_at": first,
+                         "last_at": last, "syncs": rnd.randint(3, 30)})
+    if rows:
+        db_session.execute(insert(AppSession), rows)
+    return {"app_sessions": len(rows)}

@@ -52,6 +52,9 @@ def draft_reason(value: service.IndicatorValue, rows: list[dict[str, Any]]) -> s
         spots = "、".join(f"{g}({count(n)}件)" for g, n in where)
         return (f"{head}：{count(round(missed))}件未按要求办结（共{count(round(value.denominator))}件），"
                 f"主要集中在网格{spots}。")
+    if rows and "未使用月份" in rows[0]:
+        names = "、".join(f"{r['姓名']}({r['未使用月份']})" for r in rows[:3])
+        return f"{head}：{count(len(rows))}名网格员有月份未使用手机APP同步，如{names}。"
     if rows and "网格员" in rows[0]:
         names = "、".join(f"{r['姓名']}({number(r['月均'], value.unit)})" for r in rows[:3])
         return f"{head}：{count(len(rows))}名网格员月均低于{plain(rows[0]['目标'], value.unit)}，如{names}。"
