@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.database.core import Base
@@ -17,14 +17,38 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # Personal data (server.personal_data): the phone encrypted, and its keyed hash to find duplicates.
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     hashed_password: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(32), index=True)
     # district_code: 6-digit GB/T 2260; street_code: 12-digit, for street_admin and workers.
     district_code: Mapped[str | None] = mapped_column(String(6), index=True)
     street_code: Mapped[str | None] = mapped_column(String(12), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    full_time: Mapped[bool | None] = mapped_column(Boolean)  # 专职 / 兼职 as the roster says; None: not stated
+    # An initial or reset password is known to an administrator: until its owner sets their own,
+    # every endpoint but changing it answers 403 password_change_required.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # In every token ("ver"); raised by a password change, a reset or disabling, so older tokens stop.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AdminAction(Base):
+    """What administrators did to accounts (disable, enable, password reset, roster import): who, when,
+    to whom. Never a password, nor a phone."""
+
+    __tablename__ = "admin_action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)  # None: the CLI
+    actor: Mapped[str] = mapped_column(String(64))  # the username, or "cli"
+    action: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    detail: Mapped[str | None] = mapped_column(String(256))
 
 
 class LoginThrottle(Base):

@@ -1,4 +1,4 @@
-"""Users: creation, lookup, password check."""
+"""Users: creation, lookup, password check, password changes and resets, disabling, the admin log."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis.codes import district_of, street_code_problem
-from server.auth import throttle
+from server.auth import passwords, phones, throttle
 from server.auth.enums import Role
-from server.auth.models import User
+from server.auth.models import AdminAction, User
 from server.auth.schemas import UserCreate
 from server.auth.security import decode_token  # noqa: F401  (public: server.deps checks request tokens)
 from server.auth.security import dummy_hash, hash_password, verify_password
@@ -83,21 +83,62 @@ def _check_scope(user_in: UserCreate) -> None:
         )
 
 
-def create(*, db_session: Session, user_in: UserCreate, hashed_password: str | None = None) -> User:
-    """Create a user; a precomputed hash lets bulk loaders (demo) skip bcrypt per user."""
+def check_password(user_in: UserCreate) -> None:
+    """The policy (server.auth.passwords) for a new user's password: 422 with the rule broken."""
+    passwords.check(user_in.password, username=user_in.username, personal=(user_in.full_name, user_in.phone))
+
+
+def normal_phone(value: str | None) -> str | None:
+    """A phone's normal form (server.auth.phones); 422 invalid_phone if it is none."""
+    if value is None or not value.strip():
+        return None
+    if (phone := phones.normalise(value)) is None:
+        raise InvalidInput("invalid phone number: a mobile (11 digits) or a landline with its area code",
+                           "电话号码无效：应为 11 位手机号或带区号的固定电话", code="invalid_phone")
+    return phone
+
+
+def get_by_phone(*, db_session: Session, phone: str) -> User | None:
+    return db_session.scalars(select(User).where(User.phone_hash == phones.hash_phone(phone)).limit(1)).first()
+
+
+def create(*, db_session: Session, user_in: UserCreate, hashed_password: str | None = None,
+           must_change_password: bool = False, full_time: bool | None = None, now: datetime | None = None) -> User:
+    """Create a user; a precomputed hash lets bulk loaders (demo, roster) skip bcrypt per user, and
+    callers passing one have checked the policy themselves (the demo's password is public anyway).
+    `must_change_password`: the password was set by someone else (an administrator, a roster)."""
     _check_scope(user_in)
     if get_by_username(db_session=db_session, username=user_in.username):
         raise Conflict(f"username {user_in.username} exists", f"用户名 {user_in.username} 已存在", code="user_exists")
+    phone = normal_phone(user_in.phone)
+    if phone and get_by_phone(db_session=db_session, phone=phone):
+        raise Conflict("another user has this phone number", "该手机号已被其他用户使用", code="phone_exists")
+    if hashed_password is None:
+        check_password(user_in)
     district = user_in.district_code or (district_of(user_in.street_code) if user_in.street_code else None)
+    phone_enc, phone_hash = phones.stored(phone)
     user = User(
         username=user_in.username,
         full_name=user_in.full_name,
-        phone=user_in.phone,
+        phone_enc=phone_enc,
+        phone_hash=phone_hash,
         role=user_in.role.value,
         district_code=district,
         street_code=user_in.street_code,
+        full_time=full_time,
+        must_change_password=must_change_password,
+        password_changed_at=None if must_change_password else now,
         hashed_password=hashed_password or hash_password(user_in.password, rounds=get_settings().bcrypt_rounds),
     )
     db_session.add(user)
     db_session.flush()
     return user
+
+
+def record(*, db_session: Session, actor: User | None, action: str, now: datetime, target: User | None = None,
+           detail: str | None = None) -> None:
+    """One row of the admin log (admin_action), committed with the change it records."""
+    db_session.add(AdminAction(at=now, actor_id=actor.id if actor else None, actor=actor.username if actor else "cli",
+                               action=action, target_id=target.id if target else None,
+                               detail=detail[:256] if detail else None))
+    db_session.flush()

@@ -31,7 +31,8 @@ def _stop_on_signals() -> threading.Event:
 
 def _import(args: argparse.Namespace) -> int:
     from server.database.core import get_sessionmaker
-    from server.devices import imports, sheets
+    from server import sheets
+    from server.devices import imports
 
     sheet = sheets.read(Path(args.path).read_bytes(), args.path)
     with get_sessionmaker()() as db_session:

@@ -14,7 +14,8 @@ from gis.codes import street_of
 from server.auth.enums import Role
 from server.auth.models import User
 from server.deps import CurrentUser, DbSession, Now, require_roles
-from server.devices import imports, placement, rates, service, sheets
+from server import sheets
+from server.devices import imports, placement, rates, service
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
     Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceImportReport,

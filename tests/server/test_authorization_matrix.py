@@ -210,7 +210,7 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
              "points": [{"lon": lon, "lat": lat}]}
     return {
         ("POST", "/api/v1/auth/users"): [("user in the place's street", {"json": {
-            "username": f"new-{n}", "full_name": "新用户", "password": "password123", "role": "grid_worker",
+            "username": f"new-{n}", "full_name": "新用户", "password": factories.PASSWORD, "role": "grid_worker",
             "district_code": p.street[:6], "street_code": p.street}}, None)],
         ("POST", "/api/v1/grids/import"): [("grid in the place's community", {
             "files": {"file": ("g.zip", _grid_zip(p, n % 90), "application/zip")}}, None)],
