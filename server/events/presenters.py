@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
+from server.events import serials
 from server.events.enums import STATE_LABELS_ZH, EventState
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.schemas import Change, DisputeRead, EventRead, HistoryRead
@@ -67,7 +68,7 @@ def _read(e: Event, *, category_name: str, grid_code: str, reporter: str, duplic
           merged_into: str | None, dispute: Dispute | None) -> EventRead:
     state = EventState(e.state)
     return EventRead(
-        uuid=e.uuid, category_code=e.category_code, category_name=category_name,
+        uuid=e.uuid, serial=serials.shown(e.serial), category_code=e.category_code, category_name=category_name,
         description=e.description, address=e.address, lon=e.lon, lat=e.lat, gps_accuracy_m=e.gps_accuracy_m,
         grid_code=grid_code, street_code=e.street_code, reporter=reporter, state=state,
         state_zh=STATE_LABELS_ZH[state], allowed_next=allowed_next(state), reported_at=e.reported_at,
