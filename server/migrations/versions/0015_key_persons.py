@@ -1,7 +1,7 @@
 """key persons (重点人员) and their information updates
 
 Revision ID: 0015_key_persons
-Revises: 0012_accounts
+Revises: 0014_event_serial
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from server.database.types import UTCDateTime
 
 revision = '0015_key_persons'
-down_revision = '0012_accounts'
+down_revision = '0014_event_serial'
 branch_labels = None
 depends_on = None
 
