@@ -25,7 +25,7 @@ from server.auth.security import hash_password
 from server.config import get_settings
 from server.demo_devices import load_devices
 from server.demo_operations import load_app_sessions, load_operations
-from server.demo_rentals import load_rentals, pii_available
+from server.demo_rentals import load_key_persons, load_rentals, pii_available
 from server.demo_reports import load_reports
 from server.divisions import service as divisions
 from server.divisions.models import District
@@ -140,5 +140,6 @@ def load_year(db_session: Session, *, now: datetime, days: int = 365, seed: int 
               "devices": load_devices(db_session, now=now, days=days, seed=seed)}
     if pii_available():
         counts["rentals"] = load_rentals(db_session, now=now, days=days, seed=seed)
+        counts["key_persons"] = load_key_persons(db_session, now=now, days=days, seed=seed)
     counts["reports"] = load_reports(db_session, now=now, days=days, seed=seed)
     return counts

@@ -124,7 +124,7 @@ def _place(rnd: random.Random, kind: DeviceKind, n: int, grids: list[tuple[int, 
         p = geom.representative_point()
         return (p.x, p.y), gid, f"{names[street]}综治中心{KIND_LABELS_ZH[kind]}{n // len(streets) + 1}"
     gid, code, geom = rnd.choice(grids)
-    return point_in(rnd, geom), gid, f"{names[community_of_grid(code)]}{KIND_LABELS_ZH[kind]}{n + 1:03d}"
+    return point_in(rnd, geom), gid, names[community_of_grid(code)] + KIND_LABELS_ZH[kind] + str(n + 1).zfill(3)  # a name, not a code
 
 
 def load_devices(db_session: Session, *, now: datetime, days: int = 365, seed: int = 2026,

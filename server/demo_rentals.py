@@ -18,6 +18,7 @@ Personal data goes through server.rentals.pii (encrypted, keyed hash), never sto
 from __future__ import annotations
 
 import random
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,7 +75,7 @@ def person(rnd: random.Random, at: datetime) -> tuple[str, str, str]:
     """(name, resident ID number, mobile phone) of someone 18–60 years old at `at`."""
     name = rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2, 2))))
     birth = at - timedelta(days=rnd.uniform(18 * 365.25, 60 * 365.25))
-    first17 = f"{rnd.choice(HOME_COUNTIES)}{birth:%Y%m%d}{rnd.randrange(1000):03d}"
+    first17 = rnd.choice(HOME_COUNTIES) + f"{birth:%Y%m%d}" + str(rnd.randrange(1000)).zfill(3)  # an ID number
     phone = f"1{rnd.choice('3578')}{rnd.randrange(10 ** 9):09d}"
     return name, first17 + _check_digit(first17), phone
 
@@ -359,3 +360,55 @@ def _replay(year: Year, events: list[tuple[datetime, int, str, str]], plans: dic
         decisions.apply(day_end)
     s.flush()
     return {"card_events": i, **{f"detections_{k}": v for k, v in sorted(decisions.counts.items())}}
+
+
+KEY_PERSON_MIX = (("mental_health", 30), ("community_correction", 20), ("released_prisoner", 20),
+                  ("drug_user", 15), ("petitioner", 10), ("other", 5))
+
+
+def load_key_persons(db_session: Session, *, now: datetime, days: int = 365, seed: int = 2026) -> dict[str, int]:
+    """The key-person register (重点人员) of the demo: up to three people in most grids, registered before
+    the year, followed up by the grid's worker a little inside their type's interval, now and then late
+    (the info rate lands in the high nineties, and its drill-down has names). Encrypted like tenants."""
+    from server.keypersons import service as keypersons
+    from server.keypersons.models import KeyPerson, KeyPersonUpdate
+    from server.personal_data import encrypt, keyed_hash
+
+    rnd = random.Random(seed + 29)
+    types = keypersons.key_person_types()
+    kinds, weights = zip(*((k, w) for k, w in KEY_PERSON_MIX if k in types), strict=True)
+    start = now - timedelta(days=days)
+    workers = {gid: u for gid, u in db_session.execute(
+        select(GridAssignment.grid_id, GridAssignment.user_id).where(GridAssignment.valid_to.is_(None)))}
+    grids = list(db_session.execute(select(Grid.id, Grid.code).where(Grid.retired_at.is_(None)).order_by(Grid.code)))
+    registrar = db_session.scalar(select(User.id).where(User.role == "district_admin").order_by(User.id))
+    persons, updates = [], []
+    next_id = (db_session.scalar(select(func.max(KeyPerson.id))) or 0) + 1
+    for gid, _code in grids:
+        if gid not in workers:
+            continue
+        for _ in range(rnd.choice((0, 1, 1, 2, 2, 3))):
+            kind = rnd.choices(kinds, weights)[0]
+            registered = start - timedelta(days=rnd.uniform(10, 400))
+            name, number, phone = person(rnd, registered)
+            persons.append({"id": next_id, "type_code": kind, "name_enc": encrypt(name), "id_type": "resident_id",
+                            "id_number_enc": encrypt(number), "id_hash": keyed_hash(number),
+                            "phone_enc": encrypt(phone), "address_enc": encrypt(f"{_code[-3:]}号楼{rnd.randint(1, 30)}01"),
+                            "grid_id": gid, "rental_id": None, "registered_at": registered,
+                            "registered_by": registrar, "removed_at": None, "removed_reason": None})
+            interval = types[kind].interval_days
+            at = registered
+            while True:
+                at += timedelta(days=interval * (rnd.uniform(1.0, 1.4) if rnd.random() < 0.04 else rnd.uniform(0.5, 0.95)))
+                if at >= now:
+                    break
+                updates.append({"uuid": str(uuid.UUID(int=rnd.getrandbits(128))), "key_person_id": next_id,
+                                "visit_id": None, "actor_id": workers[gid], "at": at,
+                                "note_enc": encrypt(rnd.choice(("情况稳定", "按时服药，家属监护到位", "已按要求报到",
+                                                                "近期无异常", "就业情况已更新"))),
+                                "created_at": at})
+            next_id += 1
+    _insert(db_session, KeyPerson, persons)
+    _insert(db_session, KeyPersonUpdate, updates)
+    _advance_sequences(db_session, ("key_person", "key_person_update"))
+    return {"key_persons": len(persons), "updates": len(updates)}

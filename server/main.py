@@ -25,6 +25,7 @@ from server.headers import SecurityHeaders
 from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
+from server.keypersons.views import router as keypersons_router
 from server.indicators.views import router as indicators_router
 from server.keys import enforce as enforce_keys
 from server.openapi import ERROR_RESPONSES
@@ -134,6 +135,7 @@ def create_app() -> FastAPI:
     api.include_router(visits_router)
     api.include_router(devices_router)
     api.include_router(rentals_router)
+    api.include_router(keypersons_router)
     api.include_router(indicators_router)
     api.include_router(reports_router)
 

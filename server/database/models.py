@@ -9,3 +9,4 @@ from server.visits.models import Visit  # noqa: F401
 from server.devices.models import CardEvent, DeadLetter, Device, DeviceAlarm, DeviceMaintenance, DeviceState, DeviceStatusInterval, DoorEvent  # noqa: F401
 from server.reports.models import Training, WeeklyReport  # noqa: F401
 from server.rentals.models import CardCursor, PiiAccess, Rental, RentalAccessController, Tenant, TenantRecord  # noqa: F401
+from server.keypersons.models import KeyPerson, KeyPersonUpdate  # noqa: F401

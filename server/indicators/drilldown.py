@@ -7,6 +7,7 @@ the drafted deviation reasons show the same thing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from server.events.enums import SATISFIED, STATE_LABELS_ZH, EventState
 from server.events.models import Event, EventCategory
 from server.grids.models import Grid, GridAssignment
 from devices.codes import DeviceKind
-from server.indicators import app_queries, device_queries
+from server.indicators import app_queries, device_queries, keyperson_queries
 from server.indicators import event_queries as q
 from server.indicators.periods import Period, Scope
 from server.visits.models import Visit
@@ -109,4 +110,5 @@ REGISTRY: dict[str, Callable[[Session, Scope, Period, datetime, int], Rows]] = {
     "link_online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now, DeviceKind.link, n),
     "terminal_online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now,
                                                                                      DeviceKind.terminal, n),
+    **{code: partial(keyperson_queries.behind, which=code) for code in keyperson_queries.CODES},
 }

@@ -21,7 +21,7 @@ from server.divisions.models import Community, Street
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.grids.models import Grid
 from devices.codes import DeviceKind
-from server.indicators import device_queries
+from server.indicators import device_queries, keyperson_queries
 from server.indicators import event_queries as q
 from server.indicators import app_queries, rental_queries, report_queries
 from server.indicators.periods import Period, Scope
@@ -42,6 +42,7 @@ MANY: dict[str, Many] = {
     "trainings_held": lambda s, scs, p, now: report_queries.trainings_held(s, scs, p),
     "weekly_reports_produced": lambda s, scs, p, now: report_queries.weekly_reports_produced(s, scs, p),
     "app_usage_rate": app_queries.app_usage_rates,
+    **{code: partial(keyperson_queries.rates, which=code) for code in keyperson_queries.CODES},
 }
 COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY)
 

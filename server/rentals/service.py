@@ -16,6 +16,8 @@ from server.rentals import pii
 from server.rentals.models import PiiAccess, PiiImport, Rental, RentalAccessController, Tenant, TenantRecord
 # Public: the rental rates (纳管率, 登记率, 注销率) are the rentals domain's definitions; indicators sum them.
 from server.rentals.rates import rental_rates  # noqa: F401
+# shared with the key-person register (a domain above): one validation, mask and audit rule for personal data
+from server.rentals.pii import audit_read, check_id, check_phone, mask_id, mask_name, mask_phone  # noqa: F401
 from server.rentals.schemas import RentalCreate, TenantCreate, TenantStatus
 from server.rentals.scope import rentals_query
 from server.territory import territory

@@ -36,6 +36,8 @@ from server.events import service as events
 from server.events.schemas import EventCreate
 from server.grids import service as grids
 from server.photos import service as photos
+from server.keypersons import service as keypersons
+from server.keypersons.schemas import KeyPersonCreate
 from server.rentals import cards, pii
 from server.rentals import service as rentals
 from server.rentals.models import Tenant, TenantRecord
@@ -117,6 +119,7 @@ class Place:
     tenant: int = 0
     pending_tenant: int = 0
     record: int = 0
+    key_person: int = 0
     markers: list[str] = field(default_factory=list)
 
 
@@ -190,8 +193,11 @@ def _place(db_session: Session, tag: str, worker: User) -> Place:
     p.tenant = tenant.id
     db_session.add(CardEvent(device_id=door.id, ts=NOW - timedelta(days=1), seq=ord(tag), card_no=f"card-new-{tag}",
                              action="issued"))
+    person = keypersons.register(db_session=db_session, user=worker, now=NOW, data=KeyPersonCreate(
+        type_code="mental_health", name=f"重点{tag}", grid_code=code, address=f"重点KP{tag}" + "号" * 8))
+    p.key_person = person.id  # the masked address still shows its first half: the marker
     p.markers = [code, p.event, p.visit, *p.photos, p.device, f"addr-rental-{tag}", f"card-reg-{tag}",
-                 f"card-new-{tag}", worker.username, f"事件{tag}", f"走访{tag}"]
+                 f"card-new-{tag}", worker.username, f"事件{tag}", f"走访{tag}", f"重点KP{tag}"]
     return p
 
 

@@ -50,6 +50,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/rentals/sync-cards"): "the card-sync job over every controller (cron's), district_admin only",
     ("POST", "/api/v1/app/sessions"): "records the caller's own use of the mobile app: names no record",
     ("POST", "/api/v1/auth/password"): "the caller's own password, given the current one: names no record",
+    ("GET", "/api/v1/key-persons/types"): "the key-person type catalogue, the same for every district",
 }
 # Users without a territory: one per role string (malformed codes are test_territory's, through every
 # list and every role-gated route).
@@ -102,7 +103,7 @@ def ids(world: tw.World, place: str, kind: str) -> list[tuple[str, str]]:
         "tenant": [("registered tenant", str(p.tenant)), ("pending tenant", str(p.pending_tenant))],
         "photo": [("event photo", p.photos[0]), ("visit photo", p.photos[1])],
         "indicator": [("", "closure_rate")], "user": [("the place's worker", str(p.worker.id))],
-        "community": [("", p.grid[:12])],
+        "community": [("", p.grid[:12])], "key_person": [("", str(p.key_person))],
     }[kind]
 
 
@@ -110,12 +111,12 @@ ABSENT = {"grid": lambda v: v[:12] + "099", "event": lambda v: str(uuid.UUID(int
           "visit": lambda v: str(uuid.UUID(int=2)), "device": lambda v: "DOOR-Z", "rental": lambda v: "999999",
           "tenant": lambda v: "999999", "record": lambda v: "999999", "report": lambda v: "999999",
           "photo": lambda v: "f" * 64, "indicator": lambda v: v, "user": lambda v: "999999",
-          "community": lambda v: v[:9] + "099"}
+          "community": lambda v: v[:9] + "099", "key_person": lambda v: "999999"}
 
 
 def kind_of(path: str, param: str) -> str:
     by_name = {"sha256": "photo", "rental_id": "rental", "tenant_id": "tenant", "record_id": "record",
-               "report_id": "report", "user_id": "user"}
+               "report_id": "report", "user_id": "user", "person_id": "key_person"}
     by_prefix = {("code", "/api/v1/grids/"): "grid", ("code", "/api/v1/devices/"): "device",
                  ("code", "/api/v1/indicators/"): "indicator", ("uuid", "/api/v1/events/"): "event",
                  ("code", "/api/v1/communities/"): "community",
@@ -161,6 +162,9 @@ BODIES: dict[tuple[str, str], Callable[[tw.World, str, str], dict[str, Any]]] = 
     ("POST", "/api/v1/rentals/{rental_id}/access-controllers"): lambda w, p, a: {"json": {"device_code": "DOOR-A"}},
     ("POST", "/api/v1/rentals/{rental_id}/tenants"): tenant_body,
     ("POST", "/api/v1/rentals/tenants/{tenant_id}/register"): tenant_body,
+    ("POST", "/api/v1/key-persons/{person_id}/updates"): lambda w, p, a: {
+        "json": {"uuid": str(uuid.uuid4()), "at": _at(-1), "note": "走访"}},
+    ("POST", "/api/v1/key-persons/{person_id}/remove"): lambda w, p, a: {"json": {"reason": "迁出"}},
 }
 # Query parameters: every request of the route, or per place for filters naming foreign records.
 QUERY: dict[str, dict[str, str]] = {
@@ -186,6 +190,7 @@ FILTERS: dict[str, Callable[[tw.Place], list[dict[str, str]]]] = {
     "/api/v1/rentals/tenants": lambda p: [{"rental_id": str(p.rental)}],
     "/api/v1/visits": lambda p: [{"worker": p.worker.username}],
     "/api/v1/communities": lambda p: [{"street_code": p.street}],
+    "/api/v1/key-persons": lambda p: [{"grid_code": p.grid}, {"removed": "true"}],
 }
 
 
@@ -258,6 +263,12 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
             "code": f"{p.grid[:9]}{50 + n % 40:03d}", "name": "新社区"}}, None)],
         ("POST", "/api/v1/trainings"): [("training of the place's street", {"json": {
             "title": "培训", "held_at": _at(-5), "attendees": 3, "street_code": p.street}}, None)],
+        ("POST", "/api/v1/key-persons"): [
+            ("key person in the place's grid", {"json": {"type_code": "other", "name": "新人", "grid_code": p.grid}},
+             None),
+            ("key person at the place's rental", {"json": {"type_code": "other", "name": "新人",
+                                                           "rental_id": p.rental}},
+             {"json": {"type_code": "other", "name": "新人", "rental_id": 999999}})],
     }
 
 
@@ -286,6 +297,10 @@ def references(world: tw.World, place: str, actor: str) -> list[tuple[str, str, 
          {"json": {"lon": lon, "lat": lat}}, None),
         ("POST", "/api/v1/grids/{code}/retire", f"/api/v1/grids/{own.grid}/retire", "own grid replaced by the place's",
          {"json": {"replaced_by_code": p.grid}}, {"json": {"replaced_by_code": p.grid[:12] + "099"}}),
+        ("POST", "/api/v1/key-persons/{person_id}/updates", f"/api/v1/key-persons/{own.key_person}/updates",
+         "the place's visit on an update of own key person",
+         {"json": {"uuid": str(uuid.uuid4()), "at": _at(-1), "visit_uuid": p.visit}},
+         {"json": {"uuid": str(uuid.uuid4()), "at": _at(-1), "visit_uuid": str(uuid.UUID(int=2))}}),
     ]
 
 

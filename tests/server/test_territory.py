@@ -96,6 +96,7 @@ NOT_LISTS = {
     "/api/v1/auth/me": "the caller's own user",
     "/api/v1/events/categories": "the category catalogue, the same for every district",
     "/api/v1/events/time-limits": "the time-limit catalogue, the same for every district",
+    "/api/v1/key-persons/types": "the key-person type catalogue, the same for every district",
 }
 # Query parameters for list endpoints that need some (each dict is one request).
 _INDICATOR_SCOPES = ["district:440112", "street:440112001", "community:440112001001", "grid:440112001001001"]
@@ -209,7 +210,7 @@ def test_the_same_lists_show_records_to_their_district(client, app, world: tw.Wo
 
 DUMMY = {"code": "440112001001001", "uuid": str(uuid.uuid4()), "sha256": "0" * 64, "rental_id": "1",
          "tenant_id": "1", "record_id": "1", "report_id": "1", "category_code": "sanitation", "step": "accept",
-         "user_id": "1"}
+         "user_id": "1", "person_id": "1"}
 
 
 def test_role_gated_endpoints_refuse_users_without_a_territory(client, app, world: tw.World) -> None:  # type: ignore[no-untyped-def]
