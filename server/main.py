@@ -24,7 +24,7 @@ from server.headers import SecurityHeaders
 from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
-from server.indicators.views import router as indicators_router
+from server.indicators.views import grid_card_router, router as indicators_router
 from server.keys import enforce as enforce_keys
 from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
@@ -129,6 +129,7 @@ def create_app() -> FastAPI:
     api.include_router(devices_router)
     api.include_router(rentals_router)
     api.include_router(indicators_router)
+    api.include_router(grid_card_router)
     api.include_router(reports_router)
 
     app.include_router(api)

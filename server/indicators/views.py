@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from server.deps import CurrentUser, DbSession, Now
 from server.errors import NotFound
-from server.indicators import drilldown, service
-from server.indicators.periods import parse_period, parse_scope
-from server.indicators.schemas import Drilldown, IndicatorAreas, IndicatorValueRead
+from server.indicators import card, drilldown, service
+from server.indicators.periods import TZ, parse_period, parse_scope
+from server.indicators.schemas import Drilldown, GridCard, IndicatorAreas, IndicatorValueRead
 
 router = APIRouter(prefix="/indicators", tags=["indicators"])
+grid_card_router = APIRouter(prefix="/grids", tags=["grids"])  # reads every domain: it lives with indicators
 ScopeQ = Annotated[str, Query(description="district:440112, street:440112001, community:…, grid:…")]
 PeriodQ = Annotated[str, Query(description="2026, 2026-Q3, 2026-11, 2026-W47, 2026-01-01..2026-03-31")]
 
@@ -67,3 +68,15 @@ def drill(db_session: DbSession, user: CurrentUser, now: Now, code: str, scope: 
         raise NotFound(f"no drill-down for {code}", f"指标 {code} 无明细", code="no_drilldown")
     rows = drilldown.REGISTRY[code](db_session, sc, pe, now, limit)
     return {"code": code, "scope": str(sc), "period": pe.label, "rows": rows, "count": len(rows)}
+
+
+@grid_card_router.get("/{code}/card", response_model=GridCard)
+def grid_card(db_session: DbSession, user: CurrentUser, now: Now, code: str,
+              period: Annotated[str | None, Query(max_length=32, description="the indicators' period: 2026-11, "
+                                                  "2026-Q4, 2026 …; default this month (Asia/Shanghai)")] = None
+              ) -> GridCard:
+    """The map's card for one grid in one request: the grid and its community and street, the workers
+    assigned now, open / warned / overdue events, devices by status, and the indicators the catalogue
+    defines for grids with their targets. A grid outside your territory is 404, as GET /grids/{code}."""
+    pe = parse_period(period or f"{now.astimezone(TZ):%Y-%m}")
+    return card.grid_card(db_session=db_session, user=user, code=code, period=pe, now=now)
