@@ -85,13 +85,16 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 MB = 1 << 20
+DECLARATION_MAX_MB = 10  # a declaration workbook is a few dozen KB
 
 
 def upload_limits(settings: Settings) -> dict[str, int]:
     """The only routes whose bodies may exceed `max_body_mb`; a photo's form adds a little to the photo."""
     return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
-            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
+            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB,
+            f"{API_PREFIX}/indicators/self-evaluation": DECLARATION_MAX_MB * MB,
+            f"{API_PREFIX}/indicators/monitoring": DECLARATION_MAX_MB * MB}
 
 
 def create_app() -> FastAPI:
