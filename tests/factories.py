@@ -117,4 +117,4 @@ def device_status(db_session: Session, device: Any, status: str, at: datetime) -
     batch.transition(device.id, Transition(status=status, at=at, reason="status", previous=device.state.status,
                                            previous_since=device.state.status_since))
     write(db_session, batch)
-    db_session.expire_all()
+    db_session.expire(device.state)  # written past the ORM: read again when next asked
