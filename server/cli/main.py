@@ -55,7 +55,10 @@ def _demo(args: argparse.Namespace) -> int:
             from server.database.types import utcnow
             from server.demo_operations import load_operations
 
+            from server.events import service as events
+
             ops = load_operations(db_session, now=utcnow(), days=args.days)
+            events.backfill_serials(db_session)  # bulk-inserted events numbered (2026-000123) in order reported
             db_session.commit()
             print(f"operations for the last {args.days} days: " + ", ".join(f"{v} {k}" for k, v in ops.items()))
     from server.database.core import analyze, get_engine

@@ -91,6 +91,8 @@ class HistoryRead(BaseModel):
 
 class EventRead(BaseModel):
     uuid: str
+    serial: str = Field(description="the event number people say on the phone: year reported and a number per "
+                                    "district and year (2026-000123); empty only for bulk-loaded rows not numbered yet")
     category_code: str
     category_name: str
     description: str
