@@ -39,7 +39,7 @@ def test_self_evaluation_is_the_clis_table(client, world, db_session, tmp_path) 
     cli = tmp_path / "cli.xlsx"
     tables.self_evaluation(
         db_session=db_session, declaration=read_declaration(SEED_003, sheet=SHEET), scope=parse_scope("district:440112"),
-        year=2026, out=cli, now=NOW, budget=tables.budget_of(100, 80), unit_name="黄埔区综治中心")
+        year=2026, out=cli, now=NOW, budget=tables.budget_of(100.0, 80.0), unit_name="黄埔区综治中心")  # floats, as argparse gives
     got = _cells(r.content)
     assert got == _cells(cli)
     assert "绩效自评表" in got and any(name.startswith("明细") for name in got)  # a missed target has its records
