@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
-from server.cli import devices_cmd, secrets_cmd
+from server.cli import devices_cmd, divisions_cmd, secrets_cmd, setup_cmd
+from server.cli import users_cmd
 from server.cli.common import keys_refused
 from server.config import get_settings
 
@@ -114,12 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="days of synthetic events and visits to generate (0: none)")
     demo.set_defaults(func=_demo)
 
+    setup_cmd.add_parser(sub)
+    divisions_cmd.add_parser(sub)
     grids_cmd.add_parser(sub)
     devices_cmd.add_parser(sub)
     devices_cmd.add_rentals_parser(sub)
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
     secrets_cmd.add_parser(sub)
+    users_cmd.add_parser(sub)
     return parser
 
 

@@ -82,6 +82,7 @@ class Event(Base):
     lat: Mapped[float] = mapped_column(Float)
     source_datum: Mapped[str] = mapped_column(String(16))
     gps_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    location_mock: Mapped[bool | None] = mapped_column(Boolean)  # the phone said: a mock location provider
     reporter_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
     street_code: Mapped[str] = mapped_column(String(12))
@@ -115,7 +116,7 @@ class EventHistory(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # create | transition | warning | overdue | merge | dispute
+    kind: Mapped[str] = mapped_column(String(16))  # create | transition | warning | overdue | merge | dispute | photos
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -70,6 +70,7 @@ def _read(e: Event, *, category_name: str, grid_code: str, reporter: str, duplic
     return EventRead(
         uuid=e.uuid, serial=serials.shown(e.serial), category_code=e.category_code, category_name=category_name,
         description=e.description, address=e.address, lon=e.lon, lat=e.lat, gps_accuracy_m=e.gps_accuracy_m,
+        location_mock=e.location_mock,
         grid_code=grid_code, street_code=e.street_code, reporter=reporter, state=state,
         state_zh=STATE_LABELS_ZH[state], allowed_next=allowed_next(state), reported_at=e.reported_at,
         created_at=e.created_at, updated_at=e.updated_at, due_at=e.due_at, closure_due_at=e.closure_due_at,

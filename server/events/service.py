@@ -64,7 +64,8 @@ def _existing(db_session: Session, uuid: str, request_hash: str, reporter: User)
 
 def create(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> tuple[Event, bool]:
     """(event, created). A retry with the same uuid and body returns the first event."""
-    request_hash = fingerprint(data)
+    request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
+                                               else set()))  # the hashes of reports from before the flag hold
     uuid = str(data.uuid)
     if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return found, False
@@ -83,7 +84,8 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     event = Event(
         uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
         address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,
-        source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m, reporter_id=reporter.id,
+        source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m,
+        location_mock=data.location_mock, reporter_id=reporter.id,
         grid_id=grid.id, street_code=street_of(grid.code), state=EventState.reported.value,
         reported_at=data.reported_at, created_at=now, updated_at=now, photos=list(data.photos),
         due_at=time_limits.due(db_session=db_session, category_code=category.code, step=TimeLimitStep.accept,

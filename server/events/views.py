@@ -18,7 +18,8 @@ from server.events.enums import EventState, TimeLimitStep
 from server.events.presenters import change, event_read, event_reads
 from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
-    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TimeLimitIn,
+    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventPhotosIn, EventRead,
+    TimeLimitIn,
     TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
@@ -109,7 +110,7 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
     already closed (get_current_user); each poll opens its own (server.sse)."""
     start = resume_from(cursor, last_event_id)
     assert start is not None
-    return sse_response(request, user_poll(scope, user.id, _changes), start, seconds=seconds, every=poll,
+    return sse_response(request, user_poll(scope, user, _changes), start, seconds=seconds, every=poll,
                         comment="gridops event feed")
 
 
@@ -162,6 +163,16 @@ def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionI
     event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
     actions.apply(db_session=db_session, event=event, body=body, actor=user, idempotency_key=idempotency_key,
                   now=now)
+    db_session.commit()
+    return event_read(db_session, event, history=True)
+
+
+@router.post("/{uuid}/photos", response_model=EventRead)
+def attach_photos(db_session: DbSession, user: Writer, uuid: str, body: EventPhotosIn, now: Now) -> EventRead:
+    """Report photos uploaded after the event was sent (the app never holds an event back for a
+    large photo on a weak network): the reporter adds them; a retry adds nothing twice."""
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
+    actions.attach_photos(db_session=db_session, event=event, keys=body.photos, actor=user, now=now)
     db_session.commit()
     return event_read(db_session, event, history=True)
 

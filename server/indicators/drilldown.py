@@ -21,7 +21,7 @@ from server.events.enums import SATISFIED, STATE_LABELS_ZH, EventState
 from server.events.models import Event, EventCategory
 from server.grids.models import Grid, GridAssignment
 from devices.codes import DeviceKind
-from server.indicators import device_queries
+from server.indicators import app_queries, device_queries
 from server.indicators import event_queries as q
 from server.indicators.periods import Period, Scope
 from server.visits.models import Visit
@@ -104,6 +104,7 @@ REGISTRY: dict[str, Callable[[Session, Scope, Period, datetime, int], Rows]] = {
     "satisfaction": dissatisfied,
     "visits_per_worker_month": low_visits,
     "reports_per_worker_month": low_reports,
+    "app_usage_rate": app_queries.not_using,
     "online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now, DeviceKind.camera, n),
     "link_online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now, DeviceKind.link, n),
     "terminal_online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now,

@@ -23,7 +23,7 @@ from server.grids.models import Grid
 from devices.codes import DeviceKind
 from server.indicators import device_queries
 from server.indicators import event_queries as q
-from server.indicators import rental_queries, report_queries
+from server.indicators import app_queries, rental_queries, report_queries
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 from server.territory import territory
@@ -41,6 +41,7 @@ MANY: dict[str, Many] = {
     **{code: partial(rental_queries.rates, which=code) for code in rental_queries.CODES},
     "trainings_held": lambda s, scs, p, now: report_queries.trainings_held(s, scs, p),
     "weekly_reports_produced": lambda s, scs, p, now: report_queries.weekly_reports_produced(s, scs, p),
+    "app_usage_rate": app_queries.app_usage_rates,
 }
 COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY)
 

@@ -81,7 +81,7 @@ def test_reads_and_login_do_not_wait_for_a_writer(fresh_db_url: str, live_server
                      lambda: c.get("/api/v1/events/export", params={"format": "csv"}, headers=h),
                      lambda: c.get("/api/v1/auth/me", headers=h),
                      lambda: c.post("/api/v1/auth/token", data={"username": admin.username,
-                                                                "password": "password123"})):
+                                                                "password": factories.PASSWORD})):
             r, took = _timed(call)
             assert r.status_code == 200, (r.request.url, r.text)
             assert took < NO_WAIT_S, (r.request.url, took)

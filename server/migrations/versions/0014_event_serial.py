@@ -1,7 +1,7 @@
 """event serial: a number people can say on the phone ("2026-000123"), per district and year
 
 Revision ID: 0014_event_serial
-Revises: 0009_time_limit_policy
+Revises: 0013_golive
 Create Date: 2026-12-01
 
 Adds event.serial (unique index; stored with the district, "440112-2026-000123") and the counter
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014_event_serial'
-down_revision = '0009_time_limit_policy'
+down_revision = '0013_golive'
 branch_labels = None
 depends_on = None
 
