@@ -26,7 +26,7 @@ from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
 from server.keypersons.views import router as keypersons_router
-from server.indicators.views import router as indicators_router
+from server.indicators.views import grid_card_router, router as indicators_router
 from server.keys import enforce as enforce_keys
 from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
@@ -87,6 +87,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 MB = 1 << 20
+DECLARATION_MAX_MB = 10  # a declaration workbook is a few dozen KB
 
 
 def upload_limits(settings: Settings) -> dict[str, int]:
@@ -95,7 +96,9 @@ def upload_limits(settings: Settings) -> dict[str, int]:
             f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/users/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/rentals/import": settings.max_upload_mb * MB,
-            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
+            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB,
+            f"{API_PREFIX}/indicators/self-evaluation": DECLARATION_MAX_MB * MB,
+            f"{API_PREFIX}/indicators/monitoring": DECLARATION_MAX_MB * MB}
 
 
 def create_app() -> FastAPI:
@@ -137,6 +140,7 @@ def create_app() -> FastAPI:
     api.include_router(rentals_router)
     api.include_router(keypersons_router)
     api.include_router(indicators_router)
+    api.include_router(grid_card_router)
     api.include_router(reports_router)
 
     app.include_router(api)

@@ -71,11 +71,9 @@ def _declaration(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _budget(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from metrics.budget import BudgetExecution
+    from server.indicators.tables import budget_of
 
-    if args.budget is None and args.executed is None:
-        return None
-    return BudgetExecution(budget_wan=args.budget, executed_wan=args.executed)
+    return budget_of(args.budget, args.executed)
 
 
 def _warn(declaration, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
@@ -90,18 +88,18 @@ def _warn(declaration, args: argparse.Namespace) -> None:  # type: ignore[no-unt
 
 def _self_eval(args: argparse.Namespace) -> int:
     from metrics.declaration import write_mapping
-    from metrics.self_evaluation import evaluate, write_self_evaluation
+    from metrics.self_evaluation import evaluate
     from server.database.core import get_sessionmaker
     from server.database.types import utcnow
-    from server.indicators.evaluation import actual_values
-    from server.indicators.periods import parse_period, parse_scope
+    from server.indicators import tables
+    from server.indicators.periods import parse_scope
 
     declaration = _declaration(args)
     with get_sessionmaker()() as db_session:
-        actuals = actual_values(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
-                                period=parse_period(str(args.year)), now=utcnow())
-    out = write_self_evaluation(args.output, declaration, actuals, year=args.year, budget=_budget(args),
-                                unit_name=args.unit_name)
+        actuals = tables.self_evaluation(db_session=db_session, declaration=declaration,
+                                         scope=parse_scope(args.scope), year=args.year, out=Path(args.output),
+                                         now=utcnow(), budget=_budget(args), unit_name=args.unit_name)
+    out = Path(args.output)
     _warn(declaration, args)
     evaluated = evaluate(declaration, actuals)
     computed = sum(1 for e in evaluated if e.achieved is not None)
@@ -116,18 +114,16 @@ def _self_eval(args: argparse.Namespace) -> int:
 
 
 def _monitoring(args: argparse.Namespace) -> int:
-    from metrics.monitoring import write_monitoring
     from server.database.core import get_sessionmaker
     from server.database.types import utcnow
-    from server.indicators.evaluation import quarterly_progress
+    from server.indicators import tables
     from server.indicators.periods import parse_scope
 
     declaration = _declaration(args)
     with get_sessionmaker()() as db_session:
-        progress = quarterly_progress(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
-                                      year=args.year, now=utcnow())
-    out = write_monitoring(args.output, declaration, progress, quarter=args.quarter, year=args.year,
-                           budget=_budget(args), unit_name=args.unit_name)
+        out = tables.monitoring(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
+                                year=args.year, quarter=args.quarter, out=Path(args.output), now=utcnow(),
+                                budget=_budget(args), unit_name=args.unit_name)
     _warn(declaration, args)
     print(f"{out}: quarterly monitoring to Q{args.quarter} {args.year}")
     return 0

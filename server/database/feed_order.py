@@ -32,6 +32,14 @@ def commit_ordered(feed: type, *parents: type) -> None:
         _LOCK_KEYS[cls] = key
 
 
+def lock_feed(session: Session, feed: type) -> None:
+    """Take `feed`'s lock now, for writers that insert its rows past the ORM (SQLAlchemy Core
+    executemany: the device status intervals the ingester writes), so no before_flush sees them."""
+    key = _LOCK_KEYS[feed]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def _keys_for(objects: Iterable[object]) -> list[int]:
     return sorted({key for obj in objects if (key := _LOCK_KEYS.get(type(obj))) is not None})
 

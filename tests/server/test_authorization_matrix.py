@@ -172,6 +172,7 @@ QUERY: dict[str, dict[str, str]] = {
     "/api/v1/rentals/rates": {"start": "2026-01-01T00:00:00+08:00", "group_by": "grid"},
     "/api/v1/devices/online-rate": {"group_by": "grid"},
     "/api/v1/events/feed": {"seconds": "0"},
+    "/api/v1/devices/feed": {"seconds": "0", "cursor": "0"},
     "/api/v1/events/export": {"format": "csv"},
     "/api/v1/rentals/records": {"status": ""},
     "/api/v1/indicators/areas": {"period": "2026", "level": "grid"},
@@ -228,8 +229,17 @@ def _rental_csv(place: tw.Place, n: int) -> bytes:
     return f"地址,房东姓名,经度,纬度\n新台账出租屋{n}号,李,{lon},{lat}\n".encode("utf-8-sig")
 
 
+DECLARATION = Path(__file__).resolve().parents[1] / "metrics" / "data" / "seed_003.xlsx"
+
+
+def _table(scope: str) -> dict[str, Any]:
+    """The budget office's table of an area, from a real declaration."""
+    return {"data": {"year": "2026", "scope": scope},
+            "files": {"declaration": ("绩效目标表.xlsx", DECLARATION.read_bytes(), "application/octet-stream")}}
+
+
 def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str, str], list[tuple[str, dict, Any]]]:
-    """Routes without path parameters that write: (label, request, request naming nothing) per attempt."""
+    """Routes without path parameters that post: (label, request, request naming nothing) per attempt."""
     p = world.places[place]
     lon, lat = tw.centre(p.cell)
     own = factories.event_body(factories.gk_square(0, 0))
@@ -269,6 +279,9 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
             ("key person at the place's rental", {"json": {"type_code": "other", "name": "新人",
                                                            "rental_id": p.rental}},
              {"json": {"type_code": "other", "name": "新人", "rental_id": 999999}})],
+        **{("POST", f"/api/v1/indicators/{table}"): [
+            (f"table of scope={scope}", _table(scope), _table(absent_scope(scope))) for scope in tw.scopes_of(place)]
+           for table in ("self-evaluation", "monitoring")},
     }
 
 
@@ -373,7 +386,7 @@ def judge(world: tw.World, a: Attempt, r, absent) -> str | None:  # type: ignore
     code = _code(r)
     if code in NOT_REFUSALS:
         return f"not a valid attempt: {r.status_code} {code} {r.text[:200]}"
-    scope = (a.kwargs.get("params") or {}).get("scope", "")
+    scope = (a.kwargs.get("params") or {}).get("scope", "") or (a.kwargs.get("data") or {}).get("scope", "")  # query or form
     uploads = "".join(tw.as_text(f[1]) for f in (a.kwargs.get("files") or {}).values())
     named = a.url + repr(a.kwargs.get("json")) + scope + (scope[7:] + "000" if scope.startswith("street:") else "") \
         + uploads  # what the request itself names may be echoed

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from server.auth.enums import Role
 from server.auth.models import AdminAction, User
 from tests import factories
+from tests.conftest import NOW
 from tests.server.auth.test_roster import GOOD, GRID_A, xlsx
 
 USERS = "/api/v1/users"
@@ -241,18 +242,20 @@ def test_an_open_event_feed_ends_when_its_user_is_disabled_or_reset(db_session, 
     """The live feed reads its user on every poll (GET /events/feed streams up to an hour)."""
     from contextlib import contextmanager
 
-    from server.events.views import _poll
+    from server.events.views import _changes
+    from server.sse import user_poll
 
     @contextmanager
     def scope():  # type: ignore[no-untyped-def]
         yield db_session
 
     worker = factories.user(db_session, Role.grid_worker, username="wkr")
-    assert _poll(scope, worker.id, 0, 0) == []
+    poll = user_poll(scope, worker, _changes)  # as the feed opened with the worker's token
+    assert poll(0, NOW) == []
     worker.token_version = 1  # a reset
-    assert _poll(scope, worker.id, 0, 0) is None
+    assert poll(0, NOW) is None
     worker.is_active = False
-    assert _poll(scope, worker.id, 1, 0) is None
+    assert user_poll(scope, worker, _changes)(0, NOW) is None
 
 
 def test_the_admin_log_is_read_by_the_districts_admin_and_auditor(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
