@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shapely.geometry import Polygon, box
 from sqlalchemy.orm import Session
@@ -103,3 +104,17 @@ def event_world(db_session: Session) -> dict[str, object]:
     for key, g in (("worker_a", a), ("worker_b", b), ("worker_c", c)):
         grids.assign_worker(db_session=db_session, grid=g, worker=users[key], at=since)
     return {"grids": {"A": a, "B": b, "C": c}, "users": users}
+
+
+def device_status(db_session: Session, device: Any, status: str, at: datetime) -> None:
+    """One status change of a device, written as the MQTT ingester's batch writes it (its state row
+    and a status-interval row, the device feed's cursor): what a heartbeat or status message does."""
+    from devices.status import State, Transition
+    from server.devices.ingest_batch import Batch, write
+
+    batch = Batch()
+    batch.touch(device.id, State(status=status, since=at, last_seen_at=at))
+    batch.transition(device.id, Transition(status=status, at=at, reason="status", previous=device.state.status,
+                                           previous_since=device.state.status_since))
+    write(db_session, batch)
+    db_session.expire_all()

@@ -23,7 +23,7 @@ ENTRY_POINTS = {
     "server/deps.py": "get_now: every request's clock, overridable in tests",
     "server/main.py": "the app factory checks the holiday calendar at start-up",
     "server/auth/security.py": "token expiry is checked by PyJWT against the wall clock, so it is issued on it",
-    "server/events/views.py": "the live feed is a long-running entry point: each poll reads the clock",
+    "server/sse.py": "the live feeds are long-running entry points: each poll reads the clock",
     "server/rentals/scheduled.py": "the card-sync timer is a scheduled job",
     "server/devices/embedded.py": "the demo broker's start-up registers the simulated fleet",
     "server/devices/ingester.py": "the MQTT ingester is an entry point: message age, sweeps, lag figures",

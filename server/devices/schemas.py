@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -201,3 +202,47 @@ class OnlineRateRead(BaseModel):
     end: datetime | None
     groups: list[RateRow]
     total: RateRow
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: tuple[float, float] = Field(description="lon, lat in EPSG:4490 (CGCS2000; WGS-84 to the metre)")
+
+
+class DeviceMapProperties(BaseModel):
+    code: str
+    kind: DeviceKind
+    name: str
+    status: DeviceStatus
+    online: bool
+    grid_code: str | None
+
+
+class DeviceMapFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str = Field(description="the device code")
+    geometry: PointGeometry | None = Field(description="null for a device registered without a location")
+    properties: DeviceMapProperties
+
+
+class DeviceFeatureCollection(BaseModel):
+    """Every device in service in the caller's territory (RFC 7946), and where the status feed resumes."""
+
+    type: Literal["FeatureCollection"]
+    features: list[DeviceMapFeature]
+    cursor: int = Field(description="the device feed's cursor when these statuses were read: GET /devices/feed"
+                                    "?cursor=… (or Last-Event-ID) delivers every change after them")
+
+
+class DeviceStatusChange(BaseModel):
+    """One message of GET /devices/feed: a device entered a status at `at`."""
+
+    cursor: int = Field(description="the change's id: resume after it with ?cursor= or Last-Event-ID")
+    code: str
+    kind: DeviceKind
+    status: DeviceStatus
+    online: bool
+    at: datetime = Field(description="when the status began (a time-out: when the device was last due)")
+    lon: float | None
+    lat: float | None
+    grid_code: str | None

@@ -3,26 +3,33 @@ maintenance windows, dead letters and the online rate."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from devices.codes import KIND_LABELS_ZH, DeviceKind
 from gis.codes import street_of
+from server.areas import parse_scope
 from server.auth.enums import Role
 from server.auth.models import User
-from server.deps import CurrentUser, DbSession, Now, require_roles
-from server.devices import imports, placement, rates, service, sheets
+from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
+from server.devices import imports, live, placement, rates, service, sheets
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
-    Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceImportReport,
-    DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead, Located,
-    MaintenanceCreate, MaintenanceRead, OnlineRateRead, RateMode,
+    Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceFeatureCollection,
+    DeviceImportReport, DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead,
+    Located, MaintenanceCreate, MaintenanceRead, OnlineRateRead, RateMode,
 )
-from server.inputs import ApiDatetime, Page, PageSize
-from server.openapi import UPLOAD_RESPONSES
+from server.inputs import MAX_ID, ApiDatetime, Page, PageSize
+from server.openapi import UPLOAD_RESPONSES, file_response
+from server.sse import LastEventId, Message, PollSeconds, Seconds, resume_from, sse_response, user_poll
 from server.territory import ensure_holds
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -82,6 +89,47 @@ def online_rate(
     """Snapshot (share online at `at`, default now) or time-weighted availability over [start, end)."""
     return rates.online_rate(db_session=db_session, user=user, flt=flt, mode=mode, group_by=group_by,
                              now=now, at=at, start=start, end=end)
+
+
+AreaQ = Annotated[str | None, Query(max_length=40, description="only inside this area: district:440112, "
+                                                               "street:440112001, community:…, grid:…")]
+
+
+@router.get("/geojson", response_model=DeviceFeatureCollection)
+def devices_geojson(db_session: DbSession, user: CurrentUser, now: Now, scope: AreaQ = None,
+                    kind: DeviceKind | None = None) -> DeviceFeatureCollection:
+    """Every device in service in your territory as one FeatureCollection for the map (no paging: one
+    statement, 20,000 devices in a fraction of a second), with the status feed's `cursor` at reading.
+    An area outside your territory gives an empty collection, as a list filter does."""
+    return live.feature_collection(db_session=db_session, user=user, now=now,
+                                   prefix=parse_scope(scope).prefix if scope else None, kind=kind)
+
+
+def _changes(db_session: Session, user: User, cursor: int, now: datetime) -> list[Message]:
+    return [(c.cursor, "status", c.model_dump(mode="json"))
+            for c in live.changes_since(db_session=db_session, user=user, cursor=cursor, limit=500, now=now)]
+
+
+def _last_cursor(scope: Callable[[], AbstractContextManager[Session]]) -> int:
+    with scope() as db_session:
+        return live.last_cursor(db_session)
+
+
+@router.get("/feed", response_class=StreamingResponse,
+            responses=file_response("Server-Sent Events: `id` is the cursor, `event` is `status`, `data` a "
+                                    "DeviceStatusChange as JSON", "text/event-stream", schema={"type": "string"}))
+async def feed(request: Request, user: CurrentUser, scope: SessionScope,
+               cursor: Annotated[int | None, Query(ge=0, le=MAX_ID, description=(
+                   "resume after this change (GeoJSON's `cursor`; 0: every change kept); none: from now on"))] = None,
+               seconds: Seconds = 300, poll: PollSeconds = 1.0, last_event_id: LastEventId = None) -> StreamingResponse:
+    """Server-Sent Events of the status changes of the devices in your territory, as the MQTT ingester
+    commits them. Resumable: the `Last-Event-ID` header wins over `cursor` (an EventSource reconnects
+    exactly where it stopped); the map starts from GET /devices/geojson's `cursor`."""
+    start = resume_from(cursor, last_event_id)
+    if start is None:
+        start = await run_in_threadpool(_last_cursor, scope)
+    return sse_response(request, user_poll(scope, user.id, _changes), start, seconds=seconds, every=poll,
+                        comment="gridops device status feed")
 
 
 @router.post("/import", response_model=DeviceImportReport, responses=UPLOAD_RESPONSES)

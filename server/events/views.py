@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
 from server.auth.models import User
-from server.database.core import is_busy
-from server.database.types import utcnow
 from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
@@ -29,6 +22,7 @@ from server.events.schemas import (
     TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
+from server.sse import LastEventId, Message, PollSeconds, Seconds, resume_from, sse_response, user_poll
 
 router = APIRouter(prefix="/events", tags=["events"])
 Writer = Annotated[User, Depends(require_roles(Role.grid_worker, Role.street_admin, Role.district_admin,
@@ -93,46 +87,23 @@ def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Cursor =
                       has_more=more)
 
 
-def _poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, cursor: int) -> list[dict]:
-    """One short read session per poll: the stream itself holds no session (nor, on SQLite, a lock)."""
-    with scope() as s:
-        user = s.get(User, user_id)
-        assert user is not None
-        return [change(h, u).model_dump(mode="json") for h, u in
-                service.changes_since(db_session=s, user=user, cursor=cursor, limit=500, now=utcnow())]
+def _changes(db_session: Session, user: User, cursor: int, now: datetime) -> list[Message]:
+    return [(h.id, h.kind, change(h, u).model_dump(mode="json")) for h, u in
+            service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=500, now=now)]
 
 
 @router.get("/feed", response_class=StreamingResponse,
             responses=file_response("Server-Sent Events: `id` is the cursor, `event` the change kind, `data` a "
                                     "Change as JSON", "text/event-stream", schema={"type": "string"}))
-async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor: Cursor = 0,
-               seconds: Annotated[float, Query(ge=0, le=3600)] = 300, poll: Annotated[float, Query(ge=0.2, le=60)] = 1.0
-               ) -> StreamingResponse:
-    """Server-Sent Events of new events and transitions. Stateless: each worker polls the history
-    table by cursor, so any number of server processes can serve the feed behind a proxy. The user
-    was looked up in a session already closed (get_current_user); each poll opens its own."""
-    user_id = user.id
-
-    async def stream():  # type: ignore[no-untyped-def]
-        nonlocal cursor
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        yield ": gridops event feed\n\n"
-        while True:
-            try:
-                items = await run_in_threadpool(_poll, scope, user_id, cursor)
-            except OperationalError as exc:  # a busy database: the next poll catches up from the cursor
-                if not is_busy(exc):
-                    raise
-                items = []
-            for item in items:
-                cursor = item["cursor"]
-                yield f"id: {cursor}\nevent: {item['kind']}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
-            if loop.time() >= end or await request.is_disconnected():
-                return
-            await asyncio.sleep(poll)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor: Cursor = 0, seconds: Seconds = 300,
+               poll: PollSeconds = 1.0, last_event_id: LastEventId = None) -> StreamingResponse:
+    """Server-Sent Events of new events and transitions after `cursor` (or the `Last-Event-ID` header,
+    which wins: a reconnecting EventSource resumes exactly). The user was looked up in a session
+    already closed (get_current_user); each poll opens its own (server.sse)."""
+    start = resume_from(cursor, last_event_id)
+    assert start is not None
+    return sse_response(request, user_poll(scope, user.id, _changes), start, seconds=seconds, every=poll,
+                        comment="gridops event feed")
 
 
 Admin = Annotated[User, Depends(require_roles(Role.district_admin))]

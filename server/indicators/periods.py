@@ -3,21 +3,17 @@
 Periods are local (Asia/Shanghai) calendar spans turned into UTC half-open intervals:
 `2026`, `2026-Q3`, `2026-11`, `2026-W47` (ISO week), `2026-01-01..2026-03-31` (inclusive days).
 Scopes: `district:440112`, `street:440112001` (9 digits) or `street:440112001000`,
-`community:440112001001`, `grid:440112001001001`.
+`community:440112001001`, `grid:440112001001001` (parsed by server.areas, re-exported here).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from common.errors import InputError
-from gis.codes import (CodeProblem, area_code, area_prefix, community_code_problem, district_code_problem,
-                       grid_code_problem, street_code_problem)
+from server.areas import Scope, parse_scope  # noqa: F401  (public here: the indicators' scopes)
 from server.errors import InvalidInput
 from server.inputs import year_in_range
 
@@ -74,38 +70,3 @@ def parse_period(text: str) -> Period:
     if last <= first or not (year_in_range(first.year) and year_in_range((last - timedelta(days=1)).year)):
         raise _bad_period(text)  # 0001 has no UTC start, 9999 no end: the years ApiDatetime accepts
     return Period(text, _utc(first), _utc(last))
-
-
-CODE_PROBLEMS: dict[str, Callable[[str], CodeProblem | None]] = {
-    "district": district_code_problem, "street": street_code_problem,
-    "community": community_code_problem, "grid": grid_code_problem,
-}
-
-
-@dataclass(frozen=True)
-class Scope:
-    level: str
-    code: str  # full-length code: 6, 12 (street ends in 000), 12 or 15 digits
-
-    @cached_property
-    def prefix(self) -> str:
-        """The code prefix every grid (and so every event) inside the scope starts with."""
-        return area_prefix(self.code)
-
-    def __str__(self) -> str:
-        return f"{self.level}:{self.code}"
-
-
-def parse_scope(text: str) -> Scope:
-    """`level:code`, the code checked as a code of that level (a street also by its first 9 digits)."""
-    level, _, code = text.strip().partition(":")
-    try:
-        if level == "street" and re.fullmatch(r"[0-9]{9}", code):
-            code = area_code(code)
-        problem = CODE_PROBLEMS[level](code) if level in CODE_PROBLEMS else f"no level {level!r}"
-    except InputError as exc:
-        problem = exc.message_en
-    if problem:
-        raise InvalidInput(f"scope {text!r}: {problem}; use district:440112, street:440112001, community:…, grid:…",
-                           f"统计范围 {text!r} 格式无效", code="bad_scope")
-    return Scope(level, code)

@@ -180,6 +180,7 @@ def _place(db_session: Session, tag: str, worker: User) -> Place:
     door, _ = devices.create(db_session=db_session, now=NOW, device_in=DeviceCreate(
         code=f"DOOR-{tag}", name=f"门禁{tag}", kind=DeviceKind.access_controller, lon=lon, lat=lat))
     p.device = door.code
+    factories.device_status(db_session, door, "online", NOW - timedelta(hours=1))  # in the device feed
     rental = rentals.create_rental(db_session=db_session, now=NOW, rental_in=RentalCreate(
         address=f"addr-rental-{tag}", landlord_name="陈大文", landlord_phone="13800138000", lon=lon, lat=lat))
     p.rental = rental.id

@@ -159,6 +159,7 @@ QUERY: dict[str, dict[str, str]] = {
     "/api/v1/rentals/rates": {"start": "2026-01-01T00:00:00+08:00", "group_by": "grid"},
     "/api/v1/devices/online-rate": {"group_by": "grid"},
     "/api/v1/events/feed": {"seconds": "0"},
+    "/api/v1/devices/feed": {"seconds": "0", "cursor": "0"},
     "/api/v1/events/export": {"format": "csv"},
     "/api/v1/rentals/records": {"status": ""},
     "/api/v1/indicators/areas": {"period": "2026", "level": "grid"},

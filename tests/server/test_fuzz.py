@@ -80,7 +80,9 @@ BOUNDED = {
     f"GET {API}/events/feed": "the feed streams for `seconds` (default 300, up to 3600): a valid `seconds` is cut to "
                               "≤ 0.1 and a valid `poll` to 0.2, so each case is one poll; invalid values are sent as "
                               "generated",
+    f"GET {API}/devices/feed": "as the events feed",
 }
+FEEDS = (f"{API}/events/feed", f"{API}/devices/feed")
 
 schema = schemathesis.openapi.from_dict(create_app().openapi())
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES)
@@ -367,7 +369,7 @@ def _realistic(fuzz: Fuzz, case: schemathesis.Case, label: str, role: str) -> di
 
 
 def _bounded(case: schemathesis.Case) -> None:
-    if case.operation.path == f"{API}/events/feed" and (case.query is None or isinstance(case.query, dict)):
+    if case.operation.path in FEEDS and (case.query is None or isinstance(case.query, dict)):
         query = dict(case.query or {})
         seconds, poll = _number(query.get("seconds", 300)), _number(query.get("poll", 1.0))
         if seconds is not None and 0 <= seconds:

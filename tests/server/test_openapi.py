@@ -30,6 +30,7 @@ FILES = {
     ("get", "/api/v1/grids/export"): {"application/zip"},
     ("get", "/api/v1/events/export"): {XLSX, "text/csv"},
     ("get", "/api/v1/events/feed"): {"text/event-stream"},
+    ("get", "/api/v1/devices/feed"): {"text/event-stream"},
     ("get", "/api/v1/photos/{sha256}"): {"image/jpeg", "image/png", "image/heic"},
     ("get", "/api/v1/reports/weekly/{report_id}.docx"): {DOCX},
 }

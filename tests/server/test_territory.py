@@ -106,6 +106,7 @@ LIST_QUERY: dict[str, list[dict[str, str]]] = {
     "/api/v1/devices/online-rate": [{"group_by": g} for g in ("grid", "kind")]
     + [{"mode": "availability", "start": "2026-11-01T00:00:00+08:00", "group_by": "kind"}],
     "/api/v1/events/feed": [{"seconds": "0"}],
+    "/api/v1/devices/feed": [{"seconds": "0", "cursor": "0"}],
     "/api/v1/events/export": [{"format": "csv"}, {"format": "xlsx"}],
     "/api/v1/rentals/records": [{}, {"status": ""}],
     "/api/v1/indicators": [{"scope": s, "period": "2026"} for s in _INDICATOR_SCOPES],

@@ -1,0 +1,73 @@
+"""Devices live on the map: every device's status at once, and each status change after a cursor.
+
+The cursor is the id of `device_status_interval`: one row per status change, inserted only by the
+ingester's batch (ingest_batch.write), so a status change that reaches the database reaches the feed.
+Ids are handed out at insert time, not commit time: on PostgreSQL a reader of `id > cursor` could
+pass a row whose transaction commits after a higher id was read. The remedy is the one of the event
+feed: serialise the transactions that insert feed rows (a transaction-scoped advisory lock taken
+before the insert), so ids become visible in order; with one insert site it applies in one place.
+SQLite has one writer at a time, so its ids always commit in order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from devices.codes import DeviceKind
+from server.auth.models import User
+from server.database.prefix import prefix_range
+from server.devices.models import Device, DeviceState, DeviceStatusInterval
+from server.devices.schemas import (
+    DeviceFeatureCollection, DeviceMapFeature, DeviceMapProperties, DeviceStatus, DeviceStatusChange, PointGeometry,
+)
+from server.devices.scope import DeviceFilter, scoped_query, visible
+from server.grids.models import Grid
+
+ONLINE = "online"
+
+
+def _lon_lat() -> tuple[Any, Any]:
+    """Coordinates read by the database: no geometry is parsed in Python, row by row."""
+    return func.ST_X(Device.location).label("lon"), func.ST_Y(Device.location).label("lat")
+
+
+def last_cursor(db_session: Session) -> int:
+    return db_session.scalar(select(func.coalesce(func.max(DeviceStatusInterval.id), 0))) or 0
+
+
+def feature_collection(*, db_session: Session, user: User, now: datetime, prefix: str | None = None,
+                       kind: DeviceKind | None = None) -> DeviceFeatureCollection:
+    """Every device in service in the user's territory (inside `prefix`, of `kind`), in one statement
+    that also reads the feed's cursor: one snapshot on either back end, so no change falls between."""
+    last = select(func.coalesce(func.max(DeviceStatusInterval.id), 0)).scalar_subquery()
+    q = scoped_query(user, DeviceFilter(kind=kind), now)
+    if prefix:
+        q = q.where(prefix_range(Grid.code, prefix))
+    rows = db_session.execute(q.with_only_columns(
+        Device.code, Device.kind, Device.name, DeviceState.status, Grid.code.label("grid_code"), *_lon_lat(),
+        last.label("cursor")).order_by(Device.code)).all()
+    features = [DeviceMapFeature(
+        type="Feature", id=r.code,
+        geometry=None if r.lon is None else PointGeometry(type="Point", coordinates=(r.lon, r.lat)),
+        properties=DeviceMapProperties(code=r.code, kind=DeviceKind(r.kind), name=r.name,
+                                       status=DeviceStatus(r.status), online=r.status == ONLINE,
+                                       grid_code=r.grid_code),
+    ) for r in rows]
+    cursor = rows[0].cursor if rows else last_cursor(db_session)
+    return DeviceFeatureCollection(type="FeatureCollection", features=features, cursor=cursor)
+
+
+def changes_since(*, db_session: Session, user: User, cursor: int, limit: int, now: datetime
+                  ) -> list[DeviceStatusChange]:
+    """Status changes after `cursor` of devices in the user's territory, oldest first."""
+    iv = DeviceStatusInterval
+    q = (select(iv.id, iv.status, iv.start_at, Device.code, Device.kind, Grid.code.label("grid_code"), *_lon_lat())
+         .join(Device, Device.id == iv.device_id).outerjoin(Grid, Grid.id == Device.grid_id)
+         .where(iv.id > cursor, visible(user, now)).order_by(iv.id).limit(limit))
+    return [DeviceStatusChange(cursor=r.id, code=r.code, kind=DeviceKind(r.kind), status=DeviceStatus(r.status),
+                               online=r.status == ONLINE, at=r.start_at, lon=r.lon, lat=r.lat,
+                               grid_code=r.grid_code) for r in db_session.execute(q)]
