@@ -128,7 +128,7 @@ async function start() {
   };
   const queue = new Queue({ ctx, list: $("queue"), tabs: $("queue-tabs"), filters: $("queue-filters"), detail: $("event-detail"),
     onLocate: locate, onTicker: ticker, onFeedStatus: showFeed("events"),
-    onNewOverdue: (events) => { for (const e of events) ticker(`事件超期：${e.category_name} ${e.grid_code}`, "bad"); alert.beep(); } });
+    onNewOverdue: (c) => { ticker(`事件超期：${c.event_uuid.slice(0, 8)}`, "bad"); alert.beep(); } });
   await queue.fillFilters(streets);
   if (street) queue.filters.elements.street_code.value = "";
   await queue.start();

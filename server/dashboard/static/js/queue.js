@@ -1,4 +1,4 @@
-// The event queue (new / 预警 / overdue) live from /events/feed, its filters, an event's detail and
+// The event queue (new / 预警: closure due within warning_hours / overdue) live from /events/feed, its filters, an event's detail and
 // the actions the user's role allows, each sent once with an Idempotency-Key.
 import * as api from "./api.js";
 import { openFeed } from "./sse.js";
@@ -29,7 +29,7 @@ export async function latestEventCursor() {
 export class Queue {
   constructor({ ctx, list, tabs, filters, detail, onLocate, onNewOverdue, onTicker, onFeedStatus }) {
     Object.assign(this, { ctx, list, tabs, filters, detail, onLocate, onNewOverdue, onTicker, onFeedStatus });
-    this.view = "new"; this.knownOverdue = null; this.openUuid = null; this.timer = null;
+    this.view = "new"; this.openUuid = null; this.timer = null;
     tabs.addEventListener("click", (e) => {
       const b = e.target.closest("button[data-view]"); if (!b) return;
       this.view = b.dataset.view; for (const x of tabs.querySelectorAll("button")) x.classList.toggle("active", x === b);
@@ -59,27 +59,23 @@ export class Queue {
     if (view === "new") return api.get("/events", { ...q, state: q.state || "reported", sort: "-reported_at", page_size: 100 });
     if (view === "overdue") return api.get("/events", { ...q, overdue: true, sort: "due_at", page_size: 100 });
     if (view === "warning") {
-      const page = await api.get("/events", { state: OPEN, ...q, overdue: false, sort: "due_at", page_size: 200 });
-      const items = page.items.filter((e) => OPEN.includes(e.state) && new Date(e.due_at || e.closure_due_at) - now < limitMs);
+      const page = await api.get("/events", { state: OPEN, ...q, overdue: false, sort: "closure_due_at", page_size: 200 });
+      const items = page.items.filter((e) => OPEN.includes(e.state) && new Date(e.closure_due_at) - now < limitMs);
       return { items, total: items.length };
     }
     return api.get("/events", { ...q, sort: "-reported_at", page_size: 100 });
   }
 
-  /** Re-reads the queue and the three counts; alerts on events that became overdue since last time. */
+  /** Re-reads the queue and the three counts (after a feed message, a reconnect, or a minute). */
   async refresh() {
+    const seq = (this.seq = (this.seq || 0) + 1); // only the latest refresh draws: filters change faster than answers
     const q = this.filterQuery();
     const [shown, fresh, warning, overdue] = await Promise.all([this.fetchView(this.view, q),
       this.fetchView("new", q), this.fetchView("warning", q), this.fetchView("overdue", q)]);
+    if (seq !== this.seq) return;
     document.getElementById("count-new").textContent = fresh.total;
     document.getElementById("count-warning").textContent = warning.total;
     document.getElementById("count-overdue").textContent = overdue.total;
-    const overdueNow = new Set(overdue.items.map((e) => e.uuid));
-    if (this.knownOverdue) {
-      const newly = [...overdueNow].filter((u) => !this.knownOverdue.has(u));
-      if (newly.length) this.onNewOverdue(overdue.items.filter((e) => newly.includes(e.uuid)));
-    }
-    this.knownOverdue = overdueNow;
     this.render(shown.items);
     this.list.dataset.view = this.view; this.list.dataset.loadedAt = String(Date.now());
   }
@@ -87,7 +83,7 @@ export class Queue {
   render(items) {
     const now = this.ctx.now(), limitMs = this.ctx.config.warning_hours * 3600e3;
     this.list.replaceChildren(...items.map((e) => {
-      const due = new Date(e.due_at || e.closure_due_at);
+      const due = new Date(e.closure_due_at);
       const flag = e.overdue ? ["bad", "超期"] : OPEN.includes(e.state) && due - now < limitMs ? ["warn", "预警"] : null;
       return el("li", { class: `item${e.uuid === this.openUuid ? " selected" : ""}`, dataset: { uuid: e.uuid, state: e.state }, onclick: () => this.open(e.uuid) },
         el("div", { class: "row1" }, el("b", {}, e.category_name), flag ? el("span", { class: `tag ${flag[0]}` }, flag[1]) : null,
@@ -108,6 +104,8 @@ export class Queue {
       onOpen: async () => { if (first) { first = false; return; } await this.refresh(); if (this.openUuid) await this.open(this.openUuid); },
       onMessage: (kind, c) => {
         if (kind === "create") this.onTicker(`新上报事件 ${time(c.at)}`);
+        else if (kind === "overdue") this.onNewOverdue(c); // the server's sweep marked it: 超期
+        else if (kind === "warning") this.onTicker(`事件即将超期（预警） ${c.event_uuid.slice(0, 8)}`);
         this.scheduleRefresh();
         if (c.event_uuid === this.openUuid) this.open(this.openUuid).catch(console.error);
       } });
