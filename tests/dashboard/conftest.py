@@ -92,7 +92,7 @@ def dashboard_db(request, tmp_path_factory) -> Iterator[tuple[str, dict[str, Any
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                                                               "--autoplay-policy=no-user-gesture-required"])
+                                                               "--autoplay-policy=no-user-gesture-required", "--lang=zh-CN"])
         yield b
         b.close()
 

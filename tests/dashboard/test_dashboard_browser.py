@@ -92,6 +92,7 @@ def test_command_center_colours_the_map_and_dispatches_an_overdue_event(open_pag
     _open_overdue(p, world)
     assert int(p.text_content("#count-overdue")) >= 1
     assert "超期" in p.text_content(f"{row} .tag")
+    _idle(p)
     tab.shot("03-event-detail")
     p.click("#event-actions button[data-action='dispatched']")
     p.fill(".action-form input[name='dispatched_to']", "城管执法中队")
@@ -113,7 +114,14 @@ def test_command_center_colours_the_map_and_dispatches_an_overdue_event(open_pag
     with p.expect_download() as dl:
         p.click("#dl-events")
     assert dl.value.suggested_filename == "events.xlsx"
-    p.wait_for_selector(".job.done")
+    with p.expect_download() as dl:
+        p.click("#dl-devices")
+    assert dl.value.suggested_filename == "devices.csv"
+    assert open(dl.value.path(), encoding="utf-8-sig").read().count("\n") == 288  # a header and 288 devices
+    with p.expect_download(timeout=60_000) as dl:
+        p.click("#dl-weekly")
+    assert dl.value.suggested_filename.endswith(".docx")
+    assert p.locator(".job.done").count() == 3 and p.locator(".job.failed").count() == 0
     tab.shot("05-downloads")
 
     token = p.evaluate("sessionStorage.getItem('gridops.token')")

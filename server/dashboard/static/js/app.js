@@ -5,7 +5,7 @@ import { Board } from "./board.js";
 import { KIND_ZH, STATUS_ZH, startDevices } from "./devices.js";
 import { setupDownloads } from "./downloads.js";
 import { el, time, withUnit } from "./fmt.js";
-import { colour, createMap, gridCard, loadGrids, maplibregl, renderCard, renderLegend } from "./map.js";
+import { colour, createMap, fitGrids, gridCard, loadGrids, maplibregl, renderCard, renderLegend } from "./map.js";
 import { Queue } from "./queue.js";
 import { alert, setupMute, setupWall } from "./wall.js";
 
@@ -109,10 +109,12 @@ async function start() {
 
   // the selected event's location: one GeoJSON point, not a DOM marker
   map.addSource("event-pin", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-  map.addLayer({ id: "event-pin", type: "circle", source: "event-pin", paint: { "circle-radius": 9, "circle-color": "#7b1fa2", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } });
+  map.addLayer({ id: "event-pin", type: "circle", source: "event-pin", paint: { "circle-radius": 10, "circle-color": "#7b1fa2", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } });
+  const pinOnTop = () => { if (map.getLayer("device-points")) map.moveLayer("event-pin"); };
   const locate = (e) => {
     map.getSource("event-pin").setData({ type: "FeatureCollection", features: e ? [{ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [e.lon, e.lat] } }] : [] });
-    if (e) map.easeTo({ center: [e.lon, e.lat], zoom: Math.max(map.getZoom(), 15) });
+    const panel = $("event-detail").getBoundingClientRect().width; // keep the point clear of the detail panel
+    if (e) map.easeTo({ center: [e.lon, e.lat], zoom: Math.max(map.getZoom(), 15), padding: { left: 0, top: 0, bottom: 0, right: panel } });
   };
 
   const ticker = (text, cls = "") => {
@@ -137,6 +139,7 @@ async function start() {
     if (f.properties.status === "offline") { ticker(`${KIND_ZH[f.properties.kind] || "设备"}离线：${f.properties.name || f.properties.code}`, "bad"); alert.beep(1); }
     else if (before === "offline") ticker(`${KIND_ZH[f.properties.kind] || "设备"}恢复${STATUS_ZH[f.properties.status]}：${f.properties.name || f.properties.code}`);
   } }).catch((e) => { console.warn("devices", e); return null; });
+  pinOnTop();
   document.body.dataset.devices = devices ? String(devices.byCode.size) : "none";
   if (devices) map.on("click", "device-points", (e) => {
     const p = e.features[0].properties;
@@ -147,7 +150,7 @@ async function start() {
 
   const board = new Board({ ctx, table: $("board-table"), title: $("board-title"), chartBox: $("trend-chart"), drillBox: $("drilldown") });
   setupDownloads({ ctx, queue, jobs: $("jobs") });
-  setupWall($("wall-toggle"), () => { map.resize(); board.resize(); });
+  setupWall($("wall-toggle"), (wall) => { map.resize(); board.resize(); if (wall) fitGrids(map); });
   setupMute($("mute-toggle"));
 
   let tab = "overview";

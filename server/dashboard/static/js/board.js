@@ -2,9 +2,19 @@
 // month-by-month trend (ECharts) and the drill-down list of the records behind a value.
 import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
 import * as api from "./api.js";
-import { el, num, withUnit } from "./fmt.js";
+import { el, fullTime, num, withUnit } from "./fmt.js";
+import { STATES_ZH } from "./queue.js";
 
 const STATUS = { met: ["ok", "达标"], not_met: ["bad", "未达标"], no_data: ["muted", "无数据"] };
+
+/** A drill-down value for people: local times, 是/否, Chinese state names. */
+function cell(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "boolean") return v ? "是" : "否";
+  if (typeof v === "number") return num(v);
+  if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v)) return fullTime(v);
+  return STATES_ZH[v] || v;
+}
 
 export class Board {
   constructor({ ctx, table, title, chartBox, drillBox }) {
@@ -53,7 +63,7 @@ export class Board {
       const cols = d.rows.length ? Object.keys(d.rows[0]) : [];
       this.drillBox.replaceChildren(el("h3", {}, `${v.name_zh} 明细（${d.count} 条）`),
         el("table", { class: "drill" }, el("thead", {}, el("tr", {}, cols.map((c) => el("th", {}, c)))),
-          el("tbody", {}, d.rows.map((r) => el("tr", {}, cols.map((c) => el("td", {}, r[c] ?? "")))))));
+          el("tbody", {}, d.rows.map((r) => el("tr", {}, cols.map((c) => el("td", {}, cell(r[c]))))))));
     } catch (e) { this.drillBox.replaceChildren(el("p", { class: "muted" }, e.message)); }
   }
 

@@ -44,8 +44,14 @@ export async function loadGrids(map) {
     paint: { "line-color": "#1a237e", "line-width": 3 } });
   const b = new maplibregl.LngLatBounds();
   for (const f of features) for (const poly of f.geometry.coordinates) for (const [x, y] of poly[0]) b.extend([x, y]);
-  if (!b.isEmpty()) map.fitBounds(b, { padding: 30, duration: 0 });
+  map.gridBounds = b.isEmpty() ? null : b;
+  fitGrids(map);
   return features;
+}
+
+/** The whole territory in view: on load, and whenever the wall screen's size changes. */
+export function fitGrids(map) {
+  if (map.gridBounds) map.fitBounds(map.gridBounds, { padding: 30, duration: 0 });
 }
 
 function classify(v) {
@@ -110,7 +116,7 @@ export async function gridCard(code, period) {
 
 export function renderCard(box, card, onClose, onEvents) {
   const g = card.grid;
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("button", { class: "close", title: "关闭", onclick: onClose }, "×"),
     el("h3", {}, g.name), el("div", { class: "muted" }, `${g.code} · ${g.street_name || g.street_code || ""} ${g.community_name || ""}`),
     card.workers ? el("p", {}, "网格员：", card.workers.map((w) => `${w.name}（${w.username}）`).join("、") || "未配备") : null,
@@ -120,7 +126,7 @@ export function renderCard(box, card, onClose, onEvents) {
     el("table", { class: "card-ind" }, card.indicators.map((i) => el("tr", {},
       el("td", {}, i.name), el("td", {}, withUnit(i.value, i.unit)), el("td", { class: "muted" }, i.target === null ? "" : `目标 ${num(i.target)}`),
       el("td", { class: i.met === null ? "muted" : i.met ? "ok" : "bad" }, i.met === null ? "无数据" : i.met ? "达标" : "未达标")))),
-  );
+  ].filter(Boolean)); // parts the API did not give are left out
   box.hidden = false;
 }
 

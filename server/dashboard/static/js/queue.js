@@ -13,6 +13,7 @@ const ACTIONS = {
   rejected: { label: "不予立案", field: "rejection_reason", ask: "不予立案理由" }, closed: { label: "办结" },
   merged: { label: "合并重复", field: "merged_into", ask: "合并到事件编号（UUID）" },
 };
+const KINDS_ZH = { overdue: "超期", warning: "预警（即将超期）", step_overdue: "环节超期", merge: "合并重复事件", dispute: "纠纷登记更新" };
 const STAFF = new Set(["street_admin", "district_admin", "command_center"]);
 
 /** The newest change cursor the user can see: /events/changes answers "anything after N?", so an
@@ -141,7 +142,7 @@ export class Queue {
       form,
       el("h4", {}, "处理记录"),
       el("ol", { class: "history" }, (e.history || []).map((h) => el("li", {},
-        el("span", { class: "muted" }, fullTime(h.at)), ` ${STATES_ZH[h.to_state] || h.to_state}`,
+        el("span", { class: "muted" }, fullTime(h.at)), ` ${KINDS_ZH[h.kind] || STATES_ZH[h.to_state] || h.to_state}`,
         h.actor ? ` · ${h.actor}` : "", h.note ? ` · ${h.note}` : ""))),
     );
     this.detail.hidden = false;

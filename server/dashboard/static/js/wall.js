@@ -28,11 +28,11 @@ export function setupWall(button, onResize) {
     button.textContent = on ? "退出大屏" : "大屏";
     if (on && document.fullscreenEnabled && !document.fullscreenElement) document.documentElement.requestFullscreen().catch(() => {});
     if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => {});
-    requestAnimationFrame(onResize);
+    requestAnimationFrame(() => onResize(on));
   };
   button.addEventListener("click", () => set(!document.body.classList.contains("wall")));
   if (new URLSearchParams(location.search).get("wall") === "1") set(true);
-  window.addEventListener("resize", () => onResize());
+  window.addEventListener("resize", () => onResize(document.body.classList.contains("wall")));
 }
 
 export function setupMute(button) {
