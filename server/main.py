@@ -25,7 +25,7 @@ from server.headers import SecurityHeaders
 from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
-from server.indicators.views import router as indicators_router
+from server.indicators.views import grid_card_router, router as indicators_router
 from server.keys import enforce as enforce_keys
 from server.openapi import ERROR_RESPONSES
 from server.photos.views import router as photos_router
@@ -86,13 +86,16 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 MB = 1 << 20
+DECLARATION_MAX_MB = 10  # a declaration workbook is a few dozen KB
 
 
 def upload_limits(settings: Settings) -> dict[str, int]:
     """The only routes whose bodies may exceed `max_body_mb`; a photo's form adds a little to the photo."""
     return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
-            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB}
+            f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB,
+            f"{API_PREFIX}/indicators/self-evaluation": DECLARATION_MAX_MB * MB,
+            f"{API_PREFIX}/indicators/monitoring": DECLARATION_MAX_MB * MB}
 
 
 def create_app() -> FastAPI:
@@ -131,6 +134,7 @@ def create_app() -> FastAPI:
     api.include_router(devices_router)
     api.include_router(rentals_router)
     api.include_router(indicators_router)
+    api.include_router(grid_card_router)
     api.include_router(reports_router)
     api.include_router(dashboard.router)
 

@@ -11,6 +11,7 @@ upload limit cannot fill memory or disk.
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 import zlib
@@ -157,6 +158,17 @@ def check_zip(zf: zipfile.ZipFile, *, max_total_bytes: int, max_ratio: int = MAX
             raise _too_large("compression_ratio", member=info.filename, declared_bytes=info.file_size,
                              compressed_bytes=info.compress_size, max_ratio=max_ratio)
     return infos
+
+
+def check_xlsx(data: bytes, *, max_total_bytes: int) -> None:
+    """An uploaded xlsx judged as the zip it is before openpyxl inflates anything: not a zip is 422
+    unreadable_file, a bomb 400 zip_too_large."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        raise InvalidInput(f"cannot read the xlsx file: {exc}", "无法读取 xlsx 文件", code="unreadable_file") from None
+    with archive:
+        check_zip(archive, max_total_bytes=max_total_bytes)
 
 
 def _chunk(src: IO[bytes]) -> bytes:

@@ -66,47 +66,44 @@ def _declaration(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _budget(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from metrics.budget import BudgetExecution
+    from server.indicators.tables import budget_of
 
-    if args.budget is None and args.executed is None:
-        return None
-    return BudgetExecution(budget_wan=args.budget, executed_wan=args.executed)
+    return budget_of(args.budget, args.executed)
 
 
 def _self_eval(args: argparse.Namespace) -> int:
     from metrics.declaration import write_mapping
-    from metrics.self_evaluation import write_self_evaluation
     from server.database.core import get_sessionmaker
     from server.database.types import utcnow
-    from server.indicators.evaluation import actual_values
-    from server.indicators.periods import parse_period, parse_scope
+    from server.indicators import tables
+    from server.indicators.periods import parse_scope
+    from server.indicators.service import COMPUTABLE
 
     declaration = _declaration(args)
     with get_sessionmaker()() as db_session:
-        actuals = actual_values(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
-                                period=parse_period(str(args.year)), now=utcnow())
-    out = write_self_evaluation(args.output, declaration, actuals, budget=_budget(args), unit_name=args.unit_name)
+        out = tables.self_evaluation(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
+                                     year=args.year, out=Path(args.output), now=utcnow(), budget=_budget(args),
+                                     unit_name=args.unit_name)
     unmapped = declaration.unmapped
-    print(f"{out}: {len(declaration.rows)} rows, {len(actuals)} computed from data, "
-          f"{len(declaration.rows) - len([r for r in declaration.rows if r.indicator_code in actuals])} for manual input")
+    computable = [r for r in declaration.rows if r.indicator_code in COMPUTABLE]
+    print(f"{out}: {len(declaration.rows)} rows, {len(computable)} computed from data, "
+          f"{len(declaration.rows) - len(computable)} for manual input")
     if unmapped and args.write_mapping:
         print(f"mapping to review: {write_mapping(args.write_mapping, declaration)} ({len(unmapped)} unmapped rows)")
     return 0
 
 
 def _monitoring(args: argparse.Namespace) -> int:
-    from metrics.monitoring import write_monitoring
     from server.database.core import get_sessionmaker
     from server.database.types import utcnow
-    from server.indicators.evaluation import quarterly_progress
+    from server.indicators import tables
     from server.indicators.periods import parse_scope
 
     declaration = _declaration(args)
     with get_sessionmaker()() as db_session:
-        progress = quarterly_progress(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
-                                      year=args.year, now=utcnow())
-    out = write_monitoring(args.output, declaration, progress, quarter=args.quarter, budget=_budget(args),
-                           unit_name=args.unit_name)
+        out = tables.monitoring(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
+                                year=args.year, quarter=args.quarter, out=Path(args.output), now=utcnow(),
+                                budget=_budget(args), unit_name=args.unit_name)
     print(f"{out}: quarterly monitoring to Q{args.quarter} {args.year}")
     return 0
 

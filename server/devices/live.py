@@ -21,13 +21,12 @@ from devices.codes import DeviceKind
 from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.devices.models import Device, DeviceState, DeviceStatusInterval
-from server.devices.schemas import (
-    DeviceFeatureCollection, DeviceMapFeature, DeviceMapProperties, DeviceStatus, DeviceStatusChange, PointGeometry,
-)
+from server.devices.schemas import DeviceStatus, DeviceStatusChange
 from server.devices.scope import DeviceFilter, scoped_query, visible
 from server.grids.models import Grid
 
 ONLINE = "online"
+DIGITS = 7  # decimals of a degree on the map: about 1 cm, a quarter less JSON than full doubles
 
 
 def _lon_lat() -> tuple[Any, Any]:
@@ -40,25 +39,27 @@ def last_cursor(db_session: Session) -> int:
 
 
 def feature_collection(*, db_session: Session, user: User, now: datetime, prefix: str | None = None,
-                       kind: DeviceKind | None = None) -> DeviceFeatureCollection:
+                       kind: DeviceKind | None = None) -> dict[str, Any]:
     """Every device in service in the user's territory (inside `prefix`, of `kind`), in one statement
-    that also reads the feed's cursor: one snapshot on either back end, so no change falls between."""
+    that also reads the feed's cursor: one snapshot on either back end, so no change falls between.
+
+    Plain dicts in the shape of schemas.DeviceFeatureCollection (the tests check it), serialised by the
+    caller: a pydantic model per feature cost over a second for 20,000 devices on this machine."""
     last = select(func.coalesce(func.max(DeviceStatusInterval.id), 0)).scalar_subquery()
     q = scoped_query(user, DeviceFilter(kind=kind), now)
     if prefix:
         q = q.where(prefix_range(Grid.code, prefix))
-    rows = db_session.execute(q.with_only_columns(
+    rows = db_session.connection().execute(q.with_only_columns(
         Device.code, Device.kind, Device.name, DeviceState.status, Grid.code.label("grid_code"), *_lon_lat(),
         last.label("cursor")).order_by(Device.code)).all()
-    features = [DeviceMapFeature(
-        type="Feature", id=r.code,
-        geometry=None if r.lon is None else PointGeometry(type="Point", coordinates=(r.lon, r.lat)),
-        properties=DeviceMapProperties(code=r.code, kind=DeviceKind(r.kind), name=r.name,
-                                       status=DeviceStatus(r.status), online=r.status == ONLINE,
-                                       grid_code=r.grid_code),
-    ) for r in rows]
+    features = [{
+        "type": "Feature", "id": code,
+        "geometry": None if lon is None else {"type": "Point", "coordinates": [round(lon, DIGITS), round(lat, DIGITS)]},
+        "properties": {"code": code, "kind": kind_, "name": name, "status": status, "online": status == ONLINE,
+                       "grid_code": grid_code},
+    } for code, kind_, name, status, grid_code, lon, lat, _ in rows]
     cursor = rows[0].cursor if rows else last_cursor(db_session)
-    return DeviceFeatureCollection(type="FeatureCollection", features=features, cursor=cursor)
+    return {"type": "FeatureCollection", "features": features, "cursor": cursor}
 
 
 def changes_since(*, db_session: Session, user: User, cursor: int, limit: int, now: datetime

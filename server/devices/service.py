@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from common.errors import InputError
@@ -171,3 +171,12 @@ def password_entries(*, db_session: Session) -> list[tuple[str, str]]:
     """(username, hash) of every device in service that holds credentials, for the password_file."""
     q = select(Device.code, Device.secret_hash).where(Device.secret_hash.is_not(None), Device.retired_at.is_(None))
     return [(code, hashed) for code, hashed in db_session.execute(q.order_by(Device.code))]
+
+
+def status_counts(*, db_session: Session, grid_id: int, now: datetime) -> dict[str, int]:
+    """Devices in service in a grid by live status: online, offline, unknown (never heard from) and total."""
+    q = (select(DeviceState.status, func.count()).join(Device, Device.id == DeviceState.device_id)
+         .where(Device.grid_id == grid_id, or_(Device.retired_at.is_(None), Device.retired_at > now))
+         .group_by(DeviceState.status))
+    counts = {"online": 0, "offline": 0, "unknown": 0, **dict(db_session.execute(q).all())}
+    return {**counts, "total": sum(counts.values())}

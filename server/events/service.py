@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from server.auth.models import User
 from server.config import get_settings
 from server.errors import InvalidInput, NotFound
 from server.events import duplicates, time_limits
-from server.events.enums import EventState, TimeLimitStep
+from server.events.enums import CLOSED_STATES, TERMINAL, EventState, TimeLimitStep
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.schemas import EventCreate
 from server.events.scope import visible_events
@@ -166,3 +166,14 @@ def changes_since(*, db_session: Session, user: User, cursor: int, limit: int,
          .where(EventHistory.id > cursor, visible_events(user, now))
          .order_by(EventHistory.id).limit(limit))
     return [(h, u) for h, u in db_session.execute(q)]
+
+
+def open_counts(*, db_session: Session, grid_id: int) -> dict[str, int]:
+    """Events of a grid still being worked on (neither closed nor ended): how many, how many the
+    sweep warned of (预警, not yet overdue) and how many are overdue (超期), as the queue shows them."""
+    still_open = [s.value for s in EventState if s not in TERMINAL and s not in CLOSED_STATES]
+    warned = and_(Event.warned_at.is_not(None), Event.overdue.is_(False))
+    row = db_session.execute(select(
+        func.count(Event.id), func.count(case((warned, Event.id))), func.count(case((Event.overdue.is_(True), Event.id))),
+    ).where(Event.grid_id == grid_id, Event.state.in_(still_open))).one()
+    return {"open": row[0], "warning": row[1], "overdue": row[2]}

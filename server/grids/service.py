@@ -181,3 +181,11 @@ def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None
 def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
     """The active grid containing a CGCS2000 point, by the gis.assign rule (see grids_at)."""
     return grids_at(db_session=db_session, points=[(lon, lat)])[0]
+
+
+def workers_on(*, db_session: Session, grid: Grid, at: datetime) -> list[tuple[User, datetime]]:
+    """The workers assigned to a grid at `at`, with the start of their assignment, longest-serving first."""
+    q = (select(User, GridAssignment.valid_from).join(GridAssignment, GridAssignment.user_id == User.id)
+         .where(GridAssignment.grid_id == grid.id, active_assignment(at))
+         .order_by(GridAssignment.valid_from, User.username))
+    return [(u, since) for u, since in db_session.execute(q)]

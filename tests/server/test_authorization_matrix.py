@@ -203,8 +203,17 @@ def _device_csv(place: tw.Place, code: str) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+DECLARATION = Path(__file__).resolve().parents[1] / "metrics" / "data" / "seed_003.xlsx"
+
+
+def _table(scope: str) -> dict[str, Any]:
+    """The budget office's table of an area, from a real declaration."""
+    return {"data": {"year": "2026", "scope": scope},
+            "files": {"declaration": ("绩效目标表.xlsx", DECLARATION.read_bytes(), "application/octet-stream")}}
+
+
 def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str, str], list[tuple[str, dict, Any]]]:
-    """Routes without path parameters that write: (label, request, request naming nothing) per attempt."""
+    """Routes without path parameters that post: (label, request, request naming nothing) per attempt."""
     p = world.places[place]
     lon, lat = tw.centre(p.cell)
     own = factories.event_body(factories.gk_square(0, 0))
@@ -232,6 +241,9 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
             "address": f"新出租屋{n}", "landlord_name": "李", "lon": lon, "lat": lat}}, None)],
         ("POST", "/api/v1/trainings"): [("training of the place's street", {"json": {
             "title": "培训", "held_at": _at(-5), "attendees": 3, "street_code": p.street}}, None)],
+        **{("POST", f"/api/v1/indicators/{table}"): [
+            (f"table of scope={scope}", _table(scope), _table(absent_scope(scope))) for scope in tw.scopes_of(place)]
+           for table in ("self-evaluation", "monitoring")},
     }
 
 
@@ -329,7 +341,7 @@ def judge(world: tw.World, a: Attempt, r, absent) -> str | None:  # type: ignore
     code = _code(r)
     if code in NOT_REFUSALS:
         return f"not a valid attempt: {r.status_code} {code} {r.text[:200]}"
-    scope = (a.kwargs.get("params") or {}).get("scope", "")
+    scope = (a.kwargs.get("params") or {}).get("scope", "") or (a.kwargs.get("data") or {}).get("scope", "")  # query or form
     uploads = "".join(tw.as_text(f[1]) for f in (a.kwargs.get("files") or {}).values())
     named = a.url + repr(a.kwargs.get("json")) + scope + (scope[7:] + "000" if scope.startswith("street:") else "") \
         + uploads  # what the request itself names may be echoed

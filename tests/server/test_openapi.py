@@ -23,7 +23,8 @@ from server.openapi import ErrorBody
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 PUBLIC = {("get", "/api/v1/health")}  # no token and no input: none of the errors can happen
-UPLOADS = {("post", "/api/v1/grids/import"), ("post", "/api/v1/devices/import"), ("post", "/api/v1/photos")}
+UPLOADS = {("post", "/api/v1/grids/import"), ("post", "/api/v1/devices/import"), ("post", "/api/v1/photos"),
+           ("post", "/api/v1/indicators/self-evaluation"), ("post", "/api/v1/indicators/monitoring")}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FILES = {
@@ -31,6 +32,8 @@ FILES = {
     ("get", "/api/v1/events/export"): {XLSX, "text/csv"},
     ("get", "/api/v1/events/feed"): {"text/event-stream"},
     ("get", "/api/v1/devices/feed"): {"text/event-stream"},
+    ("post", "/api/v1/indicators/self-evaluation"): {XLSX},
+    ("post", "/api/v1/indicators/monitoring"): {XLSX},
     ("get", "/api/v1/photos/{sha256}"): {"image/jpeg", "image/png", "image/heic"},
     ("get", "/api/v1/reports/weekly/{report_id}.docx"): {DOCX},
 }

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from server.devices.schemas import DeviceFeatureCollection
 from tests.conftest import NOW
 from tests.factories import device_status
 from tests.server.devices.conftest import GRID_A, GRID_C, centre, headers
@@ -36,12 +37,13 @@ def test_features_carry_status_place_and_the_feed_cursor(client, world, db_sessi
     device_status(db_session, devices["CAM-A"], "online", NOW - timedelta(minutes=5))
     device_status(db_session, devices["LINK-C"], "offline", NOW - timedelta(minutes=3))
     body = _geojson(client, world, "admin")
+    DeviceFeatureCollection.model_validate(body)  # the documented shape (the view serialises dicts itself)
     by_code = {f["id"]: f for f in body["features"]}
     cam = by_code["CAM-A"]
     assert cam["properties"] == {"code": "CAM-A", "kind": "camera", "name": "设备CAM-A", "status": "online",
                                  "online": True, "grid_code": GRID_A}
     assert cam["geometry"]["type"] == "Point"
-    assert cam["geometry"]["coordinates"] == pytest.approx(list(centre(0, 0)), abs=1e-9)
+    assert cam["geometry"]["coordinates"] == pytest.approx(list(centre(0, 0)), abs=1e-7)
     assert by_code["LINK-C"]["properties"] | {} == {"code": "LINK-C", "kind": "link", "name": "设备LINK-C",
                                                     "status": "offline", "online": False, "grid_code": GRID_C}
     assert by_code["DOOR-A"]["properties"]["status"] == "unknown" and not by_code["DOOR-A"]["properties"]["online"]
