@@ -120,7 +120,8 @@ class Page:
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" and "404" not in m.text else None)
+        self.page.on("console", lambda m: self.errors.append(m.text)  # script errors and CSP refusals ("Refused to …");
+                     if m.type == "error" and not m.text.startswith("Failed to load resource") else None)  # not 4xx answers
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.base = base
         self.page.goto(f"{base}/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -19,6 +20,7 @@ from server.devices import service as devices
 from tests import factories
 from tests.dashboard.conftest import OVERDUE_DESCRIPTION
 
+SEED_003 = Path(__file__).resolve().parents[1] / "metrics" / "data" / "seed_003.xlsx"  # a real declaration
 LIVE_S = 10.0  # a change reaches an open screen through a feed within this
 
 
@@ -121,7 +123,15 @@ def test_command_center_colours_the_map_and_dispatches_an_overdue_event(open_pag
     with p.expect_download(timeout=60_000) as dl:
         p.click("#dl-weekly")
     assert dl.value.suggested_filename.endswith(".docx")
-    assert p.locator(".job.done").count() == 3 and p.locator(".job.failed").count() == 0
+    p.set_input_files("#selfeval-form input[name='declaration']", str(SEED_003))
+    with p.expect_download(timeout=60_000) as dl:
+        p.click("#selfeval-form button[type='submit']")
+    assert dl.value.suggested_filename == "self-evaluation-2026.xlsx"
+    p.set_input_files("#monitoring-form input[name='declaration']", files=[{  # no workbook: the job says why
+        "name": "申报表.xlsx", "mimeType": "application/octet-stream", "buffer": b"not a workbook"}])
+    p.click("#monitoring-form button[type='submit']")
+    p.wait_for_selector(".job.failed")
+    assert "失败" in p.text_content(".job.failed") and p.locator(".job.done").count() == 4
     tab.shot("05-downloads")
 
     token = p.evaluate("sessionStorage.getItem('gridops.token')")

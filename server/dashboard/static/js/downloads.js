@@ -81,7 +81,10 @@ export function setupDownloads({ ctx, queue, jobs }) {
   };
   upload("selfeval-form", "/indicators/self-evaluation", "自评表", "self_evaluation.xlsx");
   upload("monitoring-form", "/indicators/monitoring", "季度监测表", "monitoring.xlsx");
-  document.getElementById("selfeval-form").elements.year.value = ctx.config.today.slice(0, 4);
+  const year = ctx.config.today.slice(0, 4), monitoring = document.getElementById("monitoring-form").elements;
+  document.getElementById("selfeval-form").elements.year.value = year;
+  monitoring.year.value = year;
+  monitoring.quarter.value = String(Math.floor((Number(ctx.config.today.slice(5, 7)) - 1) / 3) + 1);
   document.getElementById("dl-weekly").addEventListener("click", () => job(jobs, "社会治安形势周报", async () => {
     const report = await api.post("/reports/weekly", undefined);
     return api.raw(`/reports/weekly/${report.id}.docx`);
