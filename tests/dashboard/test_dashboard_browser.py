@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from server.database.core import make_engine
 from server.devices import service as devices
 from tests import factories
-from tests.dashboard.conftest import OVERDUE_DESCRIPTION
+from tests.dashboard.conftest import OVERDUE_DESCRIPTION, PASSWORD
 
 SEED_003 = Path(__file__).resolve().parents[1] / "metrics" / "data" / "seed_003.xlsx"  # a real declaration
 LIVE_S = 10.0  # a change reaches an open screen through a feed within this
@@ -221,3 +222,21 @@ def test_a_street_admin_sees_only_their_street(open_page, server) -> None:  # ty
     assert int(p.get_attribute("body", "data-devices")) == world["street2_grids"]
     assert p.locator("#level-select option[value='street']").count() == 0
     tab.shot("09-street-admin")
+
+
+def test_after_a_lost_connection_the_page_says_so_and_catches_up(open_page, server) -> None:  # type: ignore[no-untyped-def]
+    base, world = server
+    tab = open_page()
+    p = tab.login("command")
+    tab.context.set_offline(True)  # the network drops: the feed's stream breaks
+    _until(p, "document.getElementById('feed-status').classList.contains('down')", timeout=30)
+    assert "中断" in p.text_content("#feed-status")
+    lon, lat = world["probe"]
+    with httpx.Client(base_url=base, timeout=30) as c:  # meanwhile a grid worker reports
+        token = c.post("/api/v1/auth/token", data={"username": "w001", "password": PASSWORD}).json()["access_token"]
+        body = factories.event_body(None, lon=lon, lat=lat, description="断线期间上报的事件")
+        assert c.post("/api/v1/events", json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 201
+    tab.context.set_offline(False)
+    _until(p, "document.getElementById('feed-status').classList.contains('live')", timeout=30)
+    p.wait_for_selector(f"#queue li[data-uuid='{body['uuid']}']", timeout=LIVE_S * 1000)  # re-read, not stale
+    assert tab.errors == [] or all("Failed to fetch" in e or "ERR_INTERNET_DISCONNECTED" in e for e in tab.errors)
