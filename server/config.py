@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     basemap_attribution: str = ""
     basemap_max_zoom: int = 18
     dashboard_warning_hours: float = 4.0  # an open event due within this is shown as 预警
+    dashboard_feed_seconds: float = 300.0  # the page's feed streams end after this (proxies cut long ones anyway)
 
     @property
     def docs_enabled(self) -> bool:

@@ -39,6 +39,7 @@ class DashboardConfig(BaseModel):
     now: str  # ISO-8601 UTC, for the page's clock offset
     timezone: str
     warning_hours: float  # an open event due within this many hours is 预警 (about to be overdue)
+    feed_seconds: float  # each feed stream is closed by the server after this; the page resumes it and re-reads
 
 
 def basemap_origin(settings: Settings) -> str | None:
@@ -57,7 +58,7 @@ def config(_: CurrentUser, now: Now) -> DashboardConfig:
         basemap=Basemap(url=settings.basemap_url or "", attribution=settings.basemap_attribution,
                         max_zoom=settings.basemap_max_zoom),
         today=now.astimezone(tz).date().isoformat(), now=now.isoformat(), timezone=settings.timezone,
-        warning_hours=settings.dashboard_warning_hours)
+        warning_hours=settings.dashboard_warning_hours, feed_seconds=settings.dashboard_feed_seconds)
 
 
 @root_router.get("/")

@@ -133,7 +133,7 @@ async function start() {
     onLocate: locate, onTicker: ticker, onFeedStatus: showFeed("events"),
     onNewOverdue: (c) => { ticker(`事件超期：${c.event_uuid.slice(0, 8)}`, "bad"); alert.beep(); } });
   const queueReady = queue.fillFilters(streets).then(() => queue.start()); // the queue and the devices load together
-  const devicesReady = startDevices(map, { onFeedStatus: showFeed("devices"), onStatusChange: (f, before) => {
+  const devicesReady = startDevices(map, { feedSeconds: config.feed_seconds, onFeedStatus: showFeed("devices"), onStatusChange: (f, before) => {
     if (f.properties.status === "offline") { ticker(`${KIND_ZH[f.properties.kind] || "设备"}离线：${f.properties.name || f.properties.code}`, "bad"); alert.beep(1); }
     else if (before === "offline") ticker(`${KIND_ZH[f.properties.kind] || "设备"}恢复${STATUS_ZH[f.properties.status]}：${f.properties.name || f.properties.code}`);
   } }).catch((e) => { console.warn("devices", e); return null; });

@@ -22,7 +22,7 @@ async function snapshot() {
   }
 }
 
-export async function startDevices(map, { onStatusChange, onFeedStatus } = {}) {
+export async function startDevices(map, { feedSeconds = 300, onStatusChange, onFeedStatus } = {}) {
   const fc = await snapshot();
   if (!fc) return null;
   const byCode = new Map();
@@ -64,7 +64,7 @@ export async function startDevices(map, { onStatusChange, onFeedStatus } = {}) {
 
   let first = true;
   const feed = openFeed("/devices/feed", {
-    lastId: fc.cursor ?? 0, query: { seconds: 3600, poll: 0.5 },
+    lastId: fc.cursor ?? 0, query: { seconds: feedSeconds, poll: 0.5 },
     onStatus: onFeedStatus,
     async onOpen(state) { // after a reconnect: a fresh snapshot, and the feed from its cursor
       if (first) { first = false; return; }

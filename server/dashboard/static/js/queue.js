@@ -101,7 +101,7 @@ export class Queue {
     await this.refresh();
     const cursor = await latestEventCursor();
     let first = true;
-    this.feed = openFeed("/events/feed", { lastId: cursor, query: { seconds: 3600, poll: 1 }, onStatus: this.onFeedStatus,
+    this.feed = openFeed("/events/feed", { lastId: cursor, query: { seconds: this.ctx.config.feed_seconds, poll: 1 }, onStatus: this.onFeedStatus,
       onOpen: async () => { if (first) { first = false; return; } await this.refresh(); if (this.openUuid) await this.open(this.openUuid); },
       onMessage: (kind, c) => {
         if (kind === "create") this.onTicker(`新上报事件 ${time(c.at)}`);

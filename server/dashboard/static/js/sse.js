@@ -21,7 +21,7 @@ export function openFeed(path, { query = {}, lastId = null, onOpen, onMessage, o
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done) return "ended"; // the server closes every stream after `seconds`: resume at once
       buffer += value;
       let cut;
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
@@ -43,8 +43,11 @@ export function openFeed(path, { query = {}, lastId = null, onOpen, onMessage, o
 
   (async () => {
     while (!stopped) {
-      try { await connectOnce(); } catch (e) { if (stopped) return; onStatus?.("reconnecting"); }
+      const opened = Date.now();
+      let ended = false;
+      try { ended = (await connectOnce()) === "ended"; } catch { /* network or server down: back off */ }
       if (stopped) return;
+      if (ended && Date.now() - opened > 1000) continue; // a normal end: reconnect (and re-read) now
       onStatus?.("reconnecting");
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 15000);
