@@ -186,7 +186,7 @@ def test_a_device_status_change_recolours_its_point(open_page, server, dashboard
     latency = _until(p, f"{status} === 'offline'")
     red = _pixel(p, lon, lat)
     assert red[0] > red[1] + 40, red
-    assert "离线" in p.text_content("#ticker")
+    assert "离线" in p.text_content("#ticker") and int(p.get_attribute("body", "data-beeps") or 0) >= 1  # the alarm
     tab.shot("07-device-offline")
     assert latency < LIVE_S and tab.errors == []
 
