@@ -226,3 +226,49 @@ def next_grid_code(community_code: str, used_codes: Iterable[str]) -> str:
             f"community {community_code} has used all grid serials 001-999",
         )
     return child_code(community_code, free)
+
+
+# ---------------------------------------------------------------- statistical division codes (统计用区划代码)
+STATISTICAL_LEVELS = ("province", "city", "district", "street", "community")
+URBAN_RURAL_CODES = frozenset({"111", "112", "121", "122", "123", "210", "220"})  # 城乡分类代码 (国统字〔2008〕)
+
+
+def _level(code: str) -> str:
+    if code[2:] == "0" * 10:
+        return "province"
+    if code[4:] == "0" * 8:
+        return "city"
+    if code[6:] == "0" * 6:
+        return "district"
+    return "street" if code[9:] == "000" else "community"
+
+
+def statistical_code_problem(code: str) -> CodeProblem | None:
+    """Why a 12-digit 统计用区划代码 is unacceptable at the level its trailing zeros give it, or None."""
+    if problem := _shape_problem(code, 12, "statistical division code", "统计用区划代码"):
+        return problem
+    level = _level(code)
+    if level == "district":
+        return district_code_problem(code[:6])
+    if level == "street":
+        return street_code_problem(code)
+    return community_code_problem(code) if level == "community" else None
+
+
+def statistical_level(code: str) -> str:
+    """Level of a 12-digit statistical division code, one of STATISTICAL_LEVELS, by its trailing zeros."""
+    if problem := statistical_code_problem(code):
+        raise _refuse(problem)
+    return _level(code)
+
+
+def stored_division_code(code: str) -> str:
+    """The code the tree keeps for a statistical code: a district's 6 GB/T 2260 digits, else all 12."""
+    return code[:6] if statistical_level(code) == "district" else code
+
+
+def parent_division_code(code: str) -> str | None:
+    """Stored code of the parent of a stored district (None), street (its district) or community (its street)."""
+    if len(code) == 6:
+        return None
+    return district_of(code) if street_code_problem(code) is None else street_of(code)

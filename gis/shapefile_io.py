@@ -17,7 +17,7 @@ import codecs
 import itertools
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,17 +58,26 @@ class GridFeature:
 
 @dataclass(frozen=True)
 class FieldMapping:
-    """Source attribute names; see the module docstring for the Chinese fallbacks."""
+    """Source attribute names; see the module docstring for the Chinese fallbacks. ``fallbacks``
+    replaces the grid layer's Chinese names for another layer (COMMUNITY_FIELDS)."""
 
     code: str = "code"
     name: str = "name"
     community: str = "community"
     grid_type: str = "type"
     chinese_fallbacks: bool = True
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _CHINESE_FALLBACKS)
 
     def candidates(self, target: str) -> tuple[str, ...]:
-        fallbacks = _CHINESE_FALLBACKS[target] if self.chinese_fallbacks else ()
+        fallbacks = self.fallbacks.get(target, ()) if self.chinese_fallbacks else ()
         return (getattr(self, target), *fallbacks)
+
+
+# A community boundary layer: the 12-digit community code and its name, as contractors label them.
+COMMUNITY_FIELDS = FieldMapping(fallbacks={
+    "code": ("社区编码", "社区代码", "村居编码", "统计用区划代码", "区划代码", "社区编", "社区代"),
+    "name": ("社区名称", "村居名称", "名称", "社区名"),
+})
 
 
 @dataclass
@@ -89,7 +98,7 @@ class ImportResult:
     problems: list[ImportProblem] = field(default_factory=list)
 
 
-def _note(problems: list[ImportProblem], rec: int | None, kind: str, zh: str, en: str) -> None:
+def note(problems: list[ImportProblem], rec: int | None, kind: str, zh: str, en: str) -> None:
     """Append a problem numbered as users count records (from 1)."""
     where_zh, where_en = ("", "") if rec is None else (f"第{rec + 1}条记录", f"record {rec + 1}: ")
     problems.append(ImportProblem(rec, kind, where_zh + zh, where_en + en))
@@ -221,17 +230,17 @@ def _choose_codec(
             if must:
                 raise _unknown_encoding(source) from None
             if source.startswith(".cpg"):
-                _note(problems, None, "cpg_ignored", f"{source}无法识别或与属性内容不符，已自动检测编码",
+                note(problems, None, "cpg_ignored", f"{source}无法识别或与属性内容不符，已自动检测编码",
                       f"{source} is unknown or does not fit the attributes; detected instead")
             continue
         if n_truncated:
-            _note(problems, None, "truncated_text", f"{n_truncated}个文字值末尾的残缺字符已去除",
+            note(problems, None, "truncated_text", f"{n_truncated}个文字值末尾的残缺字符已去除",
                   f"dropped a cut-off character at the end of {n_truncated} values")
         return codec, names, rows
     raise _unknown_encoding("UTF-8 / GBK")
 
 
-def _locate_fields(names: list[str], mapping: FieldMapping) -> dict[str, int]:
+def locate_fields(names: list[str], mapping: FieldMapping) -> dict[str, int]:
     """Column index per target; the first matching candidate name wins."""
     folded = {n.casefold(): i for i, n in reversed(list(enumerate(names)))}
     found: dict[str, int] = {}
@@ -296,7 +305,7 @@ def _organise(rings: list[np.ndarray], rec: int, problems: list[ImportProblem]) 
         owner = 0 if len(shells) == 1 else _owner(hole, shells)
         if owner is None:
             owner = 0  # kept (invalid) so the topology check reports it
-            _note(problems, rec, "orphan_hole", "有不在任何外环内的内环", "hole outside every outer ring")
+            note(problems, rec, "orphan_hole", "有不在任何外环内的内环", "hole outside every outer ring")
         polys[owner].append(hole)
     return polys
 
@@ -312,7 +321,7 @@ def _rings(shape: shapefile.Shape, rec: int, problems: list[ImportProblem]) -> l
             continue
         if ring[0, 0] != ring[-1, 0] or ring[0, 1] != ring[-1, 1]:
             ring = np.vstack([ring, ring[:1]])
-            _note(problems, rec, "unclosed_ring", "的环未闭合，已补闭合点", "unclosed ring; closing point added")
+            note(problems, rec, "unclosed_ring", "的环未闭合，已补闭合点", "unclosed ring; closing point added")
         rings.append(ring)
     return rings
 
@@ -329,8 +338,9 @@ def _wkb(polys: list[list[np.ndarray]]) -> bytes:
     return struct.pack("<BII", 1, 6, len(polys)) + b"".join(polygon(p) for p in polys)
 
 
-def _check_extent(geoms: np.ndarray, records: list[int], assumed: str) -> None:
-    """Reprojected grids must be in China; otherwise the assumed CRS is wrong, not the data."""
+def check_extent(geoms: np.ndarray, records: list[int], assumed: str) -> None:
+    """Reprojected grids must be in China; otherwise the assumed CRS is wrong, not the data.
+    ``assumed`` names the CRS and where it came from, e.g. "EPSG:4490 (.prj)"."""
     b = shapely.bounds(geoms).reshape(-1, 4)
     bad = ~np.isfinite(b).all(axis=1) | (b[:, 0] < CHINA_LON[0]) | (b[:, 2] > CHINA_LON[1])
     bad |= (b[:, 1] < CHINA_LAT[0]) | (b[:, 3] > CHINA_LAT[1])
@@ -364,7 +374,7 @@ def _open_reader(files: dict[str, Path], stack: ExitStack) -> shapefile.Reader:
     return reader
 
 
-def _build_feature(row: list[object], cols: dict[str, int], names: list[str], geom: Polygon) -> GridFeature:
+def build_feature(row: Sequence[object], cols: dict[str, int], names: list[str], geom: Polygon) -> GridFeature:
     def get(target: str) -> str | None:
         return (_text(row[cols[target]]) or None) if target in cols else None
 
@@ -391,11 +401,11 @@ def _read_shapes(
         if progress is not None and rec and rec % PROGRESS_EVERY == 0:
             progress(rec, total)
         if rows[rec] is None:
-            _note(problems, rec, "deleted_record", "已标记删除，未导入", "marked deleted; skipped")
+            note(problems, rec, "deleted_record", "已标记删除，未导入", "marked deleted; skipped")
             continue
         rings = [] if shape.shapeType == shapefile.NULL else _rings(shape, rec, problems)
         if not rings:
-            _note(problems, rec, "null_shape", "没有几何图形，未导入", "no geometry (null shape); skipped")
+            note(problems, rec, "null_shape", "没有几何图形，未导入", "no geometry (null shape); skipped")
             continue
         kept.append(rec)
         wkbs.append(_wkb(_organise(rings, rec, problems)))
@@ -417,7 +427,7 @@ def _geometries(
     geoms = shapely.from_wkb(wkbs, on_invalid="ignore") if wkbs else np.array([], dtype=object)
     ok = np.array([g is not None for g in geoms], dtype=bool)
     for rec in (r for r, k in zip(kept, ok) if not k):
-        _note(problems, rec, "unreadable_geometry", "的几何无法读取，未导入", "unreadable geometry; skipped")
+        note(problems, rec, "unreadable_geometry", "的几何无法读取，未导入", "unreadable geometry; skipped")
     return [r for r, k in zip(kept, ok) if k], geoms[ok]
 
 
@@ -440,15 +450,15 @@ def read_grids(
         with ExitStack() as stack:
             reader = _open_reader(files, stack)
             codec, names, rows = _choose_codec(_RawTable.read(reader), encoding, files.get(".cpg"), problems)
-            cols = _locate_fields(names, mapping or FieldMapping())
+            cols = locate_fields(names, mapping or FieldMapping())
             kept, wkbs = _read_shapes(reader, rows, problems, progress)
     except (shapefile.ShapefileException, struct.error) as e:
         raise InputError("unreadable_shapefile", f"Shapefile文件已损坏或格式不正确：{e}",
                             f"the shapefile is damaged or not a shapefile: {e}") from None
     kept, geoms = _geometries(kept, wkbs, problems)
     geoms = transform(geoms, epsg, CGCS2000)  # type: ignore[arg-type]  # vectorised over the array
-    _check_extent(geoms, kept, assumed)
-    features = [_build_feature(rows[r], cols, names, g) for r, g in zip(kept, geoms)]
+    check_extent(geoms, kept, assumed)
+    features = [build_feature(rows[r], cols, names, g) for r, g in zip(kept, geoms)]
     problems.sort(key=lambda p: (-1 if p.record is None else p.record, p.kind))
     return ImportResult(features, epsg, codec, problems)
 

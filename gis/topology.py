@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -19,7 +19,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from common.errors import InputError
-from gis.codes import community_claimed, community_code_problem, grid_code_problem
+from gis.codes import CodeProblem, community_claimed, community_code_problem, grid_code_problem
 from gis.crs import area_m2
 
 KIND_ORDER = (
@@ -62,7 +62,15 @@ def _area(geom: BaseGeometry) -> float:
     return area_m2(geom)
 
 
-def _code_findings(grids: Sequence[CheckInput]) -> list[Finding]:
+def _grid_code_problem(g: CheckInput) -> CodeProblem | None:
+    problem = grid_code_problem(g.code, g.community_code)
+    if problem is None and g.community_code is not None:
+        problem = community_code_problem(g.community_code)
+    return problem
+
+
+def _code_findings(grids: Sequence[CheckInput],
+                   code_problem: Callable[[CheckInput], CodeProblem | None] = _grid_code_problem) -> list[Finding]:
     found = []
     rows: dict[str, list[int]] = defaultdict(list)
     for i, g in enumerate(grids):
@@ -74,10 +82,7 @@ def _code_findings(grids: Sequence[CheckInput]) -> list[Finding]:
                                  f"编码出现{len(where)}次（第{rows_txt}条）；appears {len(where)} times "
                                  f"(rows {rows_txt})"))
     for g in grids:
-        problem = grid_code_problem(g.code, g.community_code)
-        if problem is None and g.community_code is not None:
-            problem = community_code_problem(g.community_code)
-        if problem is not None:
+        if (problem := code_problem(g)) is not None:
             found.append(Finding("malformed_code", (g.code,), None, f"{problem.zh}；{problem}"))
     return found
 
@@ -256,6 +261,16 @@ def check_grids(
         members = _community_members(grids, usable, community_boundaries)
         findings += _gap_findings(grids, geoms, members, community_boundaries, gap_tolerance_m2)
         findings += _outside_findings(grids, geoms, members, community_boundaries, overlap_tolerance_m2)
+    return sorted(findings, key=_sort_key)
+
+
+def check_boundaries(areas: Sequence[CheckInput], *, overlap_tolerance_m2: float = 1.0) -> list[Finding]:
+    """Community boundaries (``CheckInput.code`` a community code): duplicate or malformed codes,
+    invalid rings, invalid polygons and overlaps between communities, as for grids."""
+    geoms = np.array([a.geometry_4490 for a in areas], dtype=object)
+    findings = _code_findings(areas, lambda a: community_code_problem(a.code)) + _ring_findings(areas, geoms)
+    validity, usable = _validity_findings(areas, geoms)
+    findings += validity + _overlap_findings(areas, geoms, usable, overlap_tolerance_m2)
     return sorted(findings, key=_sort_key)
 
 

@@ -68,7 +68,7 @@ class DeclarationRow:
     row_number: int
     period_target: Target | None = None  # 实施周期指标值, where the form has one
     description: str = ""
-    match: str = "none"  # exact | contains | fuzzy | ambiguous | none | mapping
+    match: str = "none"  # exact | contains | fuzzy | description | ambiguous | none | mapping
 
     @property
     def scored_target(self) -> Target:
@@ -208,6 +208,12 @@ def _row_from_cells(get: Any, level1: str, level2: str, row_number: int) -> Decl
                          period_target=parse_target(period_text) if period_text else None,
                          description=get("description"))
     found = match_indicator(row.indicator_text, row.scored_target)
+    if found.code is None and found.method == "none" and row.description:
+        # a generic 三级指标 ("使用率") whose description names the thing ("…手机APP使用率"): the
+        # description's exact or contained aliases only, never a fuzzy guess on a sentence
+        by_description = match_indicator(row.description, row.scored_target, fuzzy=False)
+        if by_description.code is not None:
+            found = replace(by_description, method="description")
     return replace(row, indicator_code=found.code, match=found.method)
 
 

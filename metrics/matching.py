@@ -96,14 +96,15 @@ def _fuzzy(name: str) -> set[str]:
     return {c for r, c in good if r == best}
 
 
-def match_indicator(name: str | None, target: Target | None = None) -> Match:
-    """The catalogue code for a declaration's 三级指标 text, or Match(None, …) when unsure."""
+def match_indicator(name: str | None, target: Target | None = None, *, fuzzy: bool = True) -> Match:
+    """The catalogue code for a declaration's 三级指标 text, or Match(None, …) when unsure.
+    Without `fuzzy`, only the exact and contained steps (for longer text such as a row's description)."""
     normalised = normalise_name(name)
     if not normalised:
         return Match(None, "none")
     steps = (("exact", lambda: {code for alias, code in _aliases() if alias == normalised}),
              ("contains", lambda: _contained(normalised)), ("fuzzy", lambda: _fuzzy(normalised)))
-    for method, find in steps:
+    for method, find in steps if fuzzy else steps[:2]:
         codes = find()
         if codes:
             return _resolve(codes, target, method)

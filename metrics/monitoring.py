@@ -21,10 +21,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 from metrics.budget import BudgetExecution
 from metrics.catalogue import CATALOGUE
 from metrics.declaration import Declaration, DeclarationRow
-from metrics.self_evaluation import MANUAL, row_blocker, subtitle
+from metrics.numbers import excel_format, number
+from metrics.self_evaluation import MANUAL, TableContext, row_blocker, table_context, write_heading
 from metrics.targets import attainment
-from metrics.xlsx_layout import (MANUAL_FILL, fit_row_heights, format_number, set_widths, setup_print,
-                                 write_header, write_level_rows, write_row, write_title)
+from metrics.xlsx_layout import (MANUAL_FILL, fit_row_heights, set_widths, setup_print, write_header,
+                                 write_level_rows, write_row, write_title)
 
 QUARTERS = ("一季度", "二季度", "三季度", "四季度")
 HEADERS = ("一级指标", "二级指标", "三级指标", "年度指标值", *QUARTERS, "完成进度", "偏差原因及改进措施", "备注")
@@ -75,51 +76,58 @@ def _unit(row: DeclarationRow) -> str:
 
 def _line(item: MonitoringRow, notes: Mapping[str, str]) -> list[Any]:
     unit = _unit(item.row)
-    quarters = [format_number(v, unit) for v in item.quarters]
+    quarters = [number(v, unit) for v in item.quarters]
     note = notes.get(item.row.indicator_code or "", "")
     return [item.row.level1, item.row.level2, item.row.indicator_text, item.row.target.original, *quarters,
-            format_number(item.completion, "%"), note, item.remark]
+            number(item.completion, "%"), note, item.remark]
 
 
-def _budget_block(ws: Worksheet, row: int, budget: BudgetExecution | None) -> None:
-    """预算执行 as entered by the user; rate and gap are formulas, so amounts typed in later count too."""
+def _budget_block(ws: Worksheet, row: int, budget: BudgetExecution | None) -> int:
+    """预算执行 as entered by the user, rate and gap computed here and written as values (every reader
+    sees them; openpyxl cannot compute formulas). Returns the row of the figures."""
     missing = budget is None or budget.budget_wan is None or budget.executed_wan is None
     heading = "一、预算执行情况" + (f"（{MANUAL}：请录入预算数与执行数）" if missing else "")
     write_title(ws, row, heading, len(HEADERS), size=11, centred=False)
     write_header(ws, row + 1, BUDGET_HEADERS)
     values = row + 2
     planned = None if budget is None or budget.planned_rate is None else budget.planned_rate / 100.0
+    rate = None if budget is None or budget.rate is None else round(budget.rate / 100.0, 6)
+    gap = None if rate is None or planned is None else round(rate - planned, 6)
     amounts = [None, None] if budget is None else [budget.budget_wan, budget.executed_wan]
-    write_row(ws, values, [*amounts, f'=IF(N(A{values})>0,B{values}/A{values},"")', planned,
-                           f'=IF(AND(ISNUMBER(C{values}),ISNUMBER(D{values})),C{values}-D{values},"")'])
+    write_row(ws, values, [*amounts, rate, planned, gap])
+    for column in (1, 2):
+        ws.cell(row=values, column=column).number_format = excel_format("万元")
     for column in (3, 4, 5):
         ws.cell(row=values, column=column).number_format = "0.00%"
     if missing:
         for column in (1, 2):
             ws.cell(row=values, column=column).fill = MANUAL_FILL
+    return values
 
 
 def write_monitoring(path: str | Path, declaration: Declaration, progress: Mapping[str, Sequence[float | None]], *,
-                     quarter: int = 4, budget: BudgetExecution | None = None,
+                     quarter: int = 4, year: int | None = None, budget: BudgetExecution | None = None,
                      notes: Mapping[str, str] | None = None, unit_name: str = "") -> Path:
-    """Write the 绩效运行监控表 for the year to the end of `quarter`; `notes` are 偏差原因及改进措施 by code."""
+    """Write the 绩效运行监控表 for the year to the end of `quarter`; `notes` are 偏差原因及改进措施 by code.
+
+    Year and budget as in the self-evaluation (`table_context`): the ones used, a mismatch stated.
+    """
     rows = monitor(declaration, progress, quarter)
+    context: TableContext = table_context(declaration, year=year, budget=budget, unit_name=unit_name)
     workbook = Workbook()
     ws = workbook.active
     ws.title = "绩效运行监控表"
-    year = f"{declaration.year}年" if declaration.year else ""
-    write_title(ws, 1, f"{declaration.project or '（未注明项目名称）'}{year}绩效运行监控表（截至{QUARTERS[quarter - 1]}）",
-                len(HEADERS))
-    write_title(ws, 2, subtitle(declaration, unit_name), len(HEADERS), size=10, bold=False)
-    _budget_block(ws, 3, budget)
-    write_title(ws, 7, "二、绩效目标完成情况", len(HEADERS), size=11, centred=False)
-    header_row = 8
+    shown_year = f"{context.year}年" if context.year else ""
+    first = write_heading(ws, context, f"{context.project or '（未注明项目名称）'}{shown_year}绩效运行监控表"
+                                       f"（截至{QUARTERS[quarter - 1]}）", len(HEADERS))
+    _budget_block(ws, first, context.budget)
+    write_title(ws, first + 4, "二、绩效目标完成情况", len(HEADERS), size=11, centred=False)
+    header_row = first + 5
     write_header(ws, header_row, HEADERS)
     last = write_level_rows(ws, header_row + 1, [_line(r, notes or {}) for r in rows], left_columns=(3, 4, 10, 11),
                             manual_columns=(5, 6, 7, 8, 9, 11), is_manual=lambda v: MANUAL in str(v[-1]))
     set_widths(ws, WIDTHS)
-    fit_row_heights(ws, 4, 5)
-    fit_row_heights(ws, header_row + 1, last)
+    fit_row_heights(ws, 1, last)
     setup_print(ws, header_row=header_row, last_column=len(HEADERS), last_row=last)
     path = Path(path)
     workbook.save(path)

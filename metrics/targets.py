@@ -22,6 +22,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from metrics.numbers import plain
+
 AT_LEAST = (">=", "≥", "≧", "⩾", "不低于", "不少于", "不小于", "不得少于", "不得低于", "至少", "达到", "达",
             "高于", "大于", ">")
 AT_MOST = ("<=", "≤", "≦", "⩽", "不高于", "不超过", "不大于", "不得超过", "不得高于", "最多", "低于", "小于", "<")
@@ -70,7 +72,7 @@ class Target:
         if not self.is_numeric:
             return self.original
         sign = {">=": "≥", "<=": "≤", "==": "="}.get(self.direction or "", "")
-        return f"{sign}{self.value:g}{self.unit or ''}"
+        return f"{sign}{plain(self.value, self.unit)}"
 
 
 def normalise(text: str) -> str:

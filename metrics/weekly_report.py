@@ -22,19 +22,22 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from metrics.numbers import count, number, percent_change
 from metrics.office_text import office_text
-from metrics.xlsx_layout import format_number
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei",
                 "Microsoft YaHei", "PingFang SC", "Noto Sans CJK JP", "Noto Sans CJK TC")
 TOP_GRIDS = 10
+TABLE_FONT_PT = 8  # a 15-digit grid code and a date-time each fit one line of the A4 tables at this size
 NO_FONT_NOTE = "（本机未安装中文字体，图中中文可能显示为方框；Debian 可安装 fonts-noto-cjk）"
 
 
 @dataclass(frozen=True)
 class OverdueEvent:
-    event_id: str
+    """`serial` is the event number people say on the phone (2026-000123); category and state in Chinese."""
+
+    serial: str
     category: str
     grid_code: str
     reported_at: datetime
@@ -64,6 +67,10 @@ class WeekFigures:
 
 @dataclass(frozen=True)
 class WeeklySummary:
+    """The week's figures. Lists may be cut (`events_by_grid`, `overdue`, `device_outages` hold the
+    first items only); the totals are counted separately by the caller and never taken from a list's
+    length: `grids_with_events`, `overdue_total`, `outage_total` (None: the list is complete)."""
+
     area: str
     week_start: date
     week_end: date
@@ -74,11 +81,26 @@ class WeeklySummary:
     closed_events: int | None = None
     last_week: WeekFigures | None = None
     last_week_by_category: Mapping[str, int] | None = None
+    grids_with_events: int | None = None
+    overdue_total: int | None = None
+    outage_total: int | None = None
 
     @property
     def this_week(self) -> WeekFigures:
-        return WeekFigures(sum(self.events_by_category.values()), self.closed_events, len(self.overdue),
-                           len(self.device_outages))
+        return WeekFigures(sum(self.events_by_category.values()), self.closed_events, self.overdue_count,
+                           self.outage_count)
+
+    @property
+    def grid_count(self) -> int:
+        return len(self.events_by_grid) if self.grids_with_events is None else self.grids_with_events
+
+    @property
+    def overdue_count(self) -> int:
+        return len(self.overdue) if self.overdue_total is None else self.overdue_total
+
+    @property
+    def outage_count(self) -> int:
+        return len(self.device_outages) if self.outage_total is None else self.outage_total
 
     @property
     def title(self) -> str:
@@ -95,6 +117,7 @@ class Section:
     headers: tuple[str, ...] = ()
     rows: list[tuple[str, ...]] = field(default_factory=list)
     chart: str | None = None
+    widths_cm: tuple[float, ...] = ()  # docx column widths, so codes and times are not broken across lines
 
 
 @dataclass(frozen=True)
@@ -108,11 +131,16 @@ def change(now: int | None, before: int | None) -> str:
     """"+12（+8.5%）", "-3（-20%）", "持平", or "—" when a side is unknown."""
     if now is None or before is None:
         return "—"
-    delta = now - before
-    if delta == 0:
-        return "持平"
-    percent = f"（{delta / before * 100:+.1f}%）" if before else ""
-    return f"{delta:+d}{percent}"
+    return percent_change(now, before)
+
+
+def cut_note(shown: int, total: int) -> str:
+    """What a cut list says about itself: "（仅列前 10 项，共 176 项）", or nothing when complete."""
+    return f"（仅列前 {count(shown)} 项，共 {count(total)} 项）" if total > shown else ""
+
+
+def _c(value: int | None) -> str:
+    return "—" if value is None else count(value)
 
 
 def _local(moment: datetime) -> str:
@@ -126,17 +154,17 @@ def _overview(s: WeeklySummary) -> Section:
                ("办结事件（件）", now.closed_events, before and before.closed_events),
                ("超期事件（件）", now.overdue_events, before and before.overdue_events),
                ("离线设备（台）", now.device_outages, before and before.device_outages))
-    rows = [(name, "—" if a is None else str(a), "—" if b is None else str(b), change(a, b)) for name, a, b in figures]
-    sentence = (f"本周（{s.week_start:%Y-%m-%d} 至 {s.week_end:%Y-%m-%d}）新增事件 {now.new_events} 件，"
-                f"较上周 {change(now.new_events, before and before.new_events)}；超期事件 {now.overdue_events} 件；"
-                f"离线设备 {now.device_outages} 台。")
+    rows = [(name, _c(a), _c(b), change(a, b)) for name, a, b in figures]
+    sentence = (f"本周（{s.week_start:%Y-%m-%d} 至 {s.week_end:%Y-%m-%d}）新增事件 {count(now.new_events)} 件，"
+                f"较上周 {change(now.new_events, before and before.new_events)}；超期事件 {count(now.overdue_events)} 件；"
+                f"离线设备 {count(now.device_outages)} 台。")
     return Section("一、总体情况", [sentence], ("指标", "本周", "上周", "变化"), rows)
 
 
 def _by_category(s: WeeklySummary) -> Section:
     last = s.last_week_by_category
     names = sorted(set(s.events_by_category) | set(last or {}), key=lambda c: -s.events_by_category.get(c, 0))
-    rows = [(c, str(s.events_by_category.get(c, 0)), "—" if last is None else str(last.get(c, 0)),
+    rows = [(c, count(s.events_by_category.get(c, 0)), "—" if last is None else count(last.get(c, 0)),
              change(s.events_by_category.get(c, 0), None if last is None else last.get(c, 0))) for c in names]
     text = [] if rows else ["本周无新增事件。"]
     return Section("二、新增事件（按类别）", text, ("类别", "本周", "上周", "变化"), rows, chart="events_by_category")
@@ -144,24 +172,30 @@ def _by_category(s: WeeklySummary) -> Section:
 
 def _by_grid(s: WeeklySummary) -> Section:
     top = sorted(s.events_by_grid.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_GRIDS]
-    text = [f"事件最多的 {len(top)} 个网格（共 {len(s.events_by_grid)} 个网格有新增事件）。"] if top else ["本周无新增事件。"]
-    return Section("三、新增事件（按网格）", text, ("网格", "事件数"), [(g, str(n)) for g, n in top], chart="events_by_grid")
+    text = [f"本周共 {count(s.grid_count)} 个网格有新增事件，以下为事件最多的 {len(top)} 个网格"
+            f"{cut_note(len(top), s.grid_count)}。"] if top else ["本周无新增事件。"]
+    return Section("三、新增事件（按网格）", text, ("网格", "事件数"), [(g, count(n)) for g, n in top],
+                   chart="events_by_grid")
 
 
 def _overdue(s: WeeklySummary) -> Section:
     items = sorted(s.overdue, key=lambda e: -e.overdue_hours)
-    rows = [(e.event_id, e.category, e.grid_code, _local(e.reported_at), _local(e.due_at),
-             format_number(e.overdue_hours), e.state) for e in items]
-    text = [f"截至周末仍超期的事件 {len(rows)} 件，按超期时长排列。"] if rows else ["本周无超期事件。"]
-    return Section("四、超期事件", text, ("事件编号", "类别", "网格", "上报时间", "办结时限", "超期（小时）", "状态"), rows)
+    rows = [(e.serial, e.category, e.grid_code, _local(e.reported_at), _local(e.due_at),
+             number(e.overdue_hours, "小时").removesuffix("小时"), e.state) for e in items]
+    text = [f"截至周末仍超期的事件 {count(s.overdue_count)} 件，按超期时长排列{cut_note(len(rows), s.overdue_count)}。"] \
+        if rows else ["本周无超期事件。"]
+    return Section("四、超期事件", text, ("事件编号", "类别", "网格", "上报时间", "办结时限", "超期（小时）", "状态"), rows,
+                   widths_cm=(2.5, 1.7, 3.2, 3.2, 3.2, 1.6, 1.6))
 
 
 def _outages(s: WeeklySummary) -> Section:
     items = sorted(s.device_outages, key=lambda d: -d.offline_hours)
-    rows = [(d.device_code, d.kind, d.location, _local(d.offline_since), format_number(d.offline_hours))
-            for d in items]
-    text = [f"本周离线设备 {len(rows)} 台，按离线时长排列。"] if rows else ["本周无设备离线。"]
-    return Section("五、设备离线", text, ("设备编号", "类型", "位置", "离线起始", "离线时长（小时）"), rows)
+    rows = [(d.device_code, d.kind, d.location, _local(d.offline_since),
+             number(d.offline_hours, "小时").removesuffix("小时")) for d in items]
+    text = [f"本周离线设备 {count(s.outage_count)} 台，按离线时长排列{cut_note(len(rows), s.outage_count)}。"] \
+        if rows else ["本周无设备离线。"]
+    return Section("五、设备离线", text, ("设备编号", "类型", "位置", "离线起始", "离线时长（小时）"), rows,
+                   widths_cm=(4.1, 2.2, 4.8, 3.2, 2.2))
 
 
 def build_sections(summary: WeeklySummary) -> list[Section]:
@@ -283,10 +317,18 @@ def _docx_table(document: object, section: Section) -> None:
     for row in section.rows:
         for cell, text in zip(table.add_row().cells, row):
             cell.text = office_text(text)
+    if section.widths_cm:
+        from docx.shared import Cm  # noqa: PLC0415
+
+        table.autofit = False
+        for column, width in zip(table.columns, section.widths_cm):
+            column.width = Cm(width)
+            for cell in column.cells:
+                cell.width = Cm(width)  # Word reads the cells' widths, LibreOffice the grid's
     for row in table.rows:
         for cell in row.cells:
             for run in cell.paragraphs[0].runs:
-                run.font.size = Pt(9)
+                run.font.size = Pt(TABLE_FONT_PT)
 
 
 def _docx_document() -> object:

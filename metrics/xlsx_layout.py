@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -21,6 +22,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from metrics.office_text import office_text
 
 FONT_NAME = "宋体"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 _SIDE = Side(style="thin", color="000000")
 BORDER = Border(left=_SIDE, right=_SIDE, top=_SIDE, bottom=_SIDE)
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
@@ -48,14 +51,14 @@ def write_header(ws: Worksheet, row: int, labels: Sequence[str]) -> None:
 
 
 def cell_value(value: Any) -> Any:
-    """What openpyxl can store: aware datetimes as ISO text (Excel has no time zones), bools as 是/否,
-    text without the control characters XML cannot hold."""
+    """What openpyxl can store: aware datetimes as naive Asia/Shanghai date cells (Excel has no time
+    zones), bools as 是/否, text without the control characters XML cannot hold."""
     if isinstance(value, str):
         return office_text(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.isoformat(timespec="minutes")
+        return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
     if value is None or isinstance(value, (int, float, date)):
         return value
     return office_text(str(value))
@@ -66,6 +69,8 @@ def write_row(ws: Worksheet, row: int, values: Sequence[Any], *, left_columns: I
     lefts = set(left_columns)
     for column, value in enumerate(values, start=1):
         cell = ws.cell(row=row, column=column, value=cell_value(value))
+        if isinstance(cell.value, datetime):
+            cell.number_format = DATETIME_FORMAT
         cell.font = Font(name=FONT_NAME, size=10)
         cell.alignment = LEFT if column in lefts else CENTER
         cell.border = BORDER
@@ -113,22 +118,52 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def fit_row_heights(ws: Worksheet, first_row: int, last_row: int, *, line_height: float = 14.0) -> None:
-    """Set row heights from the wrapped text, which openpyxl cannot measure and LibreOffice does not refit.
+POINTS_PER_WIDTH_UNIT = 5.6  # one column-width unit as LibreOffice lays it out (measured: tests/office_uno.py)
+CELL_PADDING_PT = 4.0
+LINE_SPACING = 1.5  # the CJK fonts LibreOffice and Word fall back to for 宋体 need ~1.45 em a line
+FIT_MARGIN = 0.9  # fill lines to 90 %: proportional digits and punctuation vary
 
-    Cells under a vertical merge are skipped: their text is spread over the merged rows.
+
+def lines_needed(text: str, width_units: float, font_size: float = 10.0) -> int:
+    """Wrapped lines `text` takes in a cell `width_units` wide: half-width characters count one, wide ones two."""
+    capacity = max(1.0, 2 * (width_units * POINTS_PER_WIDTH_UNIT - CELL_PADDING_PT) / font_size * FIT_MARGIN)
+    return sum(max(1, math.ceil(display_width(part) / capacity)) for part in text.split("\n"))
+
+
+def _column_width(ws: Worksheet, column: int) -> float:
+    return ws.column_dimensions[get_column_letter(column)].width or 8.43
+
+
+def fit_row_heights(ws: Worksheet, first_row: int, last_row: int) -> None:
+    """Row heights from the wrapped text, which openpyxl cannot measure and LibreOffice does not refit.
+
+    A cell merged across columns wraps over their summed width; a cell merged down several rows
+    spreads its lines over them, and the last of those rows grows if they are too low together.
+    The result is checked by rendering the sheets to PDF (tests/metrics/test_rendering.py).
     """
-    spanning = {(r, c) for m in ws.merged_cells.ranges if m.max_row > m.min_row
-                for r in range(m.min_row, m.max_row + 1) for c in range(m.min_col, m.max_col + 1)}
+    tops = {(m.min_row, m.min_col): m for m in ws.merged_cells.ranges}
+    hidden = {(r, c) for m in ws.merged_cells.ranges for r in range(m.min_row, m.max_row + 1)
+              for c in range(m.min_col, m.max_col + 1) if (r, c) != (m.min_row, m.min_col)}
+    spans: list[tuple[int, int, float]] = []
     for row in range(first_row, last_row + 1):
-        lines = 1
+        height = 0.0
         for cell in ws[row]:
-            if cell.value is None or (row, cell.column) in spanning or str(cell.value).startswith("="):
+            if cell.value is None or (row, cell.column) in hidden:
                 continue
-            width = (ws.column_dimensions[get_column_letter(cell.column)].width or 8.43) * 1.15
-            needed = sum(max(1, math.ceil(display_width(part) / width)) for part in str(cell.value).split("\n"))
-            lines = max(lines, needed)
-        ws.row_dimensions[row].height = lines * line_height + 4
+            merged = tops.get((row, cell.column))
+            columns = range(merged.min_col, merged.max_col + 1) if merged else [cell.column]
+            size = float(cell.font.sz or 11) if cell.font else 11.0
+            text = str(cell.value) if not isinstance(cell.value, (int, float)) else f"{cell.value:,.2f}"
+            needed = lines_needed(text, sum(_column_width(ws, c) for c in columns), size) * size * LINE_SPACING
+            if merged is not None and merged.max_row > merged.min_row:
+                spans.append((merged.min_row, merged.max_row, needed))
+            else:
+                height = max(height, needed)
+        ws.row_dimensions[row].height = max(height, 10 * LINE_SPACING) + CELL_PADDING_PT
+    for top, bottom, needed in spans:
+        total = sum(ws.row_dimensions[r].height or 15 for r in range(top, bottom + 1))
+        if total < needed + CELL_PADDING_PT:
+            ws.row_dimensions[bottom].height = (ws.row_dimensions[bottom].height or 15) + needed + CELL_PADDING_PT - total
 
 
 def setup_print(ws: Worksheet, *, header_row: int, last_column: int, last_row: int) -> None:
@@ -155,11 +190,3 @@ def safe_sheet_title(text: str, taken: Iterable[str] = ()) -> str:
         suffix = f"({n})"
         title, n = base[: 31 - len(suffix)] + suffix, n + 1
     return title
-
-
-def format_number(value: float | None, unit: str | None = None) -> str:
-    """96.5 → "96.5%": at most two decimals, no trailing zeros, no scientific notation."""
-    if value is None:
-        return ""
-    text = f"{value:,.2f}".rstrip("0").rstrip(".").replace(",", "")
-    return f"{text}{unit or ''}"

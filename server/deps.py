@@ -91,10 +91,12 @@ def get_session_scope() -> Callable[[], AbstractContextManager[Session]]:
 SessionScope = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_session_scope)]
 
 
-def get_current_user(scope: SessionScope, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
     """The token's user, read in a short session of its own and returned detached (User has no
     relationships: services use its columns). The request's own transaction starts later, in the
-    view, so a write transaction never spans the hop from this dependency to the view."""
+    view, so a write transaction never spans the hop from this dependency to the view. Looked up on
+    every request, so disabling a user, or raising their token_version (a reset, disabling),
+    stops their tokens at once."""
     if not token:
         raise NotAuthenticated("missing bearer token", "缺少登录令牌", code="token_missing")
     try:
@@ -112,6 +114,21 @@ def get_current_user(scope: SessionScope, token: Annotated[str | None, Depends(o
         user = auth_service.get_by_username(db_session=db_session, username=str(claims["sub"]))
     if user is None or not user.is_active:
         raise NotAuthenticated("user disabled or unknown", "用户不存在或已停用", code="user_inactive")
+    if claims.get("ver", 0) != user.token_version:
+        raise NotAuthenticated("this login has ended (password reset or account disabled): log in again",
+                               "密码已被重置或账号曾被停用，本次登录已失效，请重新登录", code="token_revoked")
+    return user
+
+
+AuthenticatedUser = Annotated[User, Depends(get_authenticated_user)]
+
+
+def get_current_user(user: AuthenticatedUser) -> User:
+    """The token's user, once they have set their own password: an initial or reset password was
+    known to someone else, so until it is changed only /auth/me, /auth/password and the policy answer."""
+    if user.must_change_password:
+        raise Forbidden("change your initial password first (POST /api/v1/auth/password)",
+                        "请先修改初始密码后再使用", code="password_change_required")
     return user
 
 

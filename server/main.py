@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.errors import InputError
+from server.auth.views import app_router, users_router
 from server.auth.views import router as auth_router
 from server.concurrency import ConcurrencyLimit
 from server.database.core import is_busy
@@ -20,7 +21,7 @@ from server.dashboard import views as dashboard
 from server.divisions.views import router as divisions_router
 from server.errors import DatabaseBusy, GridopsError, InvalidInput
 from server.events.views import router as events_router
-from server.grids.views import router as grids_router
+from server.grids.views import communities_router, router as grids_router
 from server.headers import SecurityHeaders
 from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
@@ -93,6 +94,8 @@ def upload_limits(settings: Settings) -> dict[str, int]:
     """The only routes whose bodies may exceed `max_body_mb`; a photo's form adds a little to the photo."""
     return {f"{API_PREFIX}/grids/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/devices/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/users/import": settings.max_upload_mb * MB,
+            f"{API_PREFIX}/rentals/import": settings.max_upload_mb * MB,
             f"{API_PREFIX}/photos": settings.photo_max_mb * MB + MB,
             f"{API_PREFIX}/indicators/self-evaluation": DECLARATION_MAX_MB * MB,
             f"{API_PREFIX}/indicators/monitoring": DECLARATION_MAX_MB * MB}
@@ -126,8 +129,11 @@ def create_app() -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES,  # the error envelope, documented once
                     dependencies=[Depends(clean_url)])  # no control characters in path or query
     api.include_router(auth_router)
+    api.include_router(users_router)
+    api.include_router(app_router)
     api.include_router(divisions_router)
     api.include_router(grids_router)
+    api.include_router(communities_router)
     api.include_router(events_router)
     api.include_router(photos_router)
     api.include_router(visits_router)

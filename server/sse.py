@@ -34,19 +34,22 @@ Seconds = Annotated[float, Query(ge=0, le=3600, description="the stream ends aft
 PollSeconds = Annotated[float, Query(ge=0.2, le=60, description="how often the server looks for new rows")]
 # (cursor, event name, data) of each message, oldest first: what one poll found after `cursor` at `now`.
 Message = tuple[int, str, dict[str, Any]]
-Poll = Callable[[int, datetime], list[Message]]
+Poll = Callable[[int, datetime], list[Message] | None]  # None: the stream ends
 Read = Callable[[Session, User, int, datetime], list[Message]]
 
 
-def user_poll(scope: Callable[[], AbstractContextManager[Session]], user_id: int, read: Read) -> Poll:
+def user_poll(scope: Callable[[], AbstractContextManager[Session]], user: User, read: Read) -> Poll:
     """Each poll in a short read session of its own, as the user (looked up again: the request's
-    session closed long ago), so the stream holds no session, nor on SQLite a lock."""
+    session closed long ago), so the stream holds no session, nor on SQLite a lock. None once the
+    user is disabled or their token revoked (password changed or reset): the stream ends."""
+    user_id, version = user.id, user.token_version
 
-    def poll(cursor: int, now: datetime) -> list[Message]:
+    def poll(cursor: int, now: datetime) -> list[Message] | None:
         with scope() as db_session:
-            user = db_session.get(User, user_id)
-            assert user is not None
-            return read(db_session, user, cursor, now)
+            current = db_session.get(User, user_id)
+            if current is None or not current.is_active or current.token_version != version:
+                return None
+            return read(db_session, current, cursor, now)
 
     return poll
 
@@ -74,6 +77,8 @@ def sse_response(request: Request, poll: Poll, cursor: int, *, seconds: float, e
         while True:
             try:
                 items = await run_in_threadpool(poll, cursor, utcnow())
+                if items is None:
+                    return
             except OperationalError as exc:  # a busy database: the next poll catches up from the cursor
                 if not is_busy(exc):
                     raise

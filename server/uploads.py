@@ -22,6 +22,7 @@ from typing import IO
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gis.grid_files import ACCEPTED, ACCEPTED_ZH, SINGLE_FILE_SUFFIXES
 from server.errors import BadRequest, InvalidInput, PayloadTooLarge
 
 MAX_RATIO = 200  # deflate reaches ~1,000:1 on repeated bytes; shapefiles and xlsx sheets stay far below
@@ -197,7 +198,8 @@ def _copy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int)
 
 
 def extract_shapefile_zip(archive: Path, dest: Path, *, max_total_bytes: int, layer: str | None = None) -> Path:
-    """Extract a zipped shapefile safely and return its .shp path.
+    """Extract a zipped grid layer safely and return the path to read: its one .shp or, when it
+    holds no shapefile, its one GeoPackage or GeoJSON file.
 
     Every entry is checked before anything is written: path traversal and zip bombs (declared
     uncompressed size over the limit, or a compression ratio no shapefile has) are refused whole.
@@ -208,8 +210,15 @@ def extract_shapefile_zip(archive: Path, dest: Path, *, max_total_bytes: int, la
         infos = check_zip(zf, max_total_bytes=max_total_bytes)
         paths = [_safe_member(i.filename) for i in infos]
         shps = [p for p in paths if p.suffix.lower() == ".shp" and (layer is None or p.stem == layer)]
+        if not shps:
+            shps = [p for p in paths if p.suffix.lower() in SINGLE_FILE_SUFFIXES]
+            if not shps:
+                names = ", ".join(sorted({p.suffix.lower() or p.name for p in paths})) or "nothing"
+                raise InvalidInput(f"the zip holds no grid layer (found {names}); accepted are {', '.join(ACCEPTED)}",
+                                   f"压缩包内没有可导入的图层（找到：{names}）。支持：{ACCEPTED_ZH}",
+                                   code="unsupported_format", detail={"accepted": list(ACCEPTED)})
         if len(shps) != 1:
-            found = ", ".join(str(p) for p in shps) or "none"
+            found = ", ".join(str(p) for p in shps)
             raise InvalidInput(f"expected exactly one .shp in the zip (found: {found}); name one with layer=",
                                f"压缩包内应恰好有一个 .shp 文件（找到：{found}）", code="shp_not_found")
         budget = max_total_bytes

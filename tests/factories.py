@@ -27,6 +27,7 @@ DISTRICT = "440112"
 STREET = "440112001000"
 COMMUNITY = "440112001001"
 ZONE38 = gk_epsg(38)  # plain GK zone around 114°E (Guangzhou)
+PASSWORD = "Kapok-Grid-2026"  # passes the password policy (server.auth.passwords)
 X0, Y0 = 479_500.0, 2_555_000.0  # metres in EPSG:4547 (CM 114°E), about 113.8°E 23.1°N
 _seq = itertools.count(1)
 
@@ -62,13 +63,14 @@ def user(db_session: Session, role: Role, *, street_code: str | None = None, use
     if role in (Role.grid_worker, Role.street_admin) and street_code is None:
         street_code = STREET
     return auth_service.create(db_session=db_session, user_in=UserCreate(
-        username=name, full_name=name, password="password123", role=role, district_code=DISTRICT,
+        username=name, full_name=name, password=PASSWORD, role=role, district_code=DISTRICT,
         street_code=street_code))
 
 
 def auth_headers(u: User) -> dict[str, str]:
     settings = get_settings()
-    token = create_token(subject=u.username, role=u.role, secret=settings.secret_key, minutes=5)
+    token = create_token(subject=u.username, role=u.role, secret=settings.secret_key, minutes=5,
+                         version=u.token_version or 0)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -117,4 +119,4 @@ def device_status(db_session: Session, device: Any, status: str, at: datetime) -
     batch.transition(device.id, Transition(status=status, at=at, reason="status", previous=device.state.status,
                                            previous_since=device.state.status_since))
     write(db_session, batch)
-    db_session.expire_all()
+    db_session.expire(device.state)  # written past the ORM: read again when next asked

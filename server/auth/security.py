@@ -32,9 +32,10 @@ def verify_password(password: str, hashed: str) -> bool:
         return False
 
 
-def create_token(*, subject: str, role: str, secret: str, minutes: int) -> str:
+def create_token(*, subject: str, role: str, secret: str, minutes: int, version: int = 0) -> str:
+    """`version`: the user's token_version; a token of an older one is refused (server.deps)."""
     now = datetime.now(UTC)
-    claims = {"sub": subject, "role": role, "iat": now, "exp": now + timedelta(minutes=minutes)}
+    claims = {"sub": subject, "role": role, "ver": version, "iat": now, "exp": now + timedelta(minutes=minutes)}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

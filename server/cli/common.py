@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from common.errors import InputError
 from metrics.declaration import DeclarationError
 from server.config import Settings
 from server.errors import GridopsError
 from server.keys import InsecureSettings, enforce
+from server.sheets import RowError
 
 
 def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -39,3 +41,28 @@ def keys_refused(settings: Settings) -> bool:
         print(f"error [{exc.code}]\n{exc.message_zh}\n\n{exc.message_en}", file=sys.stderr)
         return True
     return False
+
+
+def row_error_lines(errors: Sequence[RowError]) -> list[str]:
+    """One line per row error of a spreadsheet import, Chinese first: 错误 第3行 名称 [bad_name] …"""
+    return [f"{'错误' if e.blocking else '提示'} 第{e.row}行 {e.column or ''} [{e.code}] {e.message_zh} / {e.message}"
+            for e in errors]
+
+
+def read_upload(path: str) -> bytes:
+    """A file named on the command line, or a clear error (exit 2 through guard) when there is none."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("missing_file", f"找不到文件：{path}", f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError("missing_file", f"{path} 是文件夹，不是文件", f"{path} is a folder, not a file") from None
+
+
+def outcome(*, committed: bool, blocked: bool) -> tuple[str, int]:
+    """What an all-or-nothing import did, in Chinese, and its exit code (0: written or a clean check)."""
+    if committed:
+        return "已写入", 0
+    if blocked:
+        return "未写入：有错误，请修正后重试", 1
+    return "未写入（试运行：检查通过，确认无误后加 --apply 写入）", 0

@@ -31,7 +31,8 @@ def _stop_on_signals() -> threading.Event:
 
 def _import(args: argparse.Namespace) -> int:
     from server.database.core import get_sessionmaker
-    from server.devices import imports, sheets
+    from server import sheets
+    from server.devices import imports
 
     sheet = sheets.read(Path(args.path).read_bytes(), args.path)
     with get_sessionmaker()() as db_session:
@@ -224,6 +225,9 @@ def add_rentals_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
     sync = rentals.add_parser("sync-cards", help="turn new access-controller card events into tenant detections")
     sync.add_argument("--no-entry-days", type=int, default=get_settings().tenant_no_entry_days)
     sync.set_defaults(func=_guard(_sync_cards))
+    from server.cli.rentals_cmd import add_import
+
+    add_import(rentals)
 
 
 def start_embedded(settings: Settings) -> object | None:

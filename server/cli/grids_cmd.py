@@ -1,4 +1,4 @@
-"""`gridops grids import|export|check`."""
+"""`gridops grids import|export|check`: shapefile, GeoPackage or GeoJSON in, shapefile out."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gis.shapefile_io import FieldMapping, read_grids, write_grids
+from gis.grid_files import read_polygons
+from gis.shapefile_io import FieldMapping, write_grids
 from gis.topology import CheckInput, check_grids, report_json, report_text
 from server.config import get_settings
 from server.cli.common import guard
@@ -35,9 +36,9 @@ def _read(args: argparse.Namespace, tmp: str):  # type: ignore[no-untyped-def]
         path = extract_shapefile_zip(path, Path(tmp), max_total_bytes=get_settings().max_unzipped_mb << 20)
     bar, update = _progress()
     with bar:
-        return read_grids(path, mapping=FieldMapping(args.code_field, args.name_field, args.community_field,
-                                                     args.type_field),
-                          crs=args.crs, encoding=args.encoding, progress=update)
+        return read_polygons(path, mapping=FieldMapping(args.code_field, args.name_field, args.community_field,
+                                                        args.type_field),
+                             crs=args.crs, encoding=args.encoding, layer=args.layer, progress=update)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -110,7 +111,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--crs", type=int, help="EPSG code to use when the shapefile has no .prj (e.g. 4490, 4526)")
+    p.add_argument("--crs", type=int, help="EPSG code to use when the file declares none (a shapefile without .prj; "
+                                           "e.g. 4490, 4526)")
+    p.add_argument("--layer", help="GeoPackage layer to read when the file holds several")
     p.add_argument("--encoding", help="attribute encoding (default: .cpg, else UTF-8, else GBK)")
     p.add_argument("--code-field", default="code", help="attribute holding the 15-digit grid code")
     p.add_argument("--name-field", default="name")
@@ -123,7 +126,8 @@ def _source_args(p: argparse.ArgumentParser) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     grids = sub.add_parser("grids", help="import, export and check grid polygons").add_subparsers(
         dest="grids_command", required=True)
-    imp = grids.add_parser("import", help="import a shapefile (.shp or .zip); all or nothing")
+    imp = grids.add_parser("import", help="import grid polygons: shapefile (.shp or .zip), GeoPackage (.gpkg) or "
+                                          "GeoJSON (.geojson); all or nothing")
     imp.add_argument("path")
     imp.add_argument("--dry-run", action="store_true", help="check only, write nothing")
     _source_args(imp)
@@ -136,7 +140,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     exp.set_defaults(func=guard(_export))
 
     chk = grids.add_parser("check", help="topology and code report for stored grids, or for a shapefile")
-    chk.add_argument("path", nargs="?", help="shapefile (.shp/.zip) to check instead of the database")
+    chk.add_argument("path", nargs="?", help="grid file (.shp/.zip/.gpkg/.geojson) to check instead of the database")
     chk.add_argument("--json", action="store_true", help="JSON instead of text")
     _source_args(chk)
     chk.set_defaults(func=guard(_check))

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
-from server.cli import devices_cmd, secrets_cmd
+from server.cli import devices_cmd, divisions_cmd, secrets_cmd, setup_cmd
+from server.cli import users_cmd
 from server.cli.common import keys_refused
 from server.config import get_settings
 
@@ -55,7 +56,10 @@ def _demo(args: argparse.Namespace) -> int:
             from server.database.types import utcnow
             from server.demo_operations import load_operations
 
+            from server.events import service as events
+
             ops = load_operations(db_session, now=utcnow(), days=args.days)
+            events.backfill_serials(db_session)  # bulk-inserted events numbered (2026-000123) in order reported
             db_session.commit()
             print(f"operations for the last {args.days} days: " + ", ".join(f"{v} {k}" for k, v in ops.items()))
     from server.database.core import analyze, get_engine
@@ -111,12 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="days of synthetic events and visits to generate (0: none)")
     demo.set_defaults(func=_demo)
 
+    setup_cmd.add_parser(sub)
+    divisions_cmd.add_parser(sub)
     grids_cmd.add_parser(sub)
     devices_cmd.add_parser(sub)
     devices_cmd.add_rentals_parser(sub)
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
     secrets_cmd.add_parser(sub)
+    users_cmd.add_parser(sub)
     return parser
 
 

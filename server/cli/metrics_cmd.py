@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,9 @@ if TYPE_CHECKING:  # the commands import the server lazily, so that --help stays
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    return "无数据" if value is None else f"{value:.2f}{unit}"
+    from metrics.numbers import number
+
+    return "无数据" if value is None else number(value, unit)
 
 
 def _compute(args: argparse.Namespace) -> int:
@@ -36,12 +39,14 @@ def _compute(args: argparse.Namespace) -> int:
     if args.by:
         _print_areas(scopes, codes, values)
         return 0
+    from metrics.numbers import plain
+
     print(f"{scope}  {period.label}")
     for v in values.values():
-        target = "—" if v.target is None else f"{v.direction}{v.target:g}{v.unit}"
+        target = "—" if v.target is None else f"{v.direction}{plain(v.target, v.unit)}"
         mark = {"met": "达标", "not_met": "未达标", "no_data": "无数据"}[v.status]
         print(f"  {v.name_zh:<16} {_fmt(v.value, v.unit):>12}  目标 {target:<10} {mark}  "
-              f"({v.numerator:g}/{v.denominator:g})")
+              f"({plain(v.numerator)}/{plain(v.denominator)})")
     return 0
 
 
@@ -71,25 +76,40 @@ def _budget(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return budget_of(args.budget, args.executed)
 
 
+def _warn(declaration, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """The year/budget disagreements printed on the sheet, on stderr too (with the option to check)."""
+    from metrics.self_evaluation import table_context
+
+    context = table_context(declaration, year=args.year, budget=_budget(args))
+    for warning in context.warnings:
+        option = "--year" if "年度" in warning else "--budget"
+        print(f"warning: {warning}（{option}）", file=sys.stderr)
+
+
 def _self_eval(args: argparse.Namespace) -> int:
     from metrics.declaration import write_mapping
+    from metrics.self_evaluation import evaluate
     from server.database.core import get_sessionmaker
     from server.database.types import utcnow
     from server.indicators import tables
     from server.indicators.periods import parse_scope
-    from server.indicators.service import COMPUTABLE
 
     declaration = _declaration(args)
     with get_sessionmaker()() as db_session:
-        out = tables.self_evaluation(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
-                                     year=args.year, out=Path(args.output), now=utcnow(), budget=_budget(args),
-                                     unit_name=args.unit_name)
-    unmapped = declaration.unmapped
-    computable = [r for r in declaration.rows if r.indicator_code in COMPUTABLE]
-    print(f"{out}: {len(declaration.rows)} rows, {len(computable)} computed from data, "
-          f"{len(declaration.rows) - len(computable)} for manual input")
-    if unmapped and args.write_mapping:
-        print(f"mapping to review: {write_mapping(args.write_mapping, declaration)} ({len(unmapped)} unmapped rows)")
+        actuals = tables.self_evaluation(db_session=db_session, declaration=declaration,
+                                         scope=parse_scope(args.scope), year=args.year, out=Path(args.output),
+                                         now=utcnow(), budget=_budget(args), unit_name=args.unit_name)
+    out = Path(args.output)
+    _warn(declaration, args)
+    evaluated = evaluate(declaration, actuals)
+    computed = sum(1 for e in evaluated if e.achieved is not None)
+    missed = sum(1 for e in evaluated if e.achieved is False)
+    print(f"{out}: {len(evaluated)} rows, {computed} computed from data ({missed} not met, each with a 明细 sheet), "
+          f"{len(evaluated) - computed} for manual input")
+    if args.write_mapping:
+        unmapped = len(declaration.unmapped)
+        print(f"mapping to review: {write_mapping(args.write_mapping, declaration)} "
+              f"({len(declaration.rows)} rows, {unmapped} unmapped)")
     return 0
 
 
@@ -104,6 +124,7 @@ def _monitoring(args: argparse.Namespace) -> int:
         out = tables.monitoring(db_session=db_session, declaration=declaration, scope=parse_scope(args.scope),
                                 year=args.year, quarter=args.quarter, out=Path(args.output), now=utcnow(),
                                 budget=_budget(args), unit_name=args.unit_name)
+    _warn(declaration, args)
     print(f"{out}: quarterly monitoring to Q{args.quarter} {args.year}")
     return 0
 
@@ -131,9 +152,11 @@ def _table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--declaration", required=True, help="绩效目标表 xlsx")
     p.add_argument("--sheet", help="sheet name (default: the first with an indicator table)")
     p.add_argument("--mapping", help="reviewed row → indicator mapping CSV (see --write-mapping)")
-    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--year", type=int, required=True,
+                   help="the year evaluated, printed in the title; a declaration of another year is warned about")
     p.add_argument("--scope", default="district:440112", help="whose figures (default district:440112)")
-    p.add_argument("--budget", type=float, help="预算数 (万元), for the budget execution row")
+    p.add_argument("--budget", type=float,
+                   help="预算数 (万元), for the budget execution row (default: the declaration's budget)")
     p.add_argument("--executed", type=float, help="执行数 (万元)")
     p.add_argument("--unit-name", default="", help="填报单位, printed under the title")
     p.add_argument("-o", "--output", required=True, help="xlsx to write")
@@ -153,7 +176,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
     self_eval = metrics.add_parser("self-eval", help="绩效自评表 from a declaration and the data")
     _table_args(self_eval)
-    self_eval.add_argument("--write-mapping", metavar="CSV", help="write the row mapping here for review")
+    self_eval.add_argument("--write-mapping", metavar="CSV",
+                           help="write every row's mapping (code, name, how matched) here for review; edit and "
+                                "pass back with --mapping")
     self_eval.set_defaults(func=guard(_self_eval))
 
     monitoring = metrics.add_parser("monitoring", help="绩效运行监控表: progress by quarter")

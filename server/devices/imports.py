@@ -9,7 +9,7 @@ Columns (Chinese or English header; * and units in brackets are ignored):
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from common.errors import InputError
 from devices import credentials
 from server.auth.models import User
-from server.devices import placement, sheets
+from server import sheets
+from server.devices import placement
 from server.devices.models import Device
 from server.devices.schemas import Credentials, DeviceCreate, DeviceImportReport, RowError
 from server.devices.service import gb_code_for, new_device
@@ -45,36 +46,11 @@ LABEL = {field: names[0] for field, names in COLUMNS.items()}
 
 
 def _column_map(sheet: sheets.Sheet) -> dict[str, str]:
-    present = {sheets.normalise(h) for h in sheet.headers}
-    found = {}
-    for field, names in COLUMNS.items():
-        for name in names:
-            if sheets.normalise(name) in present:
-                found[field] = sheets.normalise(name)
-                break
-    return found
+    return sheets.column_map(sheet, COLUMNS)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # 20-digit ids typed as numbers lose digits: caught by the code checks
-    text = str(value).strip()
-    return text or None
-
-
-def _date(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
-    text = str(value).strip().replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-")
-    if not text:
-        return None
-    try:
-        y, m, d = (int(p) for p in text.split(" ")[0].split("-"))
-        return date(y, m, d)
-    except (ValueError, OverflowError):  # a year past C's long is an OverflowError, not a ValueError
-        raise ValueError(f"not a date: {value!r} (use 2024-03-01)") from None
+_text = sheets.text  # 20-digit ids typed as numbers lose digits: caught by _code_cell first
+_date = sheets.day
 
 
 def _interval(value: Any) -> int | None:
@@ -89,7 +65,7 @@ def _interval(value: Any) -> int | None:
 
 def _code_cell(value: Any, field: str) -> None:
     """Excel keeps numbers as doubles: a 20-digit id typed as a number has already lost digits."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e15:
+    if sheets.digits_as_number(value):
         raise InputError(f"{field}_as_number", f"{LABEL[field]} 以数字保存，超过 15 位已丢失精度，请将该列设为文本",
                                f"{field} {value!r} is stored as a number and lost digits beyond 15: "
                                "format the column as text")

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from devices.status import UNKNOWN, State, Transition
+from server.database.feed_order import lock_feed
 from server.devices.models import (
     CardEvent, DeadLetter, DeviceAlarm, DeviceState, DeviceStatusInterval, DoorEvent,
 )
@@ -71,6 +72,8 @@ def _state_row(device_id: int, s: State) -> dict[str, Any]:
 
 def write(db_session: Session, batch: Batch) -> None:
     """All rows of the batch; the caller commits (and only then acknowledges the messages)."""
+    if batch.close_open or batch.intervals:  # the device feed's rows, in commit order (feed_order)
+        lock_feed(db_session, DeviceStatusInterval)
     conn = db_session.connection()
     if batch.dead:
         conn.execute(insert(DeadLetter.__table__), batch.dead)

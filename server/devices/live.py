@@ -3,10 +3,10 @@
 The cursor is the id of `device_status_interval`: one row per status change, inserted only by the
 ingester's batch (ingest_batch.write), so a status change that reaches the database reaches the feed.
 Ids are handed out at insert time, not commit time: on PostgreSQL a reader of `id > cursor` could
-pass a row whose transaction commits after a higher id was read. The remedy is the one of the event
-feed: serialise the transactions that insert feed rows (a transaction-scoped advisory lock taken
-before the insert), so ids become visible in order; with one insert site it applies in one place.
-SQLite has one writer at a time, so its ids always commit in order.
+pass a row whose transaction commits after a higher id was read. As for the event feed, every
+transaction writing these rows first takes the feed's advisory lock (server/database/feed_order.py:
+ingest_batch.write takes it before its Core inserts), so ids become visible in order. SQLite has one
+writer at a time, so its ids always commit in order.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.crs import CGCS2000
 from server.database.core import Base
+from server.database.feed_order import commit_ordered
 from server.database.types import UTCDateTime, utcnow
 from server.grids.models import Grid
 
@@ -136,3 +137,7 @@ class CardEvent(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     card_no: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(16))
+
+
+# the interval id is the device feed's cursor (GET /devices/feed): taken in commit order (see feed_order)
+commit_ordered(DeviceStatusInterval)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devices.codes import DeviceKind
 from server.inputs import ApiDatetime, ApiDatetimeOrDate, Line, Text
+from server.sheets import RowError  # noqa: F401  (public here: the device import report holds it)
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -134,15 +135,6 @@ class Credentials(BaseModel):
 class DeviceCreated(BaseModel):
     device: DeviceRead
     credentials: Credentials
-
-
-class RowError(BaseModel):
-    row: int = Field(description="spreadsheet row number (the header is row 1)")
-    column: str | None
-    code: str
-    message: str
-    message_zh: str
-    blocking: bool = True
 
 
 class DeviceImportReport(BaseModel):

@@ -20,8 +20,9 @@ from gis.codes import street_of
 from server.areas import parse_scope
 from server.auth.enums import Role
 from server.auth.models import User
+from server import sheets
 from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
-from server.devices import imports, live, placement, rates, service, sheets
+from server.devices import imports, live, placement, rates, service
 from server.devices.models import DeadLetter, Device
 from server.devices.schemas import (
     Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceFeatureCollection,
@@ -130,7 +131,7 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope,
     start = resume_from(cursor, last_event_id)
     if start is None:
         start = await run_in_threadpool(_last_cursor, scope)
-    return sse_response(request, user_poll(scope, user.id, _changes), start, seconds=seconds, every=poll,
+    return sse_response(request, user_poll(scope, user, _changes), start, seconds=seconds, every=poll,
                         comment="gridops device status feed")
 
 

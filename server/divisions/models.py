@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database.core import Base
-from server.database.types import multipolygon
+from server.database.types import UTCDateTime, multipolygon
 
 
 class District(Base):
@@ -30,6 +32,8 @@ class Street(Base):
 
 
 class Community(Base):
+    """A retired community keeps its row: its code, like a grid's, is never issued again."""
+
     __tablename__ = "community"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,4 +42,5 @@ class Community(Base):
     street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
     # The community boundary, when known, lets the topology check find gaps between grids.
     boundary = mapped_column(multipolygon(), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     street: Mapped[Street] = relationship(back_populates="communities")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from shapely.geometry.base import BaseGeometry
@@ -20,7 +22,12 @@ def _valid(problem: str | None, what: str, code: str) -> None:
 
 
 def _unique(db_session: Session, model: type, code: str) -> None:
-    if db_session.scalar(select(model.id).where(model.code == code)) is not None:
+    """A code is issued once: a retired community's code is as taken as a living one's."""
+    row = db_session.scalar(select(model).where(model.code == code))
+    if row is not None and getattr(row, "retired_at", None) is not None:
+        raise Conflict(f"{model.__tablename__} {code} was retired: codes are never reused",
+                       f"编码 {code} 已撤销，不可复用", code="code_retired")
+    if row is not None:
         raise Conflict(f"{model.__tablename__} {code} exists", f"编码 {code} 已存在", code="division_exists")
 
 
@@ -57,6 +64,37 @@ def create_community(
     db_session.add(community)
     db_session.flush()
     return community
+
+
+def rename_community(*, db_session: Session, community: Community, name: str) -> Community:
+    """A new name under the same code: reports keep counting the community as one."""
+    if community.retired_at is not None:
+        raise Conflict(f"community {community.code} is retired", f"社区 {community.code} 已撤销",
+                       code="community_retired")
+    community.name = name
+    db_session.flush()
+    return community
+
+
+def retire_community(*, db_session: Session, community: Community, active_grids: list[str], at: datetime) -> Community:
+    """Retire a community whose grids are all retired; its code stays taken forever."""
+    if community.retired_at is not None:
+        raise Conflict(f"community {community.code} is already retired", f"社区 {community.code} 已撤销",
+                       code="community_retired")
+    if active_grids:
+        raise Conflict(f"community {community.code} still has {len(active_grids)} active grids: retire them first",
+                       f"社区 {community.code} 仍有 {len(active_grids)} 个在用网格，请先撤销网格",
+                       code="community_has_grids", detail={"grids": active_grids[:50]})
+    community.retired_at = at
+    db_session.flush()
+    return community
+
+
+def set_boundaries(*, db_session: Session, boundaries: dict[str, BaseGeometry]) -> None:
+    """Replace the boundaries of these communities (checked by the caller, all of them at once)."""
+    for community in communities_by_code(db_session=db_session, codes_=set(boundaries)).values():
+        community.boundary = to_db_multipolygon(boundaries[community.code])
+    db_session.flush()
 
 
 def _get(db_session: Session, model: type, code: str, label_zh: str):  # type: ignore[no-untyped-def]
@@ -96,8 +134,10 @@ def list_streets(*, db_session: Session, district_code: str | None = None,
 
 
 def list_communities(*, db_session: Session, street_code: str | None,
-                     where: ColumnElement[bool] | None = None) -> list[Community]:
+                     where: ColumnElement[bool] | None = None, include_retired: bool = False) -> list[Community]:
     q = select(Community).order_by(Community.code)
+    if not include_retired:
+        q = q.where(Community.retired_at.is_(None))
     if street_code:
         q = q.where(prefix_range(Community.code, codes.area_prefix(street_code)))
     if where is not None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
-from server.errors import InvalidInput, NotFound
+from server.errors import Forbidden, InvalidInput, NotFound
 from server.events.enums import EventState
 from server.events.models import Dispute, Event, EventHistory
 from server.events.schemas import DisputeUpdate, TransitionIn
@@ -96,6 +96,34 @@ def apply(*, db_session: Session, event: Event, body: TransitionIn, actor: User,
                                     data={"merged_from": event.uuid}, note=body.note))
     db_session.flush()
     return row, True
+
+
+MAX_PHOTOS = 20  # an event's report photos, as many as EventCreate accepts
+
+
+def attach_photos(*, db_session: Session, event: Event, keys: list[str], actor: User,
+                  now: datetime) -> EventHistory | None:
+    """Add report photos that arrived after the event: the reporter's own, already uploaded. Keys
+    the event holds already are skipped, so a retry adds nothing (and None is returned: no change)."""
+    if event.reporter_id != actor.id:
+        raise Forbidden("only the reporter adds report photos; others attach photos to a transition",
+                        "仅上报人可补充上报照片", code="not_the_reporter")
+    new = [k for k in dict.fromkeys(keys) if k not in (event.photos or [])]
+    if not new:
+        return None
+    if len(event.photos or []) + len(new) > MAX_PHOTOS:
+        raise InvalidInput(f"an event holds at most {MAX_PHOTOS} photos", f"每个事件最多{MAX_PHOTOS}张照片",
+                           code="too_many_photos")
+    photos.ensure_exist(db_session=db_session, keys=new, user=actor, now=now)
+    event.photos = [*(event.photos or []), *new]
+    event.updated_at = now
+    photos.link(db_session=db_session, keys=new, record_type="event", record_id=event.id,
+                street_code=event.street_code, grid_id=event.grid_id, owner_id=event.reporter_id)
+    row = EventHistory(event_id=event.id, kind="photos", from_state=event.state, to_state=event.state,
+                       actor_id=actor.id, actor_role=actor.role, at=now, attachments=new, data={})
+    db_session.add(row)
+    db_session.flush()
+    return row
 
 
 def update_dispute(*, db_session: Session, event: Event, body: DisputeUpdate, actor: User,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.crs import CGCS2000
 from server.database.core import Base
+from server.database.feed_order import commit_ordered
 from server.database.types import UTCDateTime, utcnow
 
 
@@ -33,6 +34,16 @@ class EventCategory(Base):
     name: Mapped[str] = mapped_column(String(64))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("event_category.code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class EventSerialCounter(Base):
+    """The last event number given per district and year; bumped in the transaction creating the event."""
+
+    __tablename__ = "event_serial_counter"
+
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
 
 
 class TimeLimitPolicy(Base):
@@ -53,10 +64,15 @@ class Event(Base):
         # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
         Index("ix_event_street_reported", "street_code", "reported_at"),
         Index("ix_event_grid_reported", "grid_id", "reported_at"),
+        # migration 0014: a unique index (SQLite cannot add a constraint to a table)
+        Index("uq_event_serial", "serial", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)  # client-generated: the idempotency key
+    # "440112-2026-000123": district, year reported (Asia/Shanghai), number; shown without the district
+    # ("2026-000123", server.events.serials). Null only for rows bulk-loaded until serials.backfill runs.
+    serial: Mapped[str | None] = mapped_column(String(18))
     request_hash: Mapped[str] = mapped_column(String(64))
     category_code: Mapped[str] = mapped_column(ForeignKey("event_category.code"))
     description: Mapped[str] = mapped_column(Text)
@@ -66,6 +82,7 @@ class Event(Base):
     lat: Mapped[float] = mapped_column(Float)
     source_datum: Mapped[str] = mapped_column(String(16))
     gps_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    location_mock: Mapped[bool | None] = mapped_column(Boolean)  # the phone said: a mock location provider
     reporter_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
     street_code: Mapped[str] = mapped_column(String(12))
@@ -99,7 +116,7 @@ class EventHistory(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # create | transition | warning | overdue | merge | dispute
+    kind: Mapped[str] = mapped_column(String(16))  # create | transition | warning | overdue | merge | dispute | photos
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -124,3 +141,7 @@ class Dispute(Base):
     mediated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reply_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# the history id is the feed's cursor: taken in commit order (see feed_order); an event's own row with it
+commit_ordered(EventHistory, Event)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
+from server.events import serials
 from server.events.enums import STATE_LABELS_ZH, EventState
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.schemas import Change, DisputeRead, EventRead, HistoryRead
 from server.events.transitions import allowed_next
 from server.grids.models import Grid
-
-
-def _uuid(db_session: Session, event_id: int | None) -> str | None:
-    return None if event_id is None else db_session.scalar(select(Event.uuid).where(Event.id == event_id))
 
 
 def dispute_read(d: Dispute) -> DisputeRead:
@@ -35,25 +34,56 @@ def _history(db_session: Session, event_id: int) -> list[HistoryRead]:
                         attachments=r.attachments or [], data=r.data or {}) for r in rows]
 
 
-def event_read(db_session: Session, e: Event, *, history: bool = False) -> EventRead:
+CHUNK = 500  # ids per IN list: well inside SQLite's parameter limit, a constant number of statements per page
+
+
+def event_reads(db_session: Session, events: Sequence[Event]) -> list[EventRead]:
+    """Many events in five statements per CHUNK events (categories, grids, reporters, disputes, the
+    events they point to), not five per event: lists and exports of thousands of rows."""
+    out: list[EventRead] = []
+    for i in range(0, len(events), CHUNK):
+        out.extend(_chunk(db_session, events[i:i + CHUNK]))
+    return out
+
+
+def _chunk(db_session: Session, events: Sequence[Event]) -> list[EventRead]:
+    def lookup(key, value, ids):  # type: ignore[no-untyped-def]
+        ids = {i for i in ids if i is not None}
+        return dict(db_session.execute(select(key, value).where(key.in_(ids))).tuples().all()) if ids else {}
+
+    categories = lookup(EventCategory.code, EventCategory.name, (e.category_code for e in events))
+    grid_codes = lookup(Grid.id, Grid.code, (e.grid_id for e in events))
+    reporters = lookup(User.id, User.username, (e.reporter_id for e in events))
+    others = lookup(Event.id, Event.uuid, (i for e in events for i in (e.possible_duplicate_of_id, e.merged_into_id)))
+    ids = [e.id for e in events]
+    disputes = {d.event_id: d for d in db_session.scalars(select(Dispute).where(Dispute.event_id.in_(ids)))} \
+        if ids else {}
+    return [_read(e, category_name=categories.get(e.category_code, e.category_code),
+                  grid_code=grid_codes.get(e.grid_id, ""), reporter=reporters.get(e.reporter_id, ""),
+                  duplicate_of=others.get(e.possible_duplicate_of_id), merged_into=others.get(e.merged_into_id),
+                  dispute=disputes.get(e.id)) for e in events]
+
+
+def _read(e: Event, *, category_name: str, grid_code: str, reporter: str, duplicate_of: str | None,
+          merged_into: str | None, dispute: Dispute | None) -> EventRead:
     state = EventState(e.state)
-    category = db_session.get(EventCategory, e.category_code)
-    grid_code = db_session.scalar(select(Grid.code).where(Grid.id == e.grid_id)) or ""
-    reporter = db_session.scalar(select(User.username).where(User.id == e.reporter_id)) or ""
-    dispute = db_session.get(Dispute, e.id)
     return EventRead(
-        uuid=e.uuid, category_code=e.category_code, category_name=category.name if category else e.category_code,
+        uuid=e.uuid, serial=serials.shown(e.serial), category_code=e.category_code, category_name=category_name,
         description=e.description, address=e.address, lon=e.lon, lat=e.lat, gps_accuracy_m=e.gps_accuracy_m,
+        location_mock=e.location_mock,
         grid_code=grid_code, street_code=e.street_code, reporter=reporter, state=state,
         state_zh=STATE_LABELS_ZH[state], allowed_next=allowed_next(state), reported_at=e.reported_at,
         created_at=e.created_at, updated_at=e.updated_at, due_at=e.due_at, closure_due_at=e.closure_due_at,
         overdue=e.overdue, step_overdue=e.step_overdue, closed_at=e.closed_at, closed_on_time=e.closed_on_time,
         dispatched_to=e.dispatched_to, rejection_reason=e.rejection_reason, satisfaction=e.satisfaction,
-        possible_duplicate_of=_uuid(db_session, e.possible_duplicate_of_id),
-        merged_into=_uuid(db_session, e.merged_into_id), photos=e.photos or [],
+        possible_duplicate_of=duplicate_of, merged_into=merged_into, photos=e.photos or [],
         dispute=dispute_read(dispute) if dispute else None,
-        history=_history(db_session, e.id) if history else None,
     )
+
+
+def event_read(db_session: Session, e: Event, *, history: bool = False) -> EventRead:
+    read = event_reads(db_session, [e])[0]
+    return read.model_copy(update={"history": _history(db_session, e.id)}) if history else read
 
 
 def change(h: EventHistory, event_uuid: str) -> Change:

@@ -35,6 +35,8 @@ class EventCreate(BaseModel):
     lat: float = Field(ge=-90, le=90)
     datum: Datum = Field(description="datum of lon/lat as the phone sent them: wgs84, gcj02, bd09 or cgcs2000")
     gps_accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    location_mock: bool | None = Field(default=None, description="true when the phone's location came from a mock "
+                                       "provider (Android's isMock): kept and shown, the point is still used")
     address: Line | None = Field(default=None, max_length=256)
     reported_at: ApiDatetime
     photos: list[str] = Field(default_factory=list, max_length=20)
@@ -58,6 +60,13 @@ class TransitionIn(BaseModel):
     satisfaction: Satisfaction | None = None
     merged_into: UUID | None = None
     photos: list[PhotoKey] = Field(default_factory=list, max_length=20)
+
+
+class EventPhotosIn(BaseModel):
+    """Report photos that arrived after the event (the app sends the event first, its photos when the
+    network allows): added to the event's `photos`; keys already there are ignored, so a retry is harmless."""
+
+    photos: list[PhotoKey] = Field(min_length=1, max_length=20)
 
 
 class DisputeUpdate(BaseModel):
@@ -91,6 +100,8 @@ class HistoryRead(BaseModel):
 
 class EventRead(BaseModel):
     uuid: str
+    serial: str = Field(description="the event number people say on the phone: year reported and a number per "
+                                    "district and year (2026-000123); empty only for bulk-loaded rows not numbered yet")
     category_code: str
     category_name: str
     description: str
@@ -98,6 +109,7 @@ class EventRead(BaseModel):
     lon: float
     lat: float
     gps_accuracy_m: float | None
+    location_mock: bool | None
     grid_code: str
     street_code: str
     reporter: str

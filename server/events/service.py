@@ -16,7 +16,7 @@ from gis.datum import to_cgcs2000
 from server.auth.models import User
 from server.config import get_settings
 from server.errors import InvalidInput, NotFound
-from server.events import duplicates, time_limits
+from server.events import duplicates, serials, time_limits
 from server.events.enums import CLOSED_STATES, TERMINAL, EventState, TimeLimitStep
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.schemas import EventCreate
@@ -24,6 +24,11 @@ from server.events.scope import visible_events
 from server.grids import service as grids
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
+
+# The event number as people say it ("2026-000123"), and numbering bulk-loaded rows: the public
+# surface other domains and the CLI use (server.events.serials holds how numbers are given).
+shown_serial = serials.shown
+backfill_serials = serials.backfill
 
 MAX_CLOCK_SKEW = timedelta(minutes=10)  # offline phones sync late (GRIDOPS_LATE_SYNC_DAYS), never early
 
@@ -59,7 +64,8 @@ def _existing(db_session: Session, uuid: str, request_hash: str, reporter: User)
 
 def create(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> tuple[Event, bool]:
     """(event, created). A retry with the same uuid and body returns the first event."""
-    request_hash = fingerprint(data)
+    request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
+                                               else set()))  # the hashes of reports from before the flag hold
     uuid = str(data.uuid)
     if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return found, False
@@ -78,7 +84,8 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     event = Event(
         uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
         address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,
-        source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m, reporter_id=reporter.id,
+        source_datum=data.datum.value, gps_accuracy_m=data.gps_accuracy_m,
+        location_mock=data.location_mock, reporter_id=reporter.id,
         grid_id=grid.id, street_code=street_of(grid.code), state=EventState.reported.value,
         reported_at=data.reported_at, created_at=now, updated_at=now, photos=list(data.photos),
         due_at=time_limits.due(db_session=db_session, category_code=category.code, step=TimeLimitStep.accept,
@@ -88,7 +95,8 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     )
     event.possible_duplicate_of_id = duplicates.find_candidate(db_session=db_session, event=event)
     try:
-        with db_session.begin_nested():
+        with db_session.begin_nested():  # the number is rolled back with the event if a retry won the race
+            event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
             db_session.add(event)
             db_session.flush()
     except IntegrityError:  # a concurrent retry inserted the same uuid first

@@ -15,10 +15,11 @@ from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, TimeLimitStep
-from server.events.presenters import change, event_read
+from server.events.presenters import change, event_read, event_reads
 from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
-    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventRead, TimeLimitIn,
+    CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventPhotosIn, EventRead,
+    TimeLimitIn,
     TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
@@ -60,18 +61,25 @@ def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
                 page_size: PageSize = 50, sort: Sort = "-reported_at") -> EventPage:
     rows, total = service.list_events(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size,
                                       sort=sort)
-    return EventPage(items=[event_read(db_session, e) for e in rows], total=total, page=page, page_size=page_size)
+    return EventPage(items=event_reads(db_session, rows), total=total, page=page, page_size=page_size)
 
 
 @router.get("/export", response_class=Response,
-            responses=file_response("the list as a spreadsheet (format=xlsx) or UTF-8 CSV with BOM (format=csv)",
+            responses=file_response("the list as a spreadsheet (format=xlsx) or CSV (format=csv): UTF-8 with BOM, "
+                                    "or GB18030 (a superset of GBK) with encoding=gbk",
                                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                     "text/csv"))
 def export_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
-                  format: Annotated[str, Query(pattern=r"^(csv|xlsx)$")] = "xlsx") -> Response:
-    """The filtered list with Chinese headers and Asia/Shanghai times, for 台账 and reports."""
+                  format: Annotated[str, Query(pattern=r"^(csv|xlsx)$")] = "xlsx",
+                  encoding: Annotated[str, Query(pattern=r"^(utf-8|gbk)$",
+                                                 description="CSV only: gbk for older Excel versions")] = "utf-8",
+                  ) -> Response:
+    """The filtered list with Chinese headers and Asia/Shanghai times, for 台账 and reports.
+
+    Codes stay text in a spreadsheet (xlsx text cells; in the CSV a leading tab), xlsx times are
+    date cells (see server/events/export.py)."""
     rows = list(db_session.scalars(service.query(user=user, flt=flt, now=now).order_by(service.Event.reported_at)))
-    content, media = export.render(db_session, rows, fmt=format)
+    content, media = export.render(db_session, rows, fmt=format, encoding=encoding)
     return Response(content, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="events.{format}"'})
 
@@ -102,7 +110,7 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
     already closed (get_current_user); each poll opens its own (server.sse)."""
     start = resume_from(cursor, last_event_id)
     assert start is not None
-    return sse_response(request, user_poll(scope, user.id, _changes), start, seconds=seconds, every=poll,
+    return sse_response(request, user_poll(scope, user, _changes), start, seconds=seconds, every=poll,
                         comment="gridops event feed")
 
 
@@ -155,6 +163,16 @@ def transition(db_session: DbSession, user: Writer, uuid: str, body: TransitionI
     event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
     actions.apply(db_session=db_session, event=event, body=body, actor=user, idempotency_key=idempotency_key,
                   now=now)
+    db_session.commit()
+    return event_read(db_session, event, history=True)
+
+
+@router.post("/{uuid}/photos", response_model=EventRead)
+def attach_photos(db_session: DbSession, user: Writer, uuid: str, body: EventPhotosIn, now: Now) -> EventRead:
+    """Report photos uploaded after the event was sent (the app never holds an event back for a
+    large photo on a weak network): the reporter adds them; a retry adds nothing twice."""
+    event = service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now)
+    actions.attach_photos(db_session=db_session, event=event, keys=body.photos, actor=user, now=now)
     db_session.commit()
     return event_read(db_session, event, history=True)
 

@@ -29,7 +29,7 @@ KIND_ZH = {
     "invalid_ring": "无效环", "self_intersection": "自相交", "overlap": "网格重叠", "gap": "网格缝隙",
     "duplicate_code": "编码重复", "malformed_code": "编码不规范", "unknown_community": "社区不存在",
     "code_exists": "编码已存在", "code_retired": "编码已撤销不可复用", "unknown_grid_type": "网格类型无效",
-    "outside_community": "超出社区边界", "bad_name": "网格名称无效",
+    "outside_community": "超出社区边界", "bad_name": "网格名称无效", "community_retired": "社区已撤销",
 }
 NAME_MAX = Grid.__table__.c.name.type.length  # 128: PostgreSQL refuses a longer value (a 500), SQLite keeps it
 
@@ -79,11 +79,13 @@ def _existing(db_session: Session, features: Sequence[GridFeature]) -> tuple[lis
     return unchanged, findings
 
 
-def _attribute_findings(features: Sequence[GridFeature], known: set[str]) -> list[FindingRead]:
+def _attribute_findings(features: Sequence[GridFeature], known: set[str], retired: set[str]) -> list[FindingRead]:
     out = []
     for f in features:
         community = _community_code(f)
-        if community is not None and community not in known:  # None: a malformed code, its own finding
+        if community in retired:
+            out.append(_finding("community_retired", [f.code], f"community {community} is retired"))
+        elif community is not None and community not in known:  # None: a malformed code, its own finding
             out.append(_finding("unknown_community", [f.code], f"community {community} is not registered"))
         if f.grid_type and f.grid_type not in GRID_TYPE_FROM_TEXT:
             out.append(_finding("unknown_grid_type", [f.code], f"grid type {f.grid_type!r}: use 综合网格 or 专属网格"))
@@ -101,7 +103,8 @@ def import_features(
     community_codes = {c for f in features if (c := _community_code(f)) is not None}
     communities = divisions.communities_by_code(db_session=db_session, codes_=community_codes)
     unchanged, findings = _existing(db_session, features) if features else ([], [])
-    findings += _attribute_findings(features, set(communities))
+    findings += _attribute_findings(features, set(communities),
+                                    {c for c, obj in communities.items() if obj.retired_at is not None})
     new = [f for f in features if f.code not in set(unchanged)]
     if new:
         neighbours = _neighbours(db_session, new, exclude={f.code for f in features})

@@ -183,6 +183,12 @@ def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
     return grids_at(db_session=db_session, points=[(lon, lat)])[0]
 
 
+def active_grid_codes(*, db_session: Session, community_id: int) -> list[str]:
+    """Grids still in use in a community: it cannot be retired before them."""
+    return list(db_session.scalars(select(Grid.code).where(Grid.community_id == community_id,
+                                                           Grid.retired_at.is_(None)).order_by(Grid.code)))
+
+
 def workers_on(*, db_session: Session, grid: Grid, at: datetime) -> list[tuple[User, datetime]]:
     """The workers assigned to a grid at `at`, with the start of their assignment, longest-serving first."""
     q = (select(User, GridAssignment.valid_from).join(GridAssignment, GridAssignment.user_id == User.id)

@@ -15,14 +15,19 @@ from fastapi.responses import Response
 from shapely.geometry import mapping
 from sqlalchemy import select
 
+from gis import codes
 from gis import crs as gis_crs
 from gis.codes import community_of_grid, district_of, grid_code_problem, street_of
-from gis.shapefile_io import FieldMapping, GridFeature, read_grids, write_grids
+from gis.grid_files import SINGLE_FILE_SUFFIXES, read_polygons, unsupported_format
+from gis.shapefile_io import FieldMapping, GridFeature, write_grids
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
+from server.divisions import service as divisions
+from server.divisions.models import Community
+from server.divisions.schemas import CommunityCreate, CommunityDetail, CommunityRename
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.geometry import to_shapely
 from server.grids import imports, service
@@ -107,23 +112,28 @@ def export_grids(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now
              responses={**UPLOAD_RESPONSES, 400: error("not a zip, an unsafe path in it, or too large unzipped")})
 def import_grids(
     db_session: DbSession, admin: Editor, now: Now,
-    file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg")],
-    crs: Annotated[int | None, Query(description="EPSG code when the zip has no .prj")] = None,
+    file: Annotated[UploadFile, File(description="zip of .shp/.shx/.dbf/.prj/.cpg, a GeoPackage (.gpkg) or "
+                                                 "GeoJSON (.geojson); the file name's suffix tells which")],
+    crs: Annotated[int | None, Query(description="EPSG code when the file declares none (no .prj)")] = None,
     encoding: str | None = None, layer: str | None = None, dry_run: bool = False,
     code_field: str = "code", name_field: str = "name", community_field: str = "community", type_field: str = "type",
 ) -> GridImportReport:
     """All or nothing: a report with `committed: false` and blocking findings means nothing was written."""
     settings = get_settings()
     db_session.commit()  # end the transaction of the token check: no database lock is held while the zip is read
+    suffix = Path(file.filename or "").suffix.lower() or ".zip"  # a nameless upload is read as a zip, as before
+    if suffix not in (".zip", *SINGLE_FILE_SUFFIXES):
+        raise unsupported_format(file.filename or "?")
     with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "upload.zip"
-        with open(archive, "wb") as out:
+        upload = Path(tmp) / f"upload{suffix}"
+        with open(upload, "wb") as out:
             while chunk := file.file.read(1024 * 1024):
                 out.write(chunk)
-        shp = extract_shapefile_zip(archive, Path(tmp) / "x", max_total_bytes=settings.max_unzipped_mb << 20,
-                                    layer=layer)
-        result = read_grids(shp, mapping=FieldMapping(code_field, name_field, community_field, type_field),
-                            crs=crs, encoding=encoding)
+        if suffix == ".zip":
+            upload = extract_shapefile_zip(upload, Path(tmp) / "x", max_total_bytes=settings.max_unzipped_mb << 20,
+                                           layer=layer)
+        result = read_polygons(upload, mapping=FieldMapping(code_field, name_field, community_field, type_field),
+                               crs=crs, encoding=encoding, layer=None if upload.suffix.lower() == ".shp" else layer)
     _ensure_in_territory(admin, now, result.features)
     report = imports.import_features(db_session=db_session, features=result.features,
                                      source_epsg=result.source_epsg, encoding=result.encoding, dry_run=dry_run)
@@ -172,3 +182,52 @@ def assign_worker(db_session: DbSession, admin: Editor, code: str, body: Assignm
     a = service.assign_worker(db_session=db_session, grid=grid, worker=worker, at=now)
     db_session.commit()
     return {"grid_code": grid.code, "username": worker.username, "valid_from": a.valid_from}
+
+
+# Communities are written here, above the divisions domain: retiring one needs to know its grids.
+communities_router = APIRouter(prefix="/communities", tags=["divisions"])
+
+
+def _community(db_session: DbSession, admin: User, code: str, now: datetime) -> Community:
+    """404 alike for a community outside the editor's area and one that does not exist."""
+    community = divisions.communities_by_code(db_session=db_session, codes_={code}).get(code)
+    if community is None or not territory(admin, now).covers(code):
+        raise NotFound(f"community {code} not found", f"社区 {code} 不存在", code="community_not_found")
+    return community
+
+
+def _community_read(c: Community) -> CommunityDetail:
+    return CommunityDetail(code=c.code, name=c.name, street_code=c.street.code, retired_at=c.retired_at)
+
+
+@communities_router.post("", response_model=CommunityDetail, status_code=201)
+def create_community(db_session: DbSession, admin: Editor, body: CommunityCreate, now: Now) -> CommunityDetail:
+    """A community under a registered street of one's district, with a code never issued before."""
+    street_code = codes.street_of(body.code)  # a malformed code is refused here (422 malformed_code)
+    if not territory(admin, now).covers(body.code):
+        raise Forbidden(f"community {body.code} is outside your area", "该社区不在您的管辖范围内",
+                        code="scope_forbidden")
+    community = divisions.create_community(db_session=db_session, code=body.code, name=body.name,
+                                           street_code=street_code)
+    db_session.commit()
+    return _community_read(community)
+
+
+@communities_router.patch("/{code}", response_model=CommunityDetail)
+def rename_community(db_session: DbSession, admin: Editor, code: str, body: CommunityRename,
+                     now: Now) -> CommunityDetail:
+    community = divisions.rename_community(db_session=db_session, community=_community(db_session, admin, code, now),
+                                           name=body.name)
+    db_session.commit()
+    return _community_read(community)
+
+
+@communities_router.post("/{code}/retire", response_model=CommunityDetail)
+def retire_community(db_session: DbSession, admin: Editor, code: str, now: Now) -> CommunityDetail:
+    """Only once its grids are retired; the code is never issued again."""
+    community = _community(db_session, admin, code, now)
+    community = divisions.retire_community(
+        db_session=db_session, community=community, at=now,
+        active_grids=service.active_grid_codes(db_session=db_session, community_id=community.id))
+    db_session.commit()
+    return _community_read(community)

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from server.database.prefix import prefix_range
 from server.auth.models import User
 from server.config import get_settings
-from server.events.enums import SATISFIED
-from server.events.models import Event
+from server.events import service as events
+from server.events.enums import SATISFIED, STATE_LABELS_ZH, EventState
+from server.events.models import Event, EventCategory
 from server.grids.models import Grid, GridAssignment
 from devices.codes import DeviceKind
-from server.indicators import device_queries
+from server.indicators import app_queries, device_queries
 from server.indicators import event_queries as q
 from server.indicators.periods import Period, Scope
 from server.visits.models import Visit
@@ -31,10 +32,14 @@ Rows = list[dict[str, Any]]
 
 
 def _event_rows(db_session: Session, stmt, limit: int) -> Rows:  # type: ignore[no-untyped-def]
+    """Events as a person reads them: the spoken number, Chinese category and state (the UUID last, to look up)."""
     stmt = stmt.add_columns(Grid.code).join(Grid, Grid.id == Event.grid_id).order_by(Event.reported_at).limit(limit)
-    return [{"事件编号": e.uuid, "网格": code, "类别": e.category_code, "状态": e.state,
-             "上报时间": e.reported_at.isoformat(), "办结时限": e.closure_due_at.isoformat(),
-             "办结时间": e.closed_at.isoformat() if e.closed_at else None, "超期": e.overdue}
+    names = dict(db_session.execute(select(EventCategory.code, EventCategory.name)).tuples().all())
+    return [{"事件编号": events.shown_serial(e.serial), "网格": code,
+             "类别": names.get(e.category_code, e.category_code),
+             "状态": STATE_LABELS_ZH[EventState(e.state)],
+             "上报时间": e.reported_at, "办结时限": e.closure_due_at, "办结时间": e.closed_at, "超期": e.overdue,
+             "UUID": e.uuid}
             for e, code in db_session.execute(stmt)]
 
 
@@ -99,6 +104,7 @@ REGISTRY: dict[str, Callable[[Session, Scope, Period, datetime, int], Rows]] = {
     "satisfaction": dissatisfied,
     "visits_per_worker_month": low_visits,
     "reports_per_worker_month": low_reports,
+    "app_usage_rate": app_queries.not_using,
     "online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now, DeviceKind.camera, n),
     "link_online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now, DeviceKind.link, n),
     "terminal_online_rate": lambda s, sc, p, now, n: device_queries.offline_devices(s, sc, p, now,

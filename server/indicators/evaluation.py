@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from metrics.catalogue import get_indicator, units_compatible
 from metrics.declaration import Declaration
+from metrics.numbers import count, number, plain
 from metrics.self_evaluation import ActualValue
+from metrics.targets import met
 from server.indicators import drilldown, service
 from server.indicators.periods import Period, Scope, parse_period
 
@@ -38,18 +40,21 @@ def draft_reason(value: service.IndicatorValue, rows: list[dict[str, Any]]) -> s
     if value.status != "not_met":
         return None
     missed = value.denominator - value.numerator
-    head = f"{value.name_zh}{value.value:.2f}{value.unit}，未达到目标{value.direction}{value.target:g}{value.unit}"
+    sign = {">=": "≥", "<=": "≤"}.get(value.direction, value.direction)
+    head = f"{value.name_zh}{number(value.value, value.unit)}，未达到目标{sign}{plain(value.target, value.unit)}"
     if rows and "设备编码" in rows[0]:
         hours = sum(r["离线小时"] for r in rows)
-        worst = "、".join(f"{r['设备编码']}({r['在线率']}%)" for r in rows[:3])
-        return f"{head}：{len(rows)}台设备存在离线，累计离线{hours:g}小时，在线率最低的为{worst}。"
+        worst = "、".join(f"{r['设备编码']}({number(r['在线率'], '%')})" for r in rows[:3])
+        return (f"{head}：{count(len(rows))}台设备存在离线，累计离线{number(float(hours), '小时')}，"
+                f"在线率最低的为{worst}。")
     if rows and "事件编号" in rows[0]:
         where = Counter(r["网格"] for r in rows).most_common(3)
-        spots = "、".join(f"{g}({n}件)" for g, n in where)
-        return f"{head}：{missed:g}件未按要求办结（共{value.denominator:g}件），主要集中在网格{spots}。"
+        spots = "、".join(f"{g}({count(n)}件)" for g, n in where)
+        return (f"{head}：{count(round(missed))}件未按要求办结（共{count(round(value.denominator))}件），"
+                f"主要集中在网格{spots}。")
     if rows and "网格员" in rows[0]:
-        names = "、".join(f"{r['姓名']}({r['月均']})" for r in rows[:3])
-        return f"{head}：{len(rows)}名网格员月均低于{rows[0]['目标']:g}，如{names}。"
+        names = "、".join(f"{r['姓名']}({number(r['月均'], value.unit)})" for r in rows[:3])
+        return f"{head}：{count(len(rows))}名网格员月均低于{plain(rows[0]['目标'], value.unit)}，如{names}。"
     return f"{head}。"
 
 
@@ -65,10 +70,22 @@ def actual_values(*, db_session: Session, declaration: Declaration, scope: Scope
     out: dict[str, ActualValue] = {}
     for code in codes:
         v = values[scope, code]
-        rows = drilldown.REGISTRY[code](db_session, scope, period, now, drill_limit) \
-            if v.status == "not_met" and code in drilldown.REGISTRY else []
+        missed = v.status == "not_met" or _any_row_missed(declaration, code, v.value)
+        records = _records(code)
+        rows = records(db_session, scope, period, now, drill_limit) if missed and records else []
         out[code] = ActualValue(value=v.value, unit=v.unit, deviation_reason=draft_reason(v, rows), drilldown=rows)
     return out
+
+
+def _any_row_missed(declaration: Declaration, code: str, value: float | None) -> bool:
+    """Whether any row of this indicator misses its own target: the drill-down is decided per row, since
+    two rows (or a variant's scale) may declare different targets for one code."""
+    return any(met(r.scored_target, value) is False for r in declaration.rows if r.indicator_code == code)
+
+
+def _records(code: str):  # type: ignore[no-untyped-def]
+    """The drill-down of a code, or of the indicator it is a variant of (the 60-point quality score)."""
+    return drilldown.REGISTRY.get(code) or drilldown.REGISTRY.get(get_indicator(code).variant_of or "")
 
 
 def quarterly_progress(*, db_session: Session, declaration: Declaration, scope: Scope, year: int,

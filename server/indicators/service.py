@@ -23,29 +23,27 @@ from server.grids.models import Grid
 from devices.codes import DeviceKind
 from server.indicators import device_queries
 from server.indicators import event_queries as q
-from server.indicators import rental_queries, report_queries
+from server.indicators import app_queries, rental_queries, report_queries
 from server.indicators.periods import Period, Scope
 from server.indicators.results import Ratio
 from server.territory import territory
 
-Compute = Callable[[Session, Scope, Period, datetime], Ratio]
-
 Many = Callable[[Session, Sequence[Scope], Period, datetime], dict[Scope, Ratio]]
 
 # The event, visit and dispute indicators (event_queries.INDICATORS) are computed for many scopes
-# at once from grouped aggregates; the device online rates load the devices once for all scopes;
-# the rest one scope at a time.
+# at once from grouped aggregates; the device online rates load the devices once for all scopes, the
+# rental rates their per-grid counts once, trainings and weekly reports one grouped count: every
+# indicator costs a fixed number of statements, whatever the number of scopes (a map of every grid).
 MANY: dict[str, Many] = {
     "online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.camera),
     "link_online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.link),
     "terminal_online_rate": lambda s, scs, p, now: device_queries.availability(s, scs, p, now, DeviceKind.terminal),
-}
-PER_SCOPE: dict[str, Compute] = {
     **{code: partial(rental_queries.rates, which=code) for code in rental_queries.CODES},
-    "trainings_held": lambda s, sc, p, now: report_queries.trainings_held(s, sc, p),
-    "weekly_reports_produced": lambda s, sc, p, now: report_queries.weekly_reports_produced(s, sc, p),
+    "trainings_held": lambda s, scs, p, now: report_queries.trainings_held(s, scs, p),
+    "weekly_reports_produced": lambda s, scs, p, now: report_queries.weekly_reports_produced(s, scs, p),
+    "app_usage_rate": app_queries.app_usage_rates,
 }
-COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY, *PER_SCOPE)
+COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY)
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def compute_many(*, db_session: Session, scopes: Sequence[Scope], codes: Sequenc
     out: dict[tuple[Scope, str], IndicatorValue] = {}
     for scope in scopes:
         for code in codes:
-            ratio = ratios[scope, code] if code not in PER_SCOPE else PER_SCOPE[code](db_session, scope, period, now)
+            ratio = ratios[scope, code]
             meta = get_indicator(code)
             target = (targets or {}).get(code)
             goal = meta.default_target if target is None else target

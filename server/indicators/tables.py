@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from metrics.budget import BudgetExecution
 from metrics.declaration import Declaration, DeclarationError, read_declaration
 from metrics.monitoring import write_monitoring
-from metrics.self_evaluation import write_self_evaluation
+from metrics.self_evaluation import ActualValue, write_self_evaluation
 from server.auth.models import User
 from server.errors import InvalidInput
 from server.indicators.evaluation import actual_values, quarterly_progress
@@ -69,15 +69,17 @@ def read_upload(data: bytes, filename: str, *, sheet: str | None = None) -> Decl
 
 
 def self_evaluation(*, db_session: Session, declaration: Declaration, scope: Scope, year: int, out: Path,
-                    now: datetime, budget: BudgetExecution | None = None, unit_name: str = "") -> Path:
-    """The 绩效自评表 for the year: computed rows with drafted deviation reasons, the rest for manual input."""
+                    now: datetime, budget: BudgetExecution | None = None, unit_name: str = "") -> dict[str, ActualValue]:
+    """Write the 绩效自评表 for the year to `out` (computed rows with drafted deviation reasons, the rest
+    for manual input); returns the actual values in it (the CLI sums them up)."""
     actuals = actual_values(db_session=db_session, declaration=declaration, scope=scope,
                             period=parse_period(str(year)), now=now)
-    return write_self_evaluation(out, declaration, actuals, budget=budget, unit_name=unit_name)
+    write_self_evaluation(out, declaration, actuals, year=year, budget=budget, unit_name=unit_name)
+    return actuals
 
 
 def monitoring(*, db_session: Session, declaration: Declaration, scope: Scope, year: int, quarter: int, out: Path,
                now: datetime, budget: BudgetExecution | None = None, unit_name: str = "") -> Path:
     """The 绩效运行监控表 for the year up to `quarter` (quarters not yet begun stay empty)."""
     progress = quarterly_progress(db_session=db_session, declaration=declaration, scope=scope, year=year, now=now)
-    return write_monitoring(out, declaration, progress, quarter=quarter, budget=budget, unit_name=unit_name)
+    return write_monitoring(out, declaration, progress, quarter=quarter, year=year, budget=budget, unit_name=unit_name)

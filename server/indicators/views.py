@@ -90,9 +90,9 @@ def self_evaluation(db_session: ReadDbSession, user: TableMaker, now: Now, decla
     sc = _table_scope(db_session, user, scope, now)
     parsed = tables.read_upload(declaration.file.read(), declaration.filename or "", sheet=sheet)
     with tempfile.TemporaryDirectory() as tmp:
-        out = tables.self_evaluation(db_session=db_session, declaration=parsed, scope=sc, year=year,
-                                     out=Path(tmp) / "table.xlsx", now=now, budget=tables.budget_of(budget, executed),
-                                     unit_name=unit_name)
+        out = Path(tmp) / "table.xlsx"
+        tables.self_evaluation(db_session=db_session, declaration=parsed, scope=sc, year=year, out=out, now=now,
+                               budget=tables.budget_of(budget, executed), unit_name=unit_name)
         return _xlsx(out, f"self-evaluation-{year}.xlsx")
 
 

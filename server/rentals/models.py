@@ -102,6 +102,25 @@ class PiiAccess(Base):
     fields: Mapped[str] = mapped_column(String(128))
 
 
+class PiiImport(Base):
+    """Every import that wrote personal data: who ran it (a user, or the operator of the CLI), when,
+    from which file (name and SHA-256), how many records, which fields. Not scoped to grids: the
+    district's auditors read it whole."""
+
+    __tablename__ = "pii_import_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8))  # api | cli
+    filename: Mapped[str] = mapped_column(String(256))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rentals: Mapped[int] = mapped_column(Integer)
+    tenants: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[str] = mapped_column(String(128))
+
+
 class CardCursor(Base):
     """How far the card-event sync has read device_card_event (by id)."""
 

@@ -1,28 +1,22 @@
 """Personal data of tenants and landlords: encryption at rest, masking, validation, audit.
 
-ID numbers and phones are encrypted with Fernet (AES-128-CBC + HMAC) under GRIDOPS_PII_KEY;
-only the demo (GRIDOPS_DEMO) may go without one and use a key derived from GRIDOPS_SECRET_KEY.
-A keyed hash (HMAC-SHA256) of the normalised ID number lets the service find a person again
-without decrypting. Lists show masked values; the full values are returned only to the roles
+ID numbers and phones are encrypted with Fernet under GRIDOPS_PII_KEY (server.personal_data,
+shared with staff phones); a keyed hash of the normalised ID number lets the service find a person
+again without decrypting. Lists show masked values; the full values are returned only to the roles
 that need them (district_admin, street_admin), and each such read is written to pii_access_log.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from datetime import datetime
-from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
 from server.auth.models import User
-from server.config import get_settings
 from server.errors import Forbidden, InvalidInput
-from server.keys import pii_key
+from server.personal_data import decrypt, encrypt, keyed_hash, mask_phone  # noqa: F401  (this module's surface)
 from server.rentals.models import PiiAccess
 from server.territory import role_of
 
@@ -33,31 +27,8 @@ _RESIDENT_ID = re.compile(r"[1-9][0-9]{16}[0-9X]")
 _PHONE = re.compile(r"\+?[0-9][0-9 -]{5,19}")
 
 
-@lru_cache(maxsize=4)
-def _keys(fernet_key: str) -> tuple[Fernet, bytes]:
-    return Fernet(fernet_key.encode()), hashlib.sha256(b"gridops-pii-hash:" + fernet_key.encode()).digest()
-
-
-def _current() -> tuple[Fernet, bytes]:
-    """Checked at every use: outside the demo, never a key derived from the secret (server.keys)."""
-    return _keys(pii_key(get_settings()))
-
-
-def encrypt(value: str | None) -> str | None:
-    return None if value is None else _current()[0].encrypt(value.encode()).decode()
-
-
-def decrypt(token: str | None) -> str | None:
-    if token is None:
-        return None
-    try:
-        return _current()[0].decrypt(token.encode()).decode()
-    except InvalidToken:
-        return "[key mismatch]"  # encrypted under another GRIDOPS_PII_KEY: never crash a read
-
-
 def id_hash(id_number: str) -> str:
-    return hmac.new(_current()[1], id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
+    return keyed_hash(id_number.strip().upper())
 
 
 def resident_id_problem(value: str) -> str | None:
@@ -90,12 +61,6 @@ def mask_id(value: str | None) -> str | None:
     if not value:
         return value
     return value[:3] + "*" * max(len(value) - 7, 1) + value[-4:] if len(value) > 7 else "*" * len(value)
-
-
-def mask_phone(value: str | None) -> str | None:
-    if not value:
-        return value
-    return value[:3] + "****" + value[-4:] if len(value) >= 8 else "*" * len(value)
 
 
 def mask_name(value: str | None) -> str | None:

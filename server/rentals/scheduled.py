@@ -8,6 +8,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.database.singleton import only_one
 from server.database.types import utcnow
 from server.rentals.cards import sync_cards
 
@@ -17,11 +18,15 @@ log = logging.getLogger(__name__)
 def card_sync_loop(session_factory: sessionmaker[Session], stop: threading.Event, *, every_s: float,
                    no_entry_days: int) -> None:
     """Sync card events into tenant detections every `every_s` until `stop`; errors are logged, not raised."""
+    engine = session_factory.kw["bind"]
     while not stop.wait(every_s):
         try:
-            with session_factory() as db_session:
-                report = sync_cards(db_session=db_session, no_entry_days=no_entry_days, now=utcnow())  # an entry point: reads the clock
-                db_session.commit()
+            with only_one(engine, "card sync") as held:  # one sync at a time over every ingester
+                if not held:
+                    continue
+                with session_factory() as db_session:
+                    report = sync_cards(db_session=db_session, no_entry_days=no_entry_days, now=utcnow())  # an entry point: reads the clock
+                    db_session.commit()
             if report.registrations or report.deregistrations or report.no_entry:
                 log.info("card sync: %s", report.model_dump())
         except SQLAlchemyError:

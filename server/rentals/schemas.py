@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from server.devices.schemas import Located
 from server.inputs import ApiDatetimeOrDate, Line
+from server.sheets import RowError
 
 
 class TenantStatus(StrEnum):
@@ -141,3 +142,30 @@ class PiiAccessRead(BaseModel):
     record_type: str = Field(description="tenant | rental")
     record_id: int
     fields: str = Field(description="comma-separated, e.g. name,id_number,phone")
+
+
+class RentalImportReport(BaseModel):
+    """A ledger import: what was (committed) or would be written; errors per file, zh + en, never a personal value."""
+
+    rental_rows: int
+    tenant_rows: int
+    rentals_new: int = Field(description="rentals created, or to be created when applied")
+    rentals_unchanged: int = Field(description="rows for rentals already registered (same address and building)")
+    tenants_new: int
+    tenants_unchanged: int
+    rental_errors: list[RowError]
+    tenant_errors: list[RowError]
+    committed: bool
+
+
+class PiiImportRead(BaseModel):
+    """One import that wrote personal data: who (a user, or cli:<login>), when, which file, how many records."""
+
+    at: datetime
+    actor: str
+    channel: str = Field(description="api | cli")
+    filename: str
+    sha256: str
+    rentals: int
+    tenants: int
+    fields: str = Field(description="comma-separated personal fields the file carried")

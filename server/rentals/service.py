@@ -13,7 +13,7 @@ from server.auth.models import User
 from server.devices import service as devices
 from server.errors import Conflict, InvalidInput, NotFound
 from server.rentals import pii
-from server.rentals.models import PiiAccess, Rental, RentalAccessController, Tenant, TenantRecord
+from server.rentals.models import PiiAccess, PiiImport, Rental, RentalAccessController, Tenant, TenantRecord
 # Public: the rental rates (纳管率, 登记率, 注销率) are the rentals domain's definitions; indicators sum them.
 from server.rentals.rates import rental_rates  # noqa: F401
 from server.rentals.schemas import RentalCreate, TenantCreate, TenantStatus
@@ -209,3 +209,11 @@ def pii_log(*, db_session: Session, user: User | None, now: datetime, page: int 
     q = select(PiiAccess).where(or_(and_(PiiAccess.record_type == "tenant", PiiAccess.record_id.in_(tenants)),
                                     and_(PiiAccess.record_type == "rental", PiiAccess.record_id.in_(rentals))))
     return list(db_session.scalars(q.order_by(PiiAccess.id.desc()).offset((page - 1) * page_size).limit(page_size)))
+
+
+def pii_import_log(*, db_session: Session, user: User, page: int = 1, page_size: int = 100) -> list[PiiImport]:
+    """Imports of personal data, newest first: those made from the command line (the installation's
+    operator) and those of users of the reader's own district."""
+    own = select(User.id).where(User.district_code == user.district_code)
+    q = select(PiiImport).where(or_(PiiImport.user_id.is_(None), PiiImport.user_id.in_(own)))
+    return list(db_session.scalars(q.order_by(PiiImport.id.desc()).offset((page - 1) * page_size).limit(page_size)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from sqlalchemy import select
 
 from server.auth.enums import Role
@@ -13,10 +13,13 @@ from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, WriteDbSession, require_roles
 from server.devices import service as devices
 from server.inputs import ApiDatetime, IdPath, IdQuery, Page, PageSize
-from server.rentals import cards, pii, rates, service
+from server.errors import InvalidInput
+from server.openapi import UPLOAD_RESPONSES
+from server.rentals import cards, imports, pii, rates, service
 from server.rentals.models import Rental, Tenant, TenantRecord
 from server.rentals.schemas import (
-    CardSyncReport, LinkController, ManageRequest, PiiAccessRead, RentalCreate, RentalPage, RentalRatesRead, RentalRead,
+    CardSyncReport, LinkController, ManageRequest, PiiAccessRead, PiiImportRead, RentalCreate, RentalImportReport,
+    RentalPage, RentalRatesRead, RentalRead,
     TenantCreate, TenantPage, TenantRead, TenantRecordRead, TenantStatus,
 )
 from server.territory import ensure_holds
@@ -85,6 +88,29 @@ def sync_cards(db_session: DbSession, _: Admin, now: Now) -> CardSyncReport:
     return report
 
 
+@router.post("/import", response_model=RentalImportReport, responses=UPLOAD_RESPONSES)
+def import_ledgers(
+    db_session: DbSession, user: Editor, now: Now,
+    rentals: Annotated[UploadFile | None, File(description="出租屋台账 .xlsx or .csv")] = None,
+    tenants: Annotated[UploadFile | None, File(description="来穗人员 .xlsx or .csv")] = None,
+    dry_run: bool = True,
+) -> RentalImportReport:
+    """Check both files whole, then (dry_run=false) write all of them or nothing; tenants are placed in the
+    rentals of the same upload or already registered, by address. Each written file is logged."""
+    db_session.commit()  # end the transaction of the token check: no database lock is held while the files are read
+    if rentals is None and tenants is None:
+        raise InvalidInput("send a rental ledger (rentals) and/or a tenant registry (tenants)",
+                           "请上传出租屋台账（rentals）和/或来穗人员表（tenants）", code="missing_file")
+    ledgers = {k: imports.LedgerFile(f.filename or "upload.csv", f.file.read())
+               for k, f in (("rentals", rentals), ("tenants", tenants)) if f is not None}
+    report = imports.import_ledgers(db_session=db_session, rentals=ledgers.get("rentals"),
+                                    tenants=ledgers.get("tenants"), now=now, apply=not dry_run, user=user,
+                                    actor=user.username, channel="api")
+    if report.committed:
+        db_session.commit()
+    return report
+
+
 @router.get("/tenants", response_model=TenantPage)
 def list_tenants(db_session: DbSession, user: CurrentUser, now: Now, rental_id: IdQuery | None = None,
                  status: TenantStatus | None = None, page: Page = 1, page_size: PageSize = 50) -> TenantPage:
@@ -149,6 +175,13 @@ def pii_log(db_session: DbSession, user: Auditor, now: Now, page: Page = 1,
     rows = service.pii_log(db_session=db_session, user=user, now=now, page=page, page_size=page_size)
     return [{"at": r.at, "username": r.username, "role": r.role, "record_type": r.record_type,
              "record_id": r.record_id, "fields": r.fields} for r in rows]
+
+
+@router.get("/pii-import-log", response_model=list[PiiImportRead])
+def pii_import_log(db_session: DbSession, user: Auditor, page: Page = 1, page_size: PageSize = 100) -> list[PiiImportRead]:
+    """Who imported ledgers holding ID numbers and phones, when, from which file (newest first)."""
+    rows = service.pii_import_log(db_session=db_session, user=user, page=page, page_size=page_size)
+    return [PiiImportRead.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/{rental_id}", response_model=RentalRead)

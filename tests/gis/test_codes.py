@@ -250,3 +250,37 @@ def test_district_has_no_serial() -> None:
 )
 def test_community_claimed(grid: str, named: str | None, claimed: str | None) -> None:
     assert community_claimed(grid, named) == claimed
+
+
+@pytest.mark.parametrize(("code", "level", "stored", "parent"), [
+    ("440000000000", "province", None, None),
+    ("440100000000", "city", None, None),
+    ("440112000000", "district", "440112", None),
+    ("440112001000", "street", "440112001000", "440112"),
+    ("440112001003", "community", "440112001003", "440112001000"),
+    ("440112101201", "community", "440112101201", "440112101000"),  # a 村 under a 镇
+])
+def test_statistical_division_levels(code: str, level: str, stored: str | None, parent: str | None) -> None:
+    from gis.codes import parent_division_code, statistical_code_problem, statistical_level, stored_division_code
+
+    assert statistical_code_problem(code) is None
+    assert statistical_level(code) == level
+    if stored is not None:
+        assert stored_division_code(code) == stored
+        assert parent_division_code(stored) == parent
+
+
+@pytest.mark.parametrize(("code", "fragment"), [
+    ("44011200100", "12位"),  # 11 digits
+    ("4401120010011", "12位"),
+    ("990112001001", "不是省级代码"),
+    ("440112000001", "第7-9位"),  # a community under street 000
+    ("４40112001001", "12位"),  # full-width digit
+])
+def test_statistical_code_refused(code: str, fragment: str) -> None:
+    from gis.codes import statistical_code_problem, statistical_level
+
+    problem = statistical_code_problem(code)
+    assert problem is not None and fragment in problem.zh, problem and problem.zh
+    with pytest.raises(InputError):
+        statistical_level(code)

@@ -70,12 +70,11 @@ def test_the_monitoring_workbook(tmp_path: Path) -> None:
     ws = load_workbook(path)["绩效运行监控表"]
     assert ws["A1"].value == "综治专项经费2026年绩效运行监控表（截至三季度）"
     assert [c.value for c in ws[4]][:5] == ["预算数（万元）", "执行数（万元）", "执行率", "计划执行率", "执行偏差"]
-    assert [c.value for c in ws[5]][:5] == [95, 52.25, '=IF(N(A5)>0,B5/A5,"")', 0.7,
-                                            '=IF(AND(ISNUMBER(C5),ISNUMBER(D5)),C5-D5,"")']
+    assert [c.value for c in ws[5]][:5] == [95, 52.25, 0.55, 0.7, -0.15]  # values, not formulas
     assert ws["C5"].number_format == "0.00%" and ws["A3"].value == "一、预算执行情况"
     assert tuple(c.value for c in ws[8]) == HEADERS
-    assert [c.value for c in ws[9]] == ["产出指标", "数量指标", "设备在线率", "≥95%", "93%", "94.5%", "95.5%", None,
-                                       "100.53%", None, None]
+    assert [c.value for c in ws[9]] == ["产出指标", "数量指标", "设备在线率", "≥95%", "93.00%", "94.50%", "95.50%",
+                                       None, "100.53%", None, None]
     assert ws["J10"].value == "二季度起按周调度超期事件" and ws["I10"].value == "98.98%"
     assert MANUAL in ws["K11"].value and ws["I11"].value is None
     assert {"A9:A11", "B9:B11"} <= {str(r) for r in ws.merged_cells.ranges}
@@ -86,6 +85,7 @@ def test_the_monitoring_workbook(tmp_path: Path) -> None:
 def test_without_budget_figures_the_block_asks_for_them(tmp_path: Path) -> None:
     declaration = read_declarations(DATA_DIR / "seed_003.xlsx")[6]
     ws = load_workbook(write_monitoring(tmp_path / "m.xlsx", declaration, {}, quarter=1))["绩效运行监控表"]
-    assert MANUAL in ws["A3"].value and ws["A5"].value is None and ws["A5"].fill.fgColor.rgb.endswith("FFF2CC")
+    assert MANUAL in ws["A3"].value and ws["A5"].value == declaration.budget_wan  # the declared budget, shown
+    assert ws["B5"].value is None and ws["B5"].fill.fgColor.rgb.endswith("FFF2CC")
     assert ws["A1"].value.endswith("绩效运行监控表（截至一季度）")
     assert all(MANUAL in ws.cell(row=r, column=11).value for r in range(9, 15))

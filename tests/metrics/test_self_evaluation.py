@@ -31,11 +31,11 @@ ROWS = [
     _row(11, "满意度指标", "服务对象满意度", "人民群众安全感、满意度", "全面提升", "satisfaction"),
 ]
 DECLARATION = Declaration("雪亮工程一期维护费", 2021, 189.8, ROWS, sheet="01")
-OFFLINE = [{"设备编号": "CAM-0001", "街道": "萝岗街道", "离线时长（小时）": 96.5, "在用": True},
-           {"设备编号": "CAM-0002", "街道": "夏港街道", "离线时长（小时）": 80.0, "在用": False}]
+OPEN = [{"事件编号": "2026-000017", "网格": "440112001001001", "办结时间": None, "超期": True},
+        {"事件编号": "2026-000018", "网格": "440112001001002", "办结时间": None, "超期": False}]
 ACTUALS = {
-    "online_rate": ActualValue(96.2, "%", drilldown=OFFLINE),
-    "closure_rate": ActualValue(97.0, "%", deviation_reason="12件跨年事件未办结"),
+    "online_rate": ActualValue(96.2, "%"),
+    "closure_rate": ActualValue(97.0, "%", deviation_reason="12件跨年事件未办结", drilldown=OPEN),
     "dispute_reply_within_30_days_rate": ActualValue(100.0, "%"),
     "visits_per_worker_month": ActualValue(18.5, "次"),
     "satisfaction": ActualValue(92.0),
@@ -70,7 +70,7 @@ def test_evaluate_computes_what_data_allows_and_says_why_not_otherwise() -> None
     rows = evaluate(DECLARATION, ACTUALS)
     assert [r.score for r in rows] == [12.5, 12.37, None, None, 27.75, 5.0, None]
     assert [r.achieved for r in rows] == [True, False, None, None, False, True, None]
-    assert [r.actual_text for r in rows] == ["96.2%", "97%", "100%", "", "18.5次", "92%", "92%"]
+    assert [r.actual_text for r in rows] == ["96.20%", "97.00%", "100.00%", "", "18.50次", "92.00%", "92.00%"]
     remarks = [r.remark for r in rows]
     assert remarks[0] == "" and remarks[5] == ""
     assert remarks[1] == ""  # not met, but the caller gave the reason
@@ -104,7 +104,7 @@ def sheet_book(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 def test_the_table_layout(sheet_book) -> None:  # type: ignore[no-untyped-def]
     ws = sheet_book["绩效自评表"]
     assert ws["A1"].value == "雪亮工程一期维护费2021年度项目支出绩效自评表"
-    assert "填报单位：区委政法委" in ws["A2"].value and "预算（万元）：189.8" in ws["A2"].value
+    assert "填报单位：区委政法委" in ws["A2"].value and "预算：189.80万元" in ws["A2"].value
     assert tuple(c.value for c in ws[3]) == HEADERS
     merged = {str(r) for r in ws.merged_cells.ranges}
     assert {"A1:J1", "A2:J2", "A5:A8", "B5:B6", "A10:A11", "B10:B11", "A12:F12"} <= merged
@@ -115,12 +115,12 @@ def test_the_table_layout(sheet_book) -> None:  # type: ignore[no-untyped-def]
 
 def test_the_scores_and_totals(sheet_book) -> None:  # type: ignore[no-untyped-def]
     ws = sheet_book["绩效自评表"]
-    assert [ws.cell(row=4, column=c).value for c in range(5, 9)] == ["94.84%（执行180万元/预算189.8万元）", "否", 10, 9.48]
+    assert [ws.cell(row=4, column=c).value for c in range(5, 9)] == ["94.84%（执行180.00万元/预算189.80万元）", "否", 10, 9.48]
     assert [ws.cell(row=r, column=7).value for r in range(5, 12)] == [12.5, 12.5, 12.5, 12.5, 30, 5, 5]
     assert [ws.cell(row=r, column=8).value for r in range(5, 12)] == [12.5, 12.37, None, None, 27.75, 5, None]
     assert [ws.cell(row=r, column=6).value for r in range(5, 12)] == ["是", "否", "—", "—", "否", "是", "—"]
     assert ws["I6"].value == "12件跨年事件未办结"
-    assert ws["A12"].value == "合计" and ws["G12"].value == 100 and ws["H12"].value == "=SUM(H4:H11)"
+    assert ws["A12"].value == "合计" and ws["G12"].value == 100 and ws["H12"].value == 67.1  # a value, not =SUM()
     assert ws["A13"].value.startswith("评分规则")
 
 
@@ -142,13 +142,21 @@ def test_print_settings(sheet_book) -> None:  # type: ignore[no-untyped-def]
     assert ws.column_dimensions["C"].width == 28 and ws.column_dimensions["I"].width == 30
 
 
-def test_drilldown_sheet(sheet_book) -> None:  # type: ignore[no-untyped-def]
-    assert sheet_book.sheetnames == ["绩效自评表", "明细-视频监控点位设备在线率"]
-    ws = sheet_book["明细-视频监控点位设备在线率"]
-    assert ws["A1"].value == "视频监控点位设备在线率 明细（共2条）"
-    assert [c.value for c in ws[2]] == ["设备编号", "街道", "离线时长（小时）", "在用"]
-    assert [c.value for c in ws[3]] == ["CAM-0001", "萝岗街道", 96.5, "是"]
+def test_every_row_marked_no_has_its_detail_sheet(sheet_book) -> None:  # type: ignore[no-untyped-def]
+    assert sheet_book.sheetnames == ["绩效自评表", "明细-预算执行率", "明细-网格事件办结率", "明细-日常巡查"]
+    main = sheet_book["绩效自评表"]
+    for row in range(4, 12):
+        if main.cell(row=row, column=6).value == "否":
+            sheet = f"明细-{main.cell(row=row, column=3 if row > 4 else 2).value}"
+            assert sheet in sheet_book.sheetnames and f"明细见工作表“{sheet}”" in main.cell(row=row, column=10).value
+    ws = sheet_book["明细-网格事件办结率"]
+    assert ws["A1"].value == "网格事件办结率 明细（共2条）"
+    assert [c.value for c in ws[2]] == ["事件编号", "网格", "办结时间", "超期"]
+    assert [c.value for c in ws[3]] == ["2026-000017", "440112001001001", None, "是"]
     assert ws.print_title_rows == "$2:$2" and ws.auto_filter.ref == "A2:D4"
+    assert sheet_book["明细-预算执行率"]["D3"].value == "9.80万元"  # 189.8 budgeted, 180 spent
+    summary = sheet_book["明细-日常巡查"]  # an indicator without records: how its figure is made
+    assert "巡查走访次数" in summary["B3"].value and summary["E3"].value == "18.50次"
 
 
 def test_a_seed_declaration_without_data_is_all_manual(tmp_path: Path) -> None:

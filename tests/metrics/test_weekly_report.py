@@ -17,9 +17,9 @@ SUMMARY = WeeklySummary(
     area="黄埔区", week_start=date(2026, 11, 16), week_end=date(2026, 11, 22),
     events_by_category={"市容环境": 120, "安全隐患": 45, "矛盾纠纷": 12, "治安|问题": 30},
     events_by_grid={f"440112001001{n:03d}": 30 - n for n in range(1, 13)},
-    overdue=[OverdueEvent("E-0002", "安全隐患", "440112001001002", datetime(2026, 11, 12, 1, tzinfo=UTC),
+    overdue=[OverdueEvent("2026-000002", "安全隐患", "440112001001002", datetime(2026, 11, 12, 1, tzinfo=UTC),
                           datetime(2026, 11, 14, 9, tzinfo=UTC), "已派遣", 30.0),
-             OverdueEvent("E-0001", "市容环境", "440112001001001", datetime(2026, 11, 10, 2, tzinfo=UTC),
+             OverdueEvent("2026-000001", "市容环境", "440112001001001", datetime(2026, 11, 10, 2, tzinfo=UTC),
                           datetime(2026, 11, 13, 9, tzinfo=UTC), "已派遣", 72.5)],
     device_outages=[DeviceOutage("CAM-0012", "视频监控点位", "萝岗街道", datetime(2026, 11, 19, tzinfo=UTC), 80.0)],
     closed_events=190, last_week=WeekFigures(new_events=187, closed_events=190, overdue_events=4, device_outages=0),
@@ -43,7 +43,7 @@ def test_sections_and_trends() -> None:
     assert sections[0].rows[2] == ("超期事件（件）", "2", "4", "-2（-50.0%）")
     assert sections[1].rows[-1] == ("消防", "0", "7", "-7（-100.0%）")
     assert len(sections[2].rows) == wr.TOP_GRIDS and sections[2].rows[0] == ("440112001001001", "29")
-    assert [r[0] for r in sections[3].rows] == ["E-0001", "E-0002"]  # longest overdue first
+    assert [r[0] for r in sections[3].rows] == ["2026-000001", "2026-000002"]  # longest overdue first
     assert sections[3].rows[0][3:5] == ("2026-11-10 10:00", "2026-11-13 17:00")  # Asia/Shanghai
 
 
@@ -54,7 +54,7 @@ def test_markdown() -> None:
         assert heading in text
     assert "| 新增事件（件） | 207 | 187 | +20（+10.7%） |" in text
     assert "| 治安\\|问题 | 30 | 0 | +30 |" in text
-    assert "| CAM-0012 | 视频监控点位 | 萝岗街道 | 2026-11-19 08:00 | 80 |" in text
+    assert "| CAM-0012 | 视频监控点位 | 萝岗街道 | 2026-11-19 08:00 | 80.0 |" in text
     assert "![" not in text
 
 
@@ -77,7 +77,7 @@ def test_files(tmp_path: Path) -> None:
                         "五、设备离线"]
     assert len(document.tables) == 5 and len(document.inline_shapes) == 2
     assert [c.text for c in document.tables[0].rows[0].cells] == ["指标", "本周", "上周", "变化"]
-    assert document.tables[3].rows[1].cells[0].text == "E-0001"
+    assert document.tables[3].rows[1].cells[0].text == "2026-000001"
     assert document.sections[0].page_width == 7560310  # A4, 21 cm in EMU
 
 

@@ -137,7 +137,7 @@ class World:
 
 def _user(db_session: Session, username: str, role: Role, district: str, street: str | None = None) -> User:
     return auth_service.create(db_session=db_session, user_in=UserCreate(
-        username=username, full_name=username, password="password123", role=role, district_code=district,
+        username=username, full_name=username, password=factories.PASSWORD, role=role, district_code=district,
         street_code=street))
 
 

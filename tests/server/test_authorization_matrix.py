@@ -40,6 +40,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/health"): "public liveness, no records",
     ("POST", "/api/v1/auth/token"): "login: no token yet",
     ("GET", "/api/v1/auth/me"): "the caller's own user",
+    ("POST", "/api/v1/auth/password"): "the caller's own password",
+    ("GET", "/api/v1/auth/password-policy"): "the password rules, the same for everyone",
     ("GET", "/api/v1/events/categories"): "the category catalogue, the same for every district",
     ("PUT", "/api/v1/events/categories/{code}"): "the catalogue, district_admin only (test_territory), no territory",
     ("GET", "/api/v1/events/time-limits"): "the time-limit catalogue, the same for every district",
@@ -47,6 +49,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/photos"): "uploading bytes one holds: the answer (hash, size, EXIF) is read from them",
     ("POST", "/api/v1/reports/weekly"): "produces the caller's own district's report: nothing foreign to name",
     ("POST", "/api/v1/rentals/sync-cards"): "the card-sync job over every controller (cron's), district_admin only",
+    ("POST", "/api/v1/app/sessions"): "records the caller's own use of the mobile app: names no record",
+    ("POST", "/api/v1/auth/password"): "the caller's own password, given the current one: names no record",
 }
 # Users without a territory: one per role string (malformed codes are test_territory's, through every
 # list and every role-gated route).
@@ -98,21 +102,24 @@ def ids(world: tw.World, place: str, kind: str) -> list[tuple[str, str]]:
         "rental": [("", str(p.rental))], "record": [("", str(p.record))], "report": [("", str(report))],
         "tenant": [("registered tenant", str(p.tenant)), ("pending tenant", str(p.pending_tenant))],
         "photo": [("event photo", p.photos[0]), ("visit photo", p.photos[1])],
-        "indicator": [("", "closure_rate")],
+        "indicator": [("", "closure_rate")], "user": [("the place's worker", str(p.worker.id))],
+        "community": [("", p.grid[:12])],
     }[kind]
 
 
 ABSENT = {"grid": lambda v: v[:12] + "099", "event": lambda v: str(uuid.UUID(int=1)),
           "visit": lambda v: str(uuid.UUID(int=2)), "device": lambda v: "DOOR-Z", "rental": lambda v: "999999",
           "tenant": lambda v: "999999", "record": lambda v: "999999", "report": lambda v: "999999",
-          "photo": lambda v: "f" * 64, "indicator": lambda v: v}
+          "photo": lambda v: "f" * 64, "indicator": lambda v: v, "user": lambda v: "999999",
+          "community": lambda v: v[:9] + "099"}
 
 
 def kind_of(path: str, param: str) -> str:
     by_name = {"sha256": "photo", "rental_id": "rental", "tenant_id": "tenant", "record_id": "record",
-               "report_id": "report"}
+               "report_id": "report", "user_id": "user"}
     by_prefix = {("code", "/api/v1/grids/"): "grid", ("code", "/api/v1/devices/"): "device",
                  ("code", "/api/v1/indicators/"): "indicator", ("uuid", "/api/v1/events/"): "event",
+                 ("code", "/api/v1/communities/"): "community",
                  ("uuid", "/api/v1/visits/"): "visit"}
     for (name, prefix), kind in by_prefix.items():
         if param == name and path.startswith(prefix):
@@ -144,11 +151,14 @@ BODIES: dict[tuple[str, str], Callable[[tw.World, str, str], dict[str, Any]]] = 
     ("POST", "/api/v1/grids/{code}/workers"): lambda w, p, a: {"json": {"username": "wkrA"}},
     ("POST", "/api/v1/events/{uuid}/transitions"): lambda w, p, a: {"json": {"to_state": "accepted"}},
     ("PATCH", "/api/v1/events/{uuid}/dispute"): lambda w, p, a: {"json": {"replied_at": _at(-1)}},
+    ("POST", "/api/v1/events/{uuid}/photos"): lambda w, p, a: {"json": {"photos": [w.places[OWN.get(a, "A")].photos[0]]}},
     ("PATCH", "/api/v1/devices/{code}"): lambda w, p, a: {"json": {"name": "改名"}},
     ("POST", "/api/v1/devices/{code}/retire"): lambda w, p, a: {"json": {}},
     ("POST", "/api/v1/devices/{code}/maintenance"): lambda w, p, a: {
         "json": {"start_at": _at(1), "end_at": _at(2), "reason": "检修"}},
     ("POST", "/api/v1/rentals/{rental_id}/managed"): lambda w, p, a: {"json": {"managed": True}},
+    ("PATCH", "/api/v1/communities/{code}"): lambda w, p, a: {"json": {"name": "改名社区"}},
+    ("POST", "/api/v1/communities/{code}/retire"): lambda w, p, a: {},
     ("POST", "/api/v1/rentals/{rental_id}/access-controllers"): lambda w, p, a: {"json": {"device_code": "DOOR-A"}},
     ("POST", "/api/v1/rentals/{rental_id}/tenants"): tenant_body,
     ("POST", "/api/v1/rentals/tenants/{tenant_id}/register"): tenant_body,
@@ -203,6 +213,18 @@ def _device_csv(place: tw.Place, code: str) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+def _roster_csv(place: tw.Place, n: int) -> bytes:
+    rows = [["姓名", "手机号", "角色", "街道", "网格"], ["新网格员", f"139{n:08d}", "网格员", place.street, place.grid]]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def _rental_csv(place: tw.Place, n: int) -> bytes:
+    lon, lat = tw.centre(place.cell)
+    return f"地址,房东姓名,经度,纬度\n新台账出租屋{n}号,李,{lon},{lat}\n".encode("utf-8-sig")
+
+
 DECLARATION = Path(__file__).resolve().parents[1] / "metrics" / "data" / "seed_003.xlsx"
 
 
@@ -221,8 +243,10 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
              "points": [{"lon": lon, "lat": lat}]}
     return {
         ("POST", "/api/v1/auth/users"): [("user in the place's street", {"json": {
-            "username": f"new-{n}", "full_name": "新用户", "password": "password123", "role": "grid_worker",
+            "username": f"new-{n}", "full_name": "新用户", "password": factories.PASSWORD, "role": "grid_worker",
             "district_code": p.street[:6], "street_code": p.street}}, None)],
+        ("POST", "/api/v1/users/import"): [("roster row in the place's street and grid", {
+            "files": {"file": ("花名册.csv", _roster_csv(p, n), "text/csv")}, "params": {"dry_run": "false"}}, None)],
         ("POST", "/api/v1/grids/import"): [("grid in the place's community", {
             "files": {"file": ("g.zip", _grid_zip(p, n % 90), "application/zip")}}, None)],
         ("POST", "/api/v1/events"): [
@@ -239,6 +263,10 @@ def creations(world: tw.World, place: str, actor: str, n: int) -> dict[tuple[str
             "files": {"file": ("d.csv", _device_csv(p, f"IMP-{n}"), "text/csv")}}, None)],
         ("POST", "/api/v1/rentals"): [("rental placed in the place", {"json": {
             "address": f"新出租屋{n}", "landlord_name": "李", "lon": lon, "lat": lat}}, None)],
+        ("POST", "/api/v1/rentals/import"): [("ledger row placed in the place", {
+            "params": {"dry_run": "false"}, "files": {"rentals": ("r.csv", _rental_csv(p, n), "text/csv")}}, None)],
+        ("POST", "/api/v1/communities"): [("community in the place's street", {"json": {
+            "code": f"{p.grid[:9]}{50 + n % 40:03d}", "name": "新社区"}}, None)],
         ("POST", "/api/v1/trainings"): [("training of the place's street", {"json": {
             "title": "培训", "held_at": _at(-5), "attendees": 3, "street_code": p.street}}, None)],
         **{("POST", f"/api/v1/indicators/{table}"): [
@@ -260,6 +288,9 @@ def references(world: tw.World, place: str, actor: str) -> list[tuple[str, str, 
         ("POST", transitions, event_url, "the place's photo on own event",
          {"json": {"to_state": "accepted", "photos": [p.photos[0]]}},
          {"json": {"to_state": "accepted", "photos": ["f" * 64]}}),
+        ("POST", "/api/v1/events/{uuid}/photos", f"/api/v1/events/{own.event}/photos",
+         "the place's photo added to own event", {"json": {"photos": [p.photos[0]]}},
+         {"json": {"photos": ["f" * 64]}}),
         ("POST", "/api/v1/grids/{code}/workers", f"/api/v1/grids/{own.grid}/workers", "the place's worker on own grid",
          {"json": {"username": p.worker.username}}, {"json": {"username": "nobody-at-all"}}),
         ("POST", "/api/v1/rentals/{rental_id}/access-controllers", f"/api/v1/rentals/{own.rental}/access-controllers",

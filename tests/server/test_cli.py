@@ -36,12 +36,32 @@ def test_help_lists_every_command() -> None:
         assert cmd in grids
 
 
+def _every_demo_event_numbered(db_url: str) -> None:
+    """The demo's bulk-loaded events get their numbers (2026-000123) like events created one by one."""
+    from sqlalchemy import func, select
+
+    from server.database.core import make_engine
+    from server.events.models import Event
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        total, numbered, distinct = conn.execute(select(func.count(), func.count(Event.serial),
+                                                        func.count(func.distinct(Event.serial)))).one()
+    engine.dispose()
+    assert total > 0 and numbered == distinct == total
+
+
 def test_demo_check_export_reimport(db_url: str, tmp_path: Path) -> None:
     assert _run(db_url, "db", "upgrade").returncode == 0
     demo = _run(db_url, "demo", "--days", "20")
     assert demo.returncode == 0, demo.stderr
     assert "288 grids" in demo.stdout and "36 communities" in demo.stdout
     assert _run(db_url, "demo", "--if-empty").returncode == 0
+    _every_demo_event_numbered(db_url)
+    weekly = _run(db_url, "metrics", "weekly-report", "--area", "黄埔区", "-o", str(tmp_path / "reports"))
+    assert weekly.returncode == 0, weekly.stderr
+    report = next((tmp_path / "reports").glob("*.md")).read_text(encoding="utf-8")
+    assert "个网格有新增事件" in report and "e+" not in report
     stats = _run(db_url, "db", "analyze")
     assert stats.returncode == 0 and "planner statistics gathered" in stats.stdout, stats.stderr
 

@@ -124,7 +124,7 @@ def test_dev_secret_tokens_are_refused_outside_the_demo(client, db_session, sett
     settings_env(GRIDOPS_SECRET_KEY=None, GRIDOPS_DEMO="false")  # the server's secret is now the public one
     r = client.get("/api/v1/auth/me", headers=dev)
     assert r.status_code == 401 and r.json()["error"]["code"] == "server_key_unsafe"
-    login = client.post("/api/v1/auth/token", data={"username": "admin", "password": "password123"})
+    login = client.post("/api/v1/auth/token", data={"username": "admin", "password": factories.PASSWORD})
     assert login.status_code == 503 and login.json()["error"]["code"] == "secret_key_default"
 
     settings_env(GRIDOPS_DEMO="true")  # the demo accepts it: the refusal above is the check, not chance

@@ -108,3 +108,25 @@ def test_time_limit_rows_survive_the_rename(fresh_db_url: str) -> None:
     assert rows("sla_policy") == before
     upgrade(fresh_db_url)
     engine.dispose()
+
+
+def test_phones_stored_before_0012_are_encrypted(fresh_db_url: str) -> None:
+    """Users created before 0012 had their phone in clear: the upgrade encrypts it with the PII key
+    and hashes it, so the duplicate check and the masked display work for them too."""
+    from server.auth import phones
+
+    engine = make_engine(fresh_db_url)
+    downgrade(fresh_db_url, "0009_time_limit_policy")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO \"user\" (username, full_name, phone, hashed_password, role, is_active, "
+                          "created_at) VALUES ('old', '老用户', '13800138000', 'x', 'auditor', true, "
+                          "'2026-01-01 00:00:00+00:00')"))
+    upgrade(fresh_db_url)
+    with engine.connect() as conn:
+        enc, hashed, must, version = conn.execute(text(
+            "SELECT phone_enc, phone_hash, must_change_password, token_version FROM \"user\" WHERE username = 'old'"
+        )).one()
+        assert "phone" not in [c["name"] for c in inspect(conn).get_columns("user")]
+    engine.dispose()
+    assert phones.masked(enc) == "138****8000" and hashed == phones.hash_phone("13800138000")
+    assert (bool(must), version) == (False, 0)

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 PUBLIC = {("get", "/api/v1/health")}  # no token and no input: none of the errors can happen
 UPLOADS = {("post", "/api/v1/grids/import"), ("post", "/api/v1/devices/import"), ("post", "/api/v1/photos"),
+           ("post", "/api/v1/users/import"), ("post", "/api/v1/rentals/import"),
            ("post", "/api/v1/indicators/self-evaluation"), ("post", "/api/v1/indicators/monitoring")}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -20,7 +20,7 @@ def admin(db_session):  # type: ignore[no-untyped-def]
 
 
 def test_login_and_me(client, admin) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/api/v1/auth/token", data={"username": "admin", "password": "password123"})
+    r = client.post("/api/v1/auth/token", data={"username": "admin", "password": factories.PASSWORD})
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -59,7 +59,7 @@ def test_disabled_user_cannot_use_a_valid_token(client, db_session, admin) -> No
 
 
 def test_only_district_admin_creates_users(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
-    body = {"username": "worker9", "full_name": "网格员9", "password": "password123", "role": "grid_worker",
+    body = {"username": "worker9", "full_name": "网格员9", "password": factories.PASSWORD, "role": "grid_worker",
             "street_code": factories.STREET}
     street_admin = factories.user(db_session, Role.street_admin)
     r = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(street_admin))
@@ -72,14 +72,14 @@ def test_only_district_admin_creates_users(client, db_session, admin) -> None:  
 
 
 def test_user_outside_admin_district_is_forbidden(client, admin) -> None:  # type: ignore[no-untyped-def]
-    body = {"username": "outsider1", "full_name": "x", "password": "password123", "role": "street_admin",
+    body = {"username": "outsider1", "full_name": "x", "password": factories.PASSWORD, "role": "street_admin",
             "street_code": "440113001000"}
     r = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(admin))
     assert r.status_code == 403 and r.json()["error"]["code"] == "scope_forbidden"
 
 
 def test_worker_needs_street(client, admin) -> None:  # type: ignore[no-untyped-def]
-    body = {"username": "worker1", "full_name": "w", "password": "password123", "role": "grid_worker"}
+    body = {"username": "worker1", "full_name": "w", "password": factories.PASSWORD, "role": "grid_worker"}
     r = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(admin))
     assert r.status_code == 422 and r.json()["error"]["code"] == "street_code_required"
 
@@ -87,14 +87,14 @@ def test_worker_needs_street(client, admin) -> None:  # type: ignore[no-untyped-
 @pytest.mark.parametrize("street", ["440112000000", "440112001001"])  # street part 000; a community's code
 def test_malformed_street_code_is_refused(client, admin, street: str) -> None:  # type: ignore[no-untyped-def]
     """Once created, a street-scoped user with such a code could see nothing (the territory denies)."""
-    body = {"username": "worker2", "full_name": "w", "password": "password123", "role": "grid_worker",
+    body = {"username": "worker2", "full_name": "w", "password": factories.PASSWORD, "role": "grid_worker",
             "street_code": street}
     r = client.post("/api/v1/auth/users", json=body, headers=factories.auth_headers(admin))
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_street_code"
 
 
 def test_district_follows_the_street(db_session) -> None:  # type: ignore[no-untyped-def]
-    user_in = UserCreate(username="worker3", full_name="w", password="password123", role=Role.grid_worker,
+    user_in = UserCreate(username="worker3", full_name="w", password=factories.PASSWORD, role=Role.grid_worker,
                          street_code="440112002000")
     assert service.create(db_session=db_session, user_in=user_in).district_code == "440112"
     other = user_in.model_copy(update={"username": "worker4", "district_code": "440113"})
@@ -104,4 +104,12 @@ def test_district_follows_the_street(db_session) -> None:  # type: ignore[no-unt
 
 
 def test_passwords_are_hashed(db_session, admin) -> None:  # type: ignore[no-untyped-def]
-    assert admin.hashed_password.startswith("$2") and "password123" not in admin.hashed_password
+    assert admin.hashed_password.startswith("$2") and factories.PASSWORD not in admin.hashed_password
+
+
+def test_guessing_the_current_password_is_throttled_like_logins(client, admin) -> None:  # type: ignore[no-untyped-def]
+    h = factories.auth_headers(admin)
+    answers = [client.post("/api/v1/auth/password", json={"current_password": f"guess-{i}", "new_password": "x" * 8},
+                           headers=h) for i in range(get_settings().login_free_failures + 2)]
+    assert [r.json()["error"]["code"] for r in answers[:-1]] == ["wrong_password"] * (len(answers) - 1)
+    assert answers[-1].status_code == 429 and answers[-1].json()["error"]["code"] == "login_throttled"

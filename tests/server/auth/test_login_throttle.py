@@ -42,17 +42,17 @@ def test_guesses_slow_down_then_the_wait_lifts(client, admin, still) -> None:  #
     """The issue: 50 wrong passwords at 2.5/s, then success. Now the 7th guess already waits."""
     for _ in range(6):  # five free failures; the sixth starts a 1 s wait
         assert _login(client).status_code == 401
-    r = _login(client, password="password123")  # even the right password waits: no guess is checked
+    r = _login(client, password=factories.PASSWORD)  # even the right password waits: no guess is checked
     assert r.status_code == 429 and r.json()["error"]["code"] == "login_throttled"
     assert r.headers["Retry-After"] == "1" and r.json()["error"]["detail"] == {"retry_after": 1}
     still.shift(1)
     assert _login(client).status_code == 401  # the seventh failure: 2 s
     assert _login(client).headers["Retry-After"] == "2"
     still.shift(2)
-    assert _login(client, password="password123").status_code == 200
+    assert _login(client, password=factories.PASSWORD).status_code == 200
     for _ in range(5):  # the right password cleared the count: free failures again
         assert _login(client).status_code == 401
-    assert _login(client, password="password123").status_code == 200
+    assert _login(client, password=factories.PASSWORD).status_code == 200
 
 
 def test_unknown_names_are_throttled_alike(client, admin, still) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +66,7 @@ def test_one_address_guessing_many_names_waits(client, admin, settings_env, stil
     settings_env(GRIDOPS_LOGIN_ADDRESS_FREE_FAILURES="3")
     for name in ("a1", "a2", "a3", "a4"):  # one failure per name: only the address adds up
         assert _login(client, username=name).status_code == 401
-    r = _login(client, password="password123")
+    r = _login(client, password=factories.PASSWORD)
     assert r.status_code == 429 and r.json()["error"]["code"] == "login_throttled"
 
 

@@ -11,7 +11,8 @@ from openpyxl import Workbook
 
 from devices import credentials
 from gis.datum import wgs84_to_bd09
-from server.devices import imports, service, sheets
+from server import sheets
+from server.devices import imports, service
 from tests.server.devices.conftest import GRID_A, GRID_C, centre, headers
 from tests.conftest import NOW
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from shapely.geometry import shape
+from sqlalchemy import text
 
 from gis.crs import area_m2
 from gis.shapefile_io import GridFeature, write_grids
@@ -258,3 +259,36 @@ def test_retire_keeps_history_and_code(client, world, db_session) -> None:  # ty
     assert service.worker_grid_codes(db_session=db_session, worker=world["users"]["worker"], at=NOW + timedelta(days=1)) == []
     again = client.post(f"/api/v1/grids/{C1}002/retire", json={}, headers=h)
     assert again.status_code == 409 and again.json()["error"]["code"] == "grid_retired"
+
+
+def test_geopackage_and_geojson_uploads_beside_spatialite(client, world, tmp_path, db_session) -> None:  # type: ignore[no-untyped-def]
+    """The readers run in the process that has mod_spatialite loaded (the SpatiaLite back end):
+    pyogrio's bundled GDAL crashed there; the sqlite3/json readers must not."""
+    import json
+
+    from shapely.geometry import mapping as geo_mapping
+
+    from gis.geopackage import write_grids_gpkg
+
+    admin = world["users"]["admin"]
+    gpkg = write_grids_gpkg(tmp_path / "网格.gpkg", [_feature(f"{C2}002", 3, 0)], epsg=factories.ZONE38)
+    r = client.post("/api/v1/grids/import", headers=factories.auth_headers(admin),
+                    files={"file": ("网格.gpkg", gpkg.read_bytes(), "application/geopackage+sqlite3")})
+    assert r.status_code == 200 and r.json()["created"] == [f"{C2}002"], r.text
+    assert r.json()["source_epsg"] == factories.ZONE38
+    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": geo_mapping(factories.gk_square(4, 0)),
+                                                      "properties": {"网格编码": f"{C2}003", "网格名称": "新格"}}]}
+    r = client.post("/api/v1/grids/import", headers=factories.auth_headers(admin),
+                    files={"file": ("grids.geojson", json.dumps(doc, ensure_ascii=False).encode(), "application/geo+json")})
+    assert r.status_code == 200 and r.json()["created"] == [f"{C2}003"], r.text
+    assert db_session.execute(text("SELECT spatialite_version()" if db_session.get_bind().dialect.name == "sqlite"
+                                   else "SELECT postgis_version()")).scalar()  # the spatial database still answers
+    r = client.post("/api/v1/grids/import", headers=factories.auth_headers(admin),
+                    files={"file": ("grids.dxf", b"0\nSECTION\n", "application/dxf")})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unsupported_format", r.text
+    assert "GeoPackage" in r.json()["error"]["message_zh"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("grids.dwg", b"x")
+    r = _post_import(client, admin, buf.getvalue())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unsupported_format", r.text

@@ -63,4 +63,4 @@ def test_offline_drilldown_and_reason(db_session, world) -> None:  # type: ignor
     rows = REGISTRY["online_rate"](db_session, scope, DAY, NOW, 100)
     assert rows == [{"设备编码": "CAM-A", "网格": "440112001001001", "在线率": 75.0, "离线小时": 6.0}]
     reason = draft_reason(_value(db_session, "online_rate", "street:440112001"), rows)
-    assert reason is not None and "1台设备存在离线" in reason and "CAM-A(75.0%)" in reason
+    assert reason is not None and "1台设备存在离线" in reason and "CAM-A(75.00%)" in reason

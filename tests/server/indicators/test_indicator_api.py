@@ -50,7 +50,7 @@ def test_drilldown_names_the_open_event(client, world) -> None:  # type: ignore[
     h = factories.auth_headers(world["users"]["admin"])
     r = client.get(f"/api/v1/indicators/closure_rate/drilldown?scope=district:440112&period={_period()}", headers=h)
     assert r.status_code == 200 and r.json()["count"] == 1
-    assert r.json()["rows"][0]["状态"] == "reported"
+    assert r.json()["rows"][0]["状态"] == "已上报"
 
 
 def test_series_by_month(client, world) -> None:  # type: ignore[no-untyped-def]

@@ -36,9 +36,10 @@ def test_self_evaluation_is_the_clis_table(client, world, db_session, tmp_path) 
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == tables.XLSX
     assert 'filename="self-evaluation-2026.xlsx"' in r.headers["content-disposition"]
-    cli = tables.self_evaluation(
+    cli = tmp_path / "cli.xlsx"
+    tables.self_evaluation(
         db_session=db_session, declaration=read_declaration(SEED_003, sheet=SHEET), scope=parse_scope("district:440112"),
-        year=2026, out=tmp_path / "cli.xlsx", now=NOW, budget=tables.budget_of(100, 80), unit_name="黄埔区综治中心")
+        year=2026, out=cli, now=NOW, budget=tables.budget_of(100.0, 80.0), unit_name="黄埔区综治中心")  # floats, as argparse gives
     got = _cells(r.content)
     assert got == _cells(cli)
     assert "绩效自评表" in got and any(name.startswith("明细") for name in got)  # a missed target has its records
@@ -58,8 +59,9 @@ def test_monitoring_is_the_clis_table(client, world, db_session, tmp_path) -> No
 def test_a_street_admin_gets_their_street_and_no_other(client, world, db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     r = _post(client, world, "street1")
     assert r.status_code == 200, r.text
-    own = tables.self_evaluation(db_session=db_session, declaration=read_declaration(SEED_003, sheet=SHEET),
-                                 scope=parse_scope("street:440112001"), year=2026, out=tmp_path / "s.xlsx", now=NOW)
+    own = tmp_path / "s.xlsx"
+    tables.self_evaluation(db_session=db_session, declaration=read_declaration(SEED_003, sheet=SHEET),
+                           scope=parse_scope("street:440112001"), year=2026, out=own, now=NOW)
     assert _cells(r.content) == _cells(own)
     r = _post(client, world, "street2", scope="street:440112001")
     assert r.status_code == 403 and r.json()["error"]["code"] == "scope_forbidden"

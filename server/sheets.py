@@ -1,4 +1,6 @@
-"""Read the rows of an xlsx or CSV ledger (点位台账) with its header row, whatever the encoding.
+"""Read the rows of an xlsx or CSV ledger (点位台账, 区划代码, 出租屋台账…) with its header row,
+whatever the encoding, and the parts every spreadsheet import shares: the column map, the row error,
+the cells that must be text.
 
 CSV exported by Excel on a Chinese Windows is GBK, elsewhere UTF-8 with or without a BOM;
 xlsx cells come typed (numbers, dates). Headers are normalised so that 设备编码*, 心跳间隔（秒）
@@ -12,7 +14,10 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from datetime import date, datetime
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from server.config import get_settings
 from server.errors import InvalidInput
@@ -38,8 +43,9 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise InvalidInput("the CSV file is neither UTF-8 nor GBK", "CSV 文件编码无法识别（需 UTF-8 或 GBK）",
-                       code="unreadable_file")
+    raise InvalidInput("the CSV file is neither UTF-8 nor GBK: save it again as UTF-8 (or xlsx)",
+                       "CSV 文件编码无法识别（既不是 UTF-8 也不是 GBK），请另存为 UTF-8 编码的 CSV 或 xlsx",
+                       code="unreadable_file", detail={"encodings_tried": ["UTF-8", "GBK (GB18030)"]})
 
 
 def _csv_rows(data: bytes) -> list[list[Any]]:
@@ -91,3 +97,63 @@ def read(data: bytes, filename: str) -> Sheet:
             continue
         rows.append((number, {k: v for k, v in zip(keys, values) if k}))
     return Sheet(headers, rows)
+
+
+class RowError(BaseModel):
+    row: int = Field(description="spreadsheet row number (the header is row 1)")
+    column: str | None
+    code: str
+    message: str
+    message_zh: str
+    blocking: bool = True
+
+
+def column_map(sheet: Sheet, columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """{field: normalised header present in the sheet}, the first accepted name of each field that is."""
+    present = {normalise(h) for h in sheet.headers}
+    found = {}
+    for field, names in columns.items():
+        for name in names:
+            if normalise(name) in present:
+                found[field] = normalise(name)
+                break
+    return found
+
+
+def missing_columns(sheet: Sheet, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> RowError | None:
+    """The header row's error when a required column is absent (named by its first, Chinese, name)."""
+    found = column_map(sheet, columns)
+    missing = [columns[f][0] for f in required if f not in found]
+    if not missing:
+        return None
+    return RowError(row=1, column=None, code="missing_column", message=f"missing columns: {', '.join(missing)}",
+                    message_zh=f"缺少列：{'、'.join(missing)}")
+
+
+def digits_as_number(value: Any) -> bool:
+    """Excel keeps numbers as doubles: a code or ID of 16+ digits typed as a number has lost digits."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e15
+
+
+def text(value: Any) -> str | None:
+    """A cell as trimmed text (None when blank); 12-digit codes typed as numbers come back whole."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    out = str(value).strip()
+    return out or None
+
+
+def day(value: Any) -> date | None:
+    """A date cell: typed by xlsx, or written 2024-03-01, 2024/3/1 or 2024年3月1日."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    raw = str(value).strip().replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-")
+    if not raw:
+        return None
+    try:
+        y, m, d = (int(p) for p in raw.split(" ")[0].split("-"))
+        return date(y, m, d)
+    except (ValueError, OverflowError):  # a year past C's long is an OverflowError, not a ValueError
+        raise ValueError(f"not a date: {value!r} (use 2024-03-01)") from None

@@ -1,0 +1,53 @@
+"""Feed cursors handed out in commit order on PostgreSQL.
+
+The event feed and `/events/changes` read rows with `id > cursor`. On PostgreSQL a sequence value is
+taken at INSERT, not at COMMIT: while transaction A holds id 100 uncommitted, B may commit 101, a
+reader sees 101 and moves its cursor past 100 for good (the live-feed test caught one such loss in
+48 events). So every transaction that writes a feed's rows first takes that feed's transaction-scoped
+advisory lock, in the flush before its first INSERT: ids of one feed are then taken and committed one
+transaction at a time, and a reader can never see a later id before an earlier one.
+
+The lock is also taken by flushes that change the feed's parent rows (an event's own row), so every
+such transaction takes the advisory lock before any row lock of that table: the two locks are always
+taken in the same order and cannot deadlock. SQLite has one writer anyway and needs none of this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import chain
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from server.database.singleton import advisory_key
+
+_LOCK_KEYS: dict[type, int] = {}
+
+
+def commit_ordered(feed: type, *parents: type) -> None:
+    """Rows of `feed` (and changes to `parents`) are written one transaction at a time on PostgreSQL."""
+    key = advisory_key(f"feed {feed.__name__}")
+    for cls in (feed, *parents):
+        _LOCK_KEYS[cls] = key
+
+
+def lock_feed(session: Session, feed: type) -> None:
+    """Take `feed`'s lock now, for writers that insert its rows past the ORM (SQLAlchemy Core
+    executemany: the device status intervals the ingester writes), so no before_flush sees them."""
+    key = _LOCK_KEYS[feed]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def _keys_for(objects: Iterable[object]) -> list[int]:
+    return sorted({key for obj in objects if (key := _LOCK_KEYS.get(type(obj))) is not None})
+
+
+@event.listens_for(Session, "before_flush")
+def _take_feed_locks(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    keys = _keys_for(chain(session.new, session.dirty, session.deleted))
+    if not keys or session.get_bind().dialect.name != "postgresql":
+        return
+    for key in keys:  # sorted: two feeds are always locked in the same order; re-taking one is harmless
+        session.execute(select(func.pg_advisory_xact_lock(key)))
