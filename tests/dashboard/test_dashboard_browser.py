@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,30 @@ def test_after_a_lost_connection_the_page_says_so_and_catches_up(browser, dashbo
     _until(p, "document.getElementById('feed-status').classList.contains('live')", timeout=30)
     p.wait_for_selector(f"#queue li[data-uuid='{body['uuid']}']", timeout=LIVE_S * 1000)  # re-read, not stale
     tab.close()
+
+
+def test_an_initial_password_is_changed_before_anything_is_shown(open_page, server) -> None:  # type: ignore[no-untyped-def]
+    base, _ = server
+    username, initial, new = f"duty{uuid.uuid4().hex[:6]}", "Zhiban#Initial26", "Zhiban#Changed26"
+    with httpx.Client(base_url=base, timeout=30) as c:  # the district admin creates an account: initial password
+        token = c.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
+        r = c.post("/api/v1/auth/users", headers={"Authorization": f"Bearer {token}"}, json={
+            "username": username, "full_name": "新值班员", "password": initial, "role": "command_center",
+            "district_code": "440112"})
+        assert r.status_code == 201, r.text
+    tab = open_page()
+    p = tab.page
+    p.fill("#login-username", username)
+    p.fill("#login-password", initial)
+    p.click("#login-submit")
+    p.wait_for_selector("#password-form:not([hidden])")
+    assert p.is_hidden("#app-view") and p.input_value("#password-form input[name='current']") == initial
+    p.fill("#password-form input[name='new']", new)
+    p.fill("#password-form input[name='again']", new + "x")
+    p.click("#password-form button[type='submit']")
+    p.wait_for_selector("#password-message >> text=不一致")
+    tab.shot("10-password-change")
+    p.fill("#password-form input[name='again']", new)
+    p.click("#password-form button[type='submit']")
+    p.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    assert tab.errors == []

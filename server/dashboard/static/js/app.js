@@ -16,7 +16,29 @@ const $ = (id) => document.getElementById(id);
 
 function showLogin(message) {
   $("app-view").hidden = true; $("login-view").hidden = false;
+  $("password-form").hidden = true; $("login-form").hidden = false;
   $("login-message").textContent = message || "";
+}
+
+/** An initial or reset password: the API serves nothing but this change until it is done. */
+function askNewPassword(current) {
+  $("login-view").hidden = false; $("app-view").hidden = true;
+  $("login-form").hidden = true;
+  const f = $("password-form"); f.hidden = false;
+  f.elements.current.value = current || "";
+  (current ? f.elements.new : f.elements.current).focus();
+}
+
+async function onPasswordChange(e) {
+  e.preventDefault();
+  const f = $("password-form"), msg = $("password-message");
+  msg.textContent = "";
+  if (f.elements.new.value !== f.elements.again.value) { msg.textContent = "两次输入的新密码不一致"; return; }
+  try {
+    await api.post("/auth/password", { current_password: f.elements.current.value, new_password: f.elements.new.value });
+    f.reset(); f.hidden = true; $("login-form").hidden = false;
+    await start();
+  } catch (err) { msg.textContent = err.message; }
 }
 
 async function onLogin(e) {
@@ -24,15 +46,14 @@ async function onLogin(e) {
   alert.unlock();
   const btn = $("login-submit"); btn.disabled = true; $("login-message").textContent = "";
   try {
-    const t = await api.login($("login-username").value.trim(), $("login-password").value);
-    if (t.password_change_required || t.must_change_password) { // the API asks for a new password first
-      showLogin("首次登录或密码已过期：请先修改密码后再登录指挥中心页面。"); return;
-    }
+    const password = $("login-password").value;
+    const t = await api.login($("login-username").value.trim(), password);
     api.token.set(t.access_token);
-    await start();
+    $("login-password").value = "";
+    await start(t.must_change_password ? password : null);
   } catch (err) {
     api.token.clear();
-    showLogin(err.code === "password_change_required" ? "请先修改密码后再登录。" : err.message);
+    showLogin(err.message);
   } finally { btn.disabled = false; }
 }
 
@@ -53,13 +74,14 @@ function periodRange(p) { // Asia/Shanghai bounds of a month, quarter or year, f
 
 let running = null;
 
-async function start() {
+async function start(typedPassword = null) {
   const user = await api.get("/auth/me");
   if (!ROLES[user.role]) {
     api.token.clear();
     showLogin(user.role === "grid_worker" ? "网格员请使用网格员手机应用（本页面供指挥中心、区、街道管理员和审计员使用）。" : "该账号无权使用指挥中心页面。");
     return;
   }
+  if (user.must_change_password) { askNewPassword(typedPassword); return; }
   const config = await api.get("/dashboard/config");
   const offset = new Date(config.now) - Date.now(); // the server's clock, for 预警 and the default period
   const street = user.role === "street_admin";
@@ -185,5 +207,6 @@ function renderKpis(values) {
 
 api.whenUnauthorized(() => { running?.stop(); running = null; api.token.clear(); showLogin("登录已过期，请重新登录。"); });
 $("login-form").addEventListener("submit", onLogin);
+$("password-form").addEventListener("submit", onPasswordChange);
 $("logout").addEventListener("click", () => { running?.stop(); running = null; api.token.clear(); location.replace(location.pathname); });
 if (api.token.get()) start().catch((e) => { api.token.clear(); showLogin(e.message); }); else showLogin();
