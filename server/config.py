@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # rentals and tenants
     pii_key: SecretStr | None = None  # Fernet key for ID numbers and phones; required outside the demo
     tenant_no_entry_days: int = 30  # no card entry for this long: a deregistration candidate
+    # dashboard (README: Dashboard): the map's tile source; empty keeps the plain offline background.
+    # An XYZ template, e.g. 天地图 web-mercator vector tiles with the customer's key:
+    # https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY
+    basemap_url: str = ""
+    basemap_attribution: str = ""
+    basemap_max_zoom: int = 18
+    dashboard_warning_hours: float = 4.0  # an open event due within this is shown as 预警
+    dashboard_feed_seconds: float = 300.0  # the page's feed streams end after this (proxies cut long ones anyway)
 
     @property
     def docs_enabled(self) -> bool:

@@ -113,9 +113,10 @@ def has_demo(db_session: Session) -> bool:
     return db_session.scalar(select(District.id).where(District.code == DISTRICT[0])) is not None
 
 
-def load_demo(db_session: Session) -> dict[str, int]:
-    """Create the demo district in one transaction; the caller commits."""
-    features, boundaries = demo_features()
+def load_demo(db_session: Session, layout: Layout = Layout()) -> dict[str, int]:
+    """Create the demo district in one transaction; the caller commits. A larger `layout` makes the
+    same district with more grids (bench/bench_dashboard.py)."""
+    features, boundaries = demo_features(layout)
     divisions.create_district(db_session=db_session, code=DISTRICT[0], name=DISTRICT[1])
     for n, name in enumerate(STREETS, 1):
         divisions.create_street(db_session=db_session, code=child_code(DISTRICT[0], n), name=name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -17,6 +17,7 @@ from server.concurrency import ConcurrencyLimit
 from server.database.core import is_busy
 from server.database.types import utcnow
 from server.config import Settings, get_settings
+from server.dashboard import views as dashboard
 from server.divisions.views import router as divisions_router
 from server.errors import DatabaseBusy, GridopsError, InvalidInput
 from server.events.views import router as events_router
@@ -117,7 +118,8 @@ def create_app() -> FastAPI:
                        + settings.db_max_overflow)  # PostgreSQL: no more requests than pooled connections
     app.add_middleware(RequestId)  # every response has its id, no error escapes bare
     app.add_exception_handler(Exception, internal_error_handler)  # what is raised outside RequestId
-    app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts)  # last added: outermost
+    app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts,  # last added: outermost
+                       basemap_origin=dashboard.basemap_origin(settings))
     app.add_exception_handler(GridopsError, _gridops_error)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_error)
@@ -142,13 +144,11 @@ def create_app() -> FastAPI:
     api.include_router(indicators_router)
     api.include_router(grid_card_router)
     api.include_router(reports_router)
+    api.include_router(dashboard.router)
 
     app.include_router(api)
     app.include_router(health_router, prefix=API_PREFIX)  # no token, no input: none of the errors above
 
-    if docs:
-        @app.get("/", include_in_schema=False)
-        def root() -> RedirectResponse:
-            return RedirectResponse("/docs")
-
+    app.include_router(dashboard.root_router)  # / → the dashboard
+    app.mount(dashboard.PATH, dashboard.static_files(), name="dashboard")
     return app

@@ -87,7 +87,8 @@ def test_anything_unrecognised_holds_nothing(role: str, district: str | None, st
 
 # GET routes without path parameters that are not lists of territorial records.
 NOT_LISTS = {
-    "/": "redirect to the docs",
+    "/": "redirect to the dashboard page",
+    "/api/v1/dashboard/config": "the page's settings, no records",
     "/openapi.json": "the API description",
     "/docs": "the API description",
     "/docs/oauth2-redirect": "the API description",
