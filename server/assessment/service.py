@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.assessment import compute as c
+from server.assessment import pay
 from server.assessment.models import AssessmentAdjustment, AssessmentScore, AssessmentSignoff
 from server.assessment.rule import AssessmentRule, RuleError, current_rule
 from server.auth import service as auth_service
@@ -227,3 +228,28 @@ def add_adjustment(db_session: Session, *, user: User, month: Period, username: 
     auth_service.record(db_session=db_session, actor=user, action="assessment_adjustment", now=now, target=worker,
                         detail=f"{month.label} {item_code} {item.per:+}: {reason}")
     return adj
+
+
+# ---------------------------------------------------------------- incentive pay
+
+def parse_pay_period(text: str) -> list[Period]:
+    """A month (2026-11) or a quarter (2026-Q4): the months whose scores the pay is shared by."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-Q[1-4]", text, re.I):
+        return parse_period(text.upper()).months()
+    return [parse_month(text)]
+
+
+def pay_table(db_session: Session, *, period: str, pool: Decimal, now: datetime, prefix: str | None = None,
+              street_pools: dict[str, Decimal] | None = None, draft: bool = False) -> list[pay.StreetShare]:
+    """Each street's amount and each worker's share, from the frozen months (or, as a draft, from the data)."""
+    months = parse_pay_period(period)
+    rows = [scores(db_session, month=m, now=now, prefix=prefix) for m in months]
+    unfrozen = sorted({(m.label, r.street_code) for m, rs in zip(months, rows, strict=True) for r in rs
+                       if r.version == 0})
+    if unfrozen and not draft:
+        raise Conflict("the pay is shared from signed months only; these are not frozen (or ask for a draft)",
+                       "奖励性绩效须依据已签核冻结的月度考核；以下街道月份尚未冻结（或以草稿方式试算）",
+                       code="month_not_frozen", detail={"not_frozen": [f"{m} {s}" for m, s in unfrozen]})
+    the_rule = rule()
+    return pay.allocate(pay.shares(rows, the_rule.pay), pool, the_rule.pay, street_pools)
