@@ -28,7 +28,7 @@ from server.events.enums import EventState
 from server.events.models import Event, EventHistory
 from server.grids.models import Grid, GridAssignment
 from server.indicators import service as indicators
-from server.indicators.periods import TZ, Period
+from server.indicators.service import TZ, Period
 from server.keypersons import service as keypersons
 from server.keypersons.models import KeyPerson, KeyPersonUpdate
 from server.visits.models import Visit

@@ -29,7 +29,7 @@ from server.auth.models import User
 from server.database.prefix import prefix_range
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from server.indicators import service as indicators
-from server.indicators.periods import Period, Scope, parse_period
+from server.indicators.service import Period, Scope, parse_period
 from server.territory import territory
 
 WorkerScore = c.WorkerScore
@@ -221,7 +221,7 @@ def add_adjustment(db_session: Session, *, user: User, month: Period, username: 
         raise NotFound(f"no worker {username!r} assessed in your area in {month.label}",
                        f"{month.label} 您的辖区内无网格员 {username!r}", code="worker_not_found")
     assert item.per is not None and worker is not None
-    adj = AssessmentAdjustment(month=month.label, worker_id=worker.id, item_code=item_code, points=item.per,
+    adj = AssessmentAdjustment(month=month.label, worker_id=worker.id, item_code=item_code, points=c.round2(item.per),
                                reason=reason, actor_id=user.id, at=now)
     db_session.add(adj)
     db_session.flush()

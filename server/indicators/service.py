@@ -25,7 +25,7 @@ from devices.codes import DeviceKind
 from server.indicators import device_queries, keyperson_queries
 from server.indicators import event_queries as q
 from server.indicators import rental_queries, report_queries
-from server.indicators.periods import Period, Scope
+from server.indicators.periods import TZ, Period, Scope, parse_period, parse_scope  # noqa: F401  (the assessment's too)
 from server.indicators.quality import Rule as QualityRule
 from server.indicators.quality import load_rule as _load_quality_rule
 from server.indicators.quality import score_expression as quality_score_expression  # noqa: F401  (assessment)
