@@ -32,6 +32,7 @@ FILES = {
     ("get", "/api/v1/events/feed"): {"text/event-stream"},
     ("get", "/api/v1/photos/{sha256}"): {"image/jpeg", "image/png", "image/heic"},
     ("get", "/api/v1/reports/weekly/{report_id}.docx"): {DOCX},
+    ("get", "/api/v1/assessment/{month}/sheet.xlsx"): {XLSX},
 }
 
 
