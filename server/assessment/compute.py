@@ -232,14 +232,14 @@ def _target(item: Item, n: int, coverage: Decimal, unit: str, rows: list[dict[st
 
 
 def _ratio(item: Item, done: int, due: int, rows: list[dict[str, Any]]) -> ItemScore:
-    score = item.points if due == 0 else round2(item.points * Decimal(done) / Decimal(due))
+    score = round2(item.points) if due == 0 else round2(item.points * Decimal(done) / Decimal(due))
     text = "无应办（满分）" if due == 0 else f"{done} / {due}"
     return _records(ItemScore(item.code, item.name_zh, item.kind, item.points, score, done, due, text), rows)
 
 
 def _capped(item: Item, raw: Decimal) -> Decimal:
     assert item.cap is not None
-    return max(item.cap, raw) if item.cap < 0 else min(item.cap, raw)
+    return round2(max(item.cap, raw) if item.cap < 0 else min(item.cap, raw)) + 0  # + 0: no "-0.00"
 
 
 def _on_time(parts: list[Part], d: _Data, as_of: datetime) -> tuple[int, int, list[dict[str, Any]]]:

@@ -67,6 +67,7 @@ class AssessmentRule:
     year: int
     name: str
     source: str
+    source_zh: str  # the same for the sheet's footer ("" if the file has none)
     max_points: Decimal
     min_coverage: Decimal
     proration_text: str
@@ -164,7 +165,7 @@ def parse(raw: Any, where: str) -> AssessmentRule:
     if not 0 <= min_coverage <= 1:
         raise RuleError(f"{where}: proration min_coverage must be 0–1, got {min_coverage}")
     return AssessmentRule(version=raw["version"], year=raw["year"], name=str(raw.get("name", "")),
-                          source=raw["source"], max_points=max_points, min_coverage=min_coverage,
+                          source=raw["source"], source_zh=str(raw.get("source_zh", "")), max_points=max_points, min_coverage=min_coverage,
                           proration_text=str(proration.get("text", "")), items=tuple(items),
                           pay=_pay(raw.get("pay"), where))
 

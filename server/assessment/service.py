@@ -55,7 +55,7 @@ def parse_month(text: str) -> Period:
 
 # ---------------------------------------------------------------- snapshots
 
-def _to_json(s: WorkerScore) -> dict[str, Any]:
+def to_json(s: WorkerScore) -> dict[str, Any]:
     def plain(v: Any) -> Any:
         if isinstance(v, Decimal):
             return str(v)
@@ -161,7 +161,7 @@ def _store(db_session: Session, *, month: Period, street: str, user: User | None
         s.version = version
         db_session.add(AssessmentScore(
             month=month.label, street_code=street, worker_id=s.worker_id, version=version, total=s.total,
-            coverage=s.coverage, rule_version=the_rule.version, data=_to_json(s), reason=reason,
+            coverage=s.coverage, rule_version=the_rule.version, data=to_json(s), reason=reason,
             actor_id=user.id if user else None, created_at=now))
     db_session.flush()
     return version

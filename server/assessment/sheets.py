@@ -26,7 +26,7 @@ SCORE, MONEY = "0.00", "#,##0.00"
 SIGNATURES = ("街道负责人（签字）：", "区综治中心（签字）：")
 
 
-def _setup(ws: Worksheet, title: str, headers: Sequence[str], widths: Sequence[float]) -> None:
+def _setup(ws: Worksheet, title: str, headers: Sequence[str], widths: Sequence[float], height: float = 44) -> None:
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
@@ -45,7 +45,7 @@ def _setup(ws: Worksheet, title: str, headers: Sequence[str], widths: Sequence[f
         cell = ws.cell(row=3, column=col)
         cell.font, cell.border = Font(bold=True), BOX
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.row_dimensions[3].height = 44
+    ws.row_dimensions[3].height = height
 
 
 def _row(ws: Worksheet, values: Sequence[object], formats: dict[int, str] | None = None, bold: bool = False) -> None:
@@ -92,14 +92,14 @@ def assessment_workbook(rows: Sequence[WorkerScore], rule: AssessmentRule, month
     headers = ["排名", "网格员", "姓名", "网格（本月占比）", "在岗比例",
                *(f"{i.name_zh}\n（{i.points.normalize():f}分）" if i.kind in ("target", "quality", "ratio")
                  else f"{i.name_zh}\n（每项{i.per:+}，限{i.cap:+}）" for i in items), "合计", "备注"]
-    widths = [6, 12, 10, 24, 9, *([11] * len(items)), 9, 16]
+    widths = [6, 12, 10, 22, 8, *([12] * len(items)), 9, 15]
     formats = {5: "0.0%", **{6 + n: SCORE for n in range(len(items) + 1)}}
     streets = sorted({r.street_code for r in rows})
     for street in streets:
         name = street_names.get(street, street)
         ws = wb.create_sheet(_title_safe(name))
         state = f"（已签核冻结，第{frozen[street]}版）" if frozen.get(street) else "（未冻结，按当前数据计算）"
-        _setup(ws, f"{name}网格员月度考核表（{_month_zh(month)}）{state}", headers, widths)
+        _setup(ws, f"{name}网格员月度考核表（{_month_zh(month)}）{state}", headers, widths, height=86)
         mine = [r for r in rows if r.street_code == street]
         for r in mine:
             scores = {i.code: i.score for i in r.items}
@@ -112,7 +112,7 @@ def assessment_workbook(rows: Sequence[WorkerScore], rule: AssessmentRule, month
         _row(ws, ["", "街道平均", "", f"参评 {len(ranked)} 人", None, *([None] * len(items)), average, ""],
              formats, bold=True)
         _footer(ws, [f"考核细则：{rule.name}（{rule.version}，适用{rule.year}年）。{rule.proration_text}",
-                     f"细则来源：{rule.source}"], len(headers))
+                     f"细则来源：{rule.source_zh or rule.source}"], len(headers))
     detail = wb.create_sheet("明细")
     _setup(detail, f"网格员月度考核明细（{_month_zh(month)}）",
            ["街道", "网格员", "姓名", "考核项", "满分/每项", "完成情况", "得分", "依据记录（前10条）"],
