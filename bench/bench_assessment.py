@@ -45,7 +45,6 @@ from server.auth.models import User  # noqa: E402
 from server.database.core import make_engine  # noqa: E402
 from server.database.migrate import upgrade  # noqa: E402
 from server.divisions import service as divisions  # noqa: E402
-from server.divisions.models import Community  # noqa: E402
 from server.events.models import Event, EventHistory  # noqa: E402
 from server.grids.models import Grid, GridAssignment  # noqa: E402
 from server.indicators.periods import TZ, parse_period  # noqa: E402

@@ -151,7 +151,8 @@ def allocate(streets: list[StreetShare], pool: Decimal, rule: PayRule,
         exact = clamp(Fraction(cents[s.street_code]), {w.worker_id: w.weight for w in paid},
                       mean * Fraction(rule.floor), mean * Fraction(rule.cap))
         by_id = {w.worker_id: w for w in paid}
-        split = largest_remainder(cents[s.street_code], exact, lambda wid: (-by_id[wid].score, by_id[wid].username))
+        split = largest_remainder(cents[s.street_code], exact,
+                                  lambda wid, by_id=by_id: (-by_id[wid].score, by_id[wid].username))
         for w in paid:
             w.amount = _cents(split[w.worker_id])
     return streets

@@ -21,13 +21,23 @@ from sqlalchemy.orm import Session
 
 from server.assessment import compute as c
 from server.assessment import pay
-from server.assessment.models import AssessmentAdjustment, AssessmentScore, AssessmentSignoff
+from server.assessment.models import (
+    AssessmentAdjustment,
+    AssessmentScore,
+    AssessmentSignoff,
+)
 from server.assessment.rule import AssessmentRule, RuleError, current_rule
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.database.prefix import prefix_range
-from server.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
+from server.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 from server.indicators import service as indicators
 from server.indicators.service import Period, Scope, parse_period
 from server.territory import territory
@@ -235,7 +245,7 @@ def add_adjustment(db_session: Session, *, user: User, month: Period, username: 
 def parse_pay_period(text: str) -> list[Period]:
     """A month (2026-11) or a quarter (2026-Q4): the months whose scores the pay is shared by."""
     text = text.strip()
-    if re.fullmatch(r"\d{4}-Q[1-4]", text, re.I):
+    if re.fullmatch(r"\d{4}-Q[1-4]", text, re.IGNORECASE):
         return parse_period(text.upper()).months()
     return [parse_month(text)]
 

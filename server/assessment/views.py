@@ -13,8 +13,19 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 
 from server.assessment import service, sheets
-from server.assessment.schemas import (AdjustmentCreate, AdjustmentRead, AssessmentRead, CorrectionCreate, ItemRead,
-                                       PayCreate, PayRead, StreetPayRead, StreetStatus, WorkerPayRead, WorkerScoreRead)
+from server.assessment.schemas import (
+    AdjustmentCreate,
+    AdjustmentRead,
+    AssessmentRead,
+    CorrectionCreate,
+    ItemRead,
+    PayCreate,
+    PayRead,
+    StreetPayRead,
+    StreetStatus,
+    WorkerPayRead,
+    WorkerScoreRead,
+)
 from server.auth.enums import Role
 from server.auth.models import User
 from server.deps import CurrentUser, DbSession, Now, WriteDbSession, require_roles

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def _run(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "server.cli.main", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_BCRYPT_ROUNDS": "4", **env},
-                          timeout=600)
+                          timeout=600, check=False)
 
 
 def test_run_and_pay_on_the_demo(tmp_path: Path) -> None:

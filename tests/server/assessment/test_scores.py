@@ -12,7 +12,13 @@ from server.assessment import compute, service
 from server.assessment.models import AssessmentScore
 from server.assessment.rule import DEFAULT_RULE, RuleError, current_rule, load, parse
 from server.auth.models import AdminAction, User
-from server.errors import Conflict, GridopsError, InvalidInput, NotFound, ServiceUnavailable
+from server.errors import (
+    Conflict,
+    GridopsError,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 from server.events.models import Event
 from server.indicators.periods import parse_scope
 from tests.conftest import NOW
