@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     late_sync_days: int = 30
     quality_rule: str | None = None  # JSON file of the event quality score rule; None: the built-in 30 points
     key_person_types: str | None = None  # JSON file of key-person types and follow-up intervals; None: server/keypersons/types.json
+    assessment_rule: str | None = None  # JSON file of the monthly worker assessment and pay rule; None: server/assessment/rule_2026.json
     # photos: limits and where the bytes live ("filesystem" under media_root, or "s3")
     photo_max_mb: int = 15
     photo_max_pixels: int = 50_000_000  # width × height, read from the header before decoding (decompression bombs)

@@ -27,6 +27,7 @@ from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
 from server.rentals.views import router as rentals_router
 from server.keypersons.views import router as keypersons_router
+from server.assessment.views import router as assessment_router
 from server.indicators.views import grid_card_router, router as indicators_router
 from server.keys import enforce as enforce_keys
 from server.openapi import ERROR_RESPONSES
@@ -145,6 +146,7 @@ def create_app() -> FastAPI:
     api.include_router(grid_card_router)
     api.include_router(reports_router)
     api.include_router(dashboard.router)
+    api.include_router(assessment_router)
 
     app.include_router(api)
     app.include_router(health_router, prefix=API_PREFIX)  # no token, no input: none of the errors above

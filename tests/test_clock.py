@@ -29,7 +29,7 @@ ENTRY_POINTS = {
     "server/devices/ingester.py": "the MQTT ingester is an entry point: message age, sweeps, lag figures",
     "server/cli/main.py": "CLI", "server/cli/events_cmd.py": "CLI", "server/cli/metrics_cmd.py": "CLI",
     "server/cli/devices_cmd.py": "CLI", "server/cli/grids_cmd.py": "CLI", "server/cli/users_cmd.py": "CLI",
-    "server/cli/rentals_cmd.py": "CLI", "server/cli/setup_cmd.py": "CLI",
+    "server/cli/rentals_cmd.py": "CLI", "server/cli/setup_cmd.py": "CLI", "server/cli/assessment_cmd.py": "CLI",
     "devices/simulator.py": "the device simulator stamps messages as a device would",
     "devices/client.py": "the MQTT client stamps when a message arrived",
     "mobile/clock.py": "the phone app is an entry point: its screens and background sync run on the device's clock",

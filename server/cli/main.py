@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from server.cli import events_cmd, grids_cmd, metrics_cmd
-from server.cli import devices_cmd, divisions_cmd, secrets_cmd, setup_cmd
+from server.cli import assessment_cmd, devices_cmd, divisions_cmd, secrets_cmd, setup_cmd
 from server.cli import users_cmd
 from server.cli.common import keys_refused
 from server.config import get_settings
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices_cmd.add_rentals_parser(sub)
     events_cmd.add_parser(sub)
     metrics_cmd.add_parser(sub)
+    assessment_cmd.add_parser(sub)
     secrets_cmd.add_parser(sub)
     users_cmd.add_parser(sub)
     return parser

@@ -10,3 +10,4 @@ from server.devices.models import CardEvent, DeadLetter, Device, DeviceAlarm, De
 from server.reports.models import Training, WeeklyReport  # noqa: F401
 from server.rentals.models import CardCursor, PiiAccess, Rental, RentalAccessController, Tenant, TenantRecord  # noqa: F401
 from server.keypersons.models import KeyPerson, KeyPersonUpdate  # noqa: F401
+from server.assessment.models import AssessmentAdjustment, AssessmentScore, AssessmentSignoff  # noqa: F401

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from metrics.catalogue import get_indicator
 from server.database.prefix import prefix_range
 from server.auth.models import User
+from server.config import get_settings
 from server.divisions.models import Community, Street
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.grids.models import Grid
@@ -24,7 +25,10 @@ from devices.codes import DeviceKind
 from server.indicators import device_queries, keyperson_queries
 from server.indicators import event_queries as q
 from server.indicators import app_queries, rental_queries, report_queries
-from server.indicators.periods import Period, Scope
+from server.indicators.periods import TZ, Period, Scope, parse_period, parse_scope  # noqa: F401  (the assessment's too)
+from server.indicators.quality import Rule as QualityRule
+from server.indicators.quality import load_rule as _load_quality_rule
+from server.indicators.quality import score_expression as quality_score_expression  # noqa: F401  (assessment)
 from server.indicators.results import Ratio
 from server.territory import territory
 
@@ -45,6 +49,11 @@ MANY: dict[str, Many] = {
     **{code: partial(keyperson_queries.rates, which=code) for code in keyperson_queries.CODES},
 }
 COMPUTABLE: tuple[str, ...] = (*q.INDICATORS, *MANY)
+
+
+def quality_rule() -> QualityRule:
+    """The event quality rule in force (GRIDOPS_QUALITY_RULE): the worker assessment scores with it too."""
+    return _load_quality_rule(get_settings().quality_rule)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from metrics.budget import BudgetExecution
 from metrics.declaration import Declaration, DeclarationError, read_declaration
 from metrics.monitoring import write_monitoring
 from metrics.self_evaluation import ActualValue, write_self_evaluation
+from gis.codes import area_code
 from server.auth.models import User
 from server.errors import InvalidInput
 from server.indicators.evaluation import actual_values, quarterly_progress
@@ -44,7 +45,7 @@ def own_scope(user: User, now: datetime) -> Scope:
     if prefix is None or len(prefix) not in (6, 9):
         raise InvalidInput("give the scope: your territory is not one district or street",
                            "请指定统计范围：您的管辖范围不是一个区或街道", code="scope_required")
-    return Scope("district", prefix) if len(prefix) == 6 else Scope("street", prefix + "000")
+    return Scope("district", prefix) if len(prefix) == 6 else Scope("street", area_code(prefix))
 
 
 def _safe_name(filename: str) -> str:

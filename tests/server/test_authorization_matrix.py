@@ -105,6 +105,7 @@ def ids(world: tw.World, place: str, kind: str) -> list[tuple[str, str]]:
         "photo": [("event photo", p.photos[0]), ("visit photo", p.photos[1])],
         "indicator": [("", "closure_rate")], "user": [("the place's worker", str(p.worker.id))],
         "community": [("", p.grid[:12])], "key_person": [("", str(p.key_person))],
+        "month": [("", "2026-10")],  # a month names no record: the scope (or the body) carries the place
     }[kind]
 
 
@@ -112,12 +113,13 @@ ABSENT = {"grid": lambda v: v[:12] + "099", "event": lambda v: str(uuid.UUID(int
           "visit": lambda v: str(uuid.UUID(int=2)), "device": lambda v: "DOOR-Z", "rental": lambda v: "999999",
           "tenant": lambda v: "999999", "record": lambda v: "999999", "report": lambda v: "999999",
           "photo": lambda v: "f" * 64, "indicator": lambda v: v, "user": lambda v: "999999",
-          "community": lambda v: v[:9] + "099", "key_person": lambda v: "999999"}
+          "community": lambda v: v[:9] + "099", "key_person": lambda v: "999999",
+          "month": lambda v: v}
 
 
 def kind_of(path: str, param: str) -> str:
     by_name = {"sha256": "photo", "rental_id": "rental", "tenant_id": "tenant", "record_id": "record",
-               "report_id": "report", "user_id": "user", "person_id": "key_person"}
+               "report_id": "report", "user_id": "user", "person_id": "key_person", "month": "month", "period": "month"}
     by_prefix = {("code", "/api/v1/grids/"): "grid", ("code", "/api/v1/devices/"): "device",
                  ("code", "/api/v1/indicators/"): "indicator", ("uuid", "/api/v1/events/"): "event",
                  ("code", "/api/v1/communities/"): "community",
@@ -166,6 +168,10 @@ BODIES: dict[tuple[str, str], Callable[[tw.World, str, str], dict[str, Any]]] = 
     ("POST", "/api/v1/key-persons/{person_id}/updates"): lambda w, p, a: {
         "json": {"uuid": str(uuid.uuid4()), "at": _at(-1), "note": "走访"}},
     ("POST", "/api/v1/key-persons/{person_id}/remove"): lambda w, p, a: {"json": {"reason": "迁出"}},
+    ("POST", "/api/v1/assessment/{month}/adjustments"): lambda w, p, a: {"json": {
+        "username": w.places[p].worker.username, "item_code": "commendation", "reason": "表扬"}},
+    ("POST", "/api/v1/assessment/{month}/corrections"): lambda w, p, a: {"json": {"reason": "更正"}},
+    ("POST", "/api/v1/assessment/{period}/pay"): lambda w, p, a: {"json": {"pool": "1000.00", "draft": True}},
 }
 # Query parameters: every request of the route, or per place for filters naming foreign records.
 QUERY: dict[str, dict[str, str]] = {

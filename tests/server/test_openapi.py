@@ -37,6 +37,7 @@ FILES = {
     ("post", "/api/v1/indicators/monitoring"): {XLSX},
     ("get", "/api/v1/photos/{sha256}"): {"image/jpeg", "image/png", "image/heic"},
     ("get", "/api/v1/reports/weekly/{report_id}.docx"): {DOCX},
+    ("get", "/api/v1/assessment/{month}/sheet.xlsx"): {XLSX},
 }
 
 

@@ -212,7 +212,7 @@ def test_the_same_lists_show_records_to_their_district(client, app, world: tw.Wo
 
 DUMMY = {"code": "440112001001001", "uuid": str(uuid.uuid4()), "sha256": "0" * 64, "rental_id": "1",
          "tenant_id": "1", "record_id": "1", "report_id": "1", "category_code": "sanitation", "step": "accept",
-         "user_id": "1", "person_id": "1"}
+         "user_id": "1", "person_id": "1", "month": "2026-10", "period": "2026-10"}
 
 
 def test_role_gated_endpoints_refuse_users_without_a_territory(client, app, world: tw.World) -> None:  # type: ignore[no-untyped-def]
