@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from gis.codes import street_of
 from server.assessment.models import AssessmentAdjustment
 from server.assessment.rule import AssessmentRule, Item
-from server.auth.models import User
+from server.auth.models import AppSession, User
 from server.database.prefix import prefix_range
 from server.events.enums import EventState
 from server.events.models import Event, EventHistory
@@ -156,17 +156,18 @@ def _in(column: Any, ids: Collection[int] | None) -> Any:
 
 
 def app_sync_days(db_session: Session, month: Period, worker_ids: Collection[int] | None) -> dict[int, set[str]]:
-    """The local days on which each worker's phone delivered something (an event or a visit).
-
-    Stands in for the app-session record the mobile app will keep: any day a report or a visit
-    reached the server is a day the app was used and synced.
-    """
+    """The local days on which each worker used the app: a sync it reported (app_session, which the
+    app usage indicator counts too) or an event or a visit of theirs that reached the server."""
     days: dict[int, set[str]] = defaultdict(set)
     for model, who in ((Event, Event.reporter_id), (Visit, Visit.worker_id)):
         stmt = select(who, model.created_at).where(model.created_at >= month.start, model.created_at < month.end,
                                                    _in(who, worker_ids))
         for uid, at in db_session.execute(stmt):
             days[uid].add(at.astimezone(TZ).strftime("%Y-%m-%d"))
+    stmt = select(AppSession.user_id, AppSession.day).where(
+        AppSession.first_at >= month.start, AppSession.first_at < month.end, _in(AppSession.user_id, worker_ids))
+    for uid, day in db_session.execute(stmt):
+        days[uid].add(day.isoformat())
     return days
 
 
