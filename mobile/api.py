@@ -135,3 +135,15 @@ class ApiClient:
 
     def visit(self, uuid: str) -> dict[str, Any]:
         return self._json("GET", f"/visits/{uuid}")
+
+    # ---------------------------------------------------------------- key persons (重点人员)
+    def key_persons(self, page: int = 1, page_size: int = 500) -> dict[str, Any]:
+        """The people of the worker's grids, masked, with their follow-up state."""
+        return self._json("GET", "/key-persons", params={"page": page, "page_size": page_size})
+
+    def key_person(self, person_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/key-persons/{person_id}")
+
+    def key_person_update(self, person_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """201 the first time, 200 with the first record for a retry of the same uuid."""
+        return self._json("POST", f"/key-persons/{person_id}/updates", json=body)

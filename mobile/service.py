@@ -23,8 +23,10 @@ from mobile.sync import Backoff, Syncer
 
 DEFAULT_BACKOFF, DEFAULT_TRACK_RULES = Backoff(), track.TrackRules()
 STATE_ZH = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
-KIND_ZH = {"event": "事件上报", "transition": "处置登记", "visit": "巡查走访", "photo": "照片"}
-CHECK_IN_KINDS = {"household": "住户", "rental": "出租屋", "key_person": "重点人员"}  # key persons: issue 16
+KIND_ZH = {"event": "事件上报", "transition": "处置登记", "visit": "巡查走访", "photo": "照片",
+           "key_person_update": "重点人员信息更新"}
+CHECK_IN_KINDS = {"household": "住户", "rental": "出租屋", "key_person": "重点人员"}
+FOLLOW_UP_ZH = {"up_to_date": "已按期走访", "due_soon": "即将到期", "overdue": "已逾期"}
 
 
 @dataclass
@@ -120,6 +122,37 @@ class AppService:
             self.store.put("categories", categories)
             self.store.put("grids", grids)
         self._refresh_work()
+        self._refresh_key_persons(api)
+
+    def _refresh_key_persons(self, api: ApiClient) -> None:
+        """The key persons of my grids (masked, as the server lists them to a worker), kept so the
+        visit screen offers them offline; the follow-up state is the server's at this refresh."""
+        people: list[dict] = []
+        try:
+            page = 1
+            while True:
+                answer = api.key_persons(page=page)
+                people += answer["items"]
+                if page * answer["page_size"] >= answer["total"]:
+                    break
+                page += 1
+        except ApiError:
+            return  # offline or an older server: the cache stays as it was
+        self.store.put("key_persons", [
+            {k: p.get(k) for k in ("id", "type_code", "type_name", "name", "address", "grid_code", "follow_up",
+                                   "next_due_at", "last_update_at")} for p in people])
+
+    def key_persons(self) -> list[dict]:
+        """The key persons of my grids as cached at the last log-in or sync, the most urgent first:
+        id, type name, masked name and address, follow_up (and its zh), next_due_at."""
+        rank = {"overdue": 0, "due_soon": 1, "up_to_date": 2}
+        rows = [{**p, "follow_up_zh": FOLLOW_UP_ZH.get(p["follow_up"], p["follow_up"])}
+                for p in self.store.get("key_persons", [])]
+        return sorted(rows, key=lambda p: (rank.get(p["follow_up"], 3), p["next_due_at"] or "", p["id"]))
+
+    def _key_person_label(self, person_id: int) -> str:
+        p = next((p for p in self.store.get("key_persons", []) if p["id"] == person_id), None)
+        return f"{p['type_name']} {p['name']}" if p else f"编号 {person_id}"
 
     def change_password(self, old: str, new: str) -> str | None:
         """None when the server took the new password; else its reason (zh). Needs the network."""
@@ -308,10 +341,19 @@ class AppService:
             self.store.add_point(visit["uuid"], kind="track", lon=fix.lon, lat=fix.lat, accuracy_m=fix.accuracy_m,
                                  datum=fix.datum, at=fix.time, mock=fix.mock)
 
-    def check_in(self, *, target_kind: str, target_id: str | None, note: str, fix: Fix | None) -> None:
-        """A stop at a household, a rental or (issue 16) a key person: always kept, with its point."""
+    def check_in(self, *, target_kind: str, target_id: str | int | None, note: str, fix: Fix | None) -> None:
+        """A stop at a household, a rental or a key person: always kept, with its point. At a key
+        person (target_id: the register's id) it also queues an information update tied to the visit,
+        sent once the server has accepted the visit (the server takes only the worker's own visit)."""
         if target_kind not in CHECK_IN_KINDS:
             raise ValueError(f"target_kind must be one of {sorted(CHECK_IN_KINDS)}")
+        person_id = None
+        if target_kind == "key_person":
+            try:
+                person_id = int(str(target_id))
+            except ValueError:
+                raise ValueError("请选择重点人员") from None
+            target_id = str(person_id)
         visit = self._visit(fix)
         if fix is None:
             last = self.store.points(visit["uuid"])
@@ -319,9 +361,17 @@ class AppService:
                 raise ValueError("签到需要定位")
             p = last[-1]
             fix = Fix(p["lon"], p["lat"], p["accuracy_m"], p["datum"], "track", self.now(), bool(p["mock"]))
-        self.store.add_point(visit["uuid"], kind="checkin", lon=fix.lon, lat=fix.lat, accuracy_m=fix.accuracy_m,
-                             datum=fix.datum, at=fix.time, mock=fix.mock, target_kind=target_kind,
-                             target_id=target_id, note=note)
+        with self.store.transaction():
+            self.store.add_point(visit["uuid"], kind="checkin", lon=fix.lon, lat=fix.lat, accuracy_m=fix.accuracy_m,
+                                 datum=fix.datum, at=fix.time, mock=fix.mock, target_kind=target_kind,
+                                 target_id=target_id, note=note)
+            if person_id is not None:
+                key = str(uuid_.uuid4())
+                payload = {"person_id": person_id, "uuid": key, "at": fix.time.isoformat(),
+                           "note": note.strip()[:2000] or None, "visit_uuid": visit["uuid"]}
+                self.store.enqueue(local_id=key, kind="key_person_update", owner=visit["owner"], target=visit["uuid"],
+                                   payload=payload, created_at=self.now(),
+                                   label=f"重点人员信息更新：{self._key_person_label(person_id)}")
 
     def end_visit(self, fix: Fix | None = None) -> str:
         """Queues the visit with its (thinned) track and check-ins; the verdict comes after sync."""
@@ -381,6 +431,7 @@ class AppService:
             result = Syncer(self.store, api, self._owner(), now=self.now, backoff=self.backoff).run(max_seconds)
             if not result.offline:
                 self._refresh_work(api)
+                self._refresh_key_persons(api)
         finally:
             api.close()
         return SyncReport(result.sent, result.failed, result.pending, result.offline, result.errors)

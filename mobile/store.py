@@ -21,13 +21,14 @@ FILENAME = "gridops.sqlite3"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- events, transitions and visits, in creation order (seq) per owner (the worker who created them)
+-- events, transitions, visits and key-person updates, in creation order (seq) per owner (the worker
+-- who created them); a transition waits for its event, a key-person update for its visit (target)
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     local_id TEXT NOT NULL UNIQUE,      -- the event's or visit's uuid, a transition's Idempotency-Key
-    kind TEXT NOT NULL,                 -- event | transition | visit
+    kind TEXT NOT NULL,                 -- event | transition | visit | key_person_update
     owner TEXT NOT NULL,
-    target TEXT,                        -- a transition's event uuid
+    target TEXT,                        -- a transition's event uuid, a key-person update's visit uuid
     payload TEXT NOT NULL,              -- the request without its photos
     photos TEXT NOT NULL DEFAULT '[]',  -- sha256 of the photos, in the worker's order
     body TEXT,                          -- the request as first sent: every retry sends exactly this
@@ -95,6 +96,11 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One commit for the block; a block inside another joins the outer one (so a check-in's
+        point and the key-person update it queues are kept together or not at all)."""
+        if self.db.in_transaction:
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -1,7 +1,8 @@
 """Sending the outbox: in creation order, each request exactly once on the server, whatever fails.
 
-Order of a pass: the app session (the usage indicator), then events, transitions and visits in the
-order the worker made them, then the photos (their own queue: a large photo on a weak network never
+Order of a pass: the app session (the usage indicator), then events, transitions, visits and
+key-person updates in the order the worker made them (a row whose parent is not yet acknowledged
+waits for it: a transition for its event, a key-person update for its visit), then the photos (their own queue: a large photo on a weak network never
 holds an event back), then the photos that arrived after their event was sent are added to it.
 
 A failure is one of two kinds (mobile.api.ApiError.transient):
@@ -9,7 +10,7 @@ A failure is one of two kinds (mobile.api.ApiError.transient):
   jitter, at least the server's Retry-After), until the pass's time is up; the row stays queued;
 * a 4xx refusal (a point outside every grid, a category retired meanwhile, …): the row is kept as
   failed with the server's code and zh message, for the worker to fix and retry; the pass goes on.
-A retry never makes a second record: events and visits carry their client uuid, transitions an
+A retry never makes a second record: events, visits and key-person updates carry their client uuid, transitions an
 Idempotency-Key, photos are keyed by content; and the body is frozen at the first send, so what is
 sent again is byte for byte what the server may already hold (it then answers with the first result).
 """
@@ -119,20 +120,41 @@ class Syncer:
             pass  # an old server without the route: the queue matters more than the usage count
 
     def _outbox(self) -> None:
+        """In creation order; a row whose parent is not acknowledged yet waits (a key-person update is
+        made during its visit, so before the visit's row): it is tried again once the rows made after
+        it were sent, so a visit and its updates go out in the same pass."""
+        deferred = []
         for item in self.store.items(self.owner, ("queued",)):
-            if item["kind"] == "transition" and not self._target_sent(item):
-                self.store.note_waiting(item["local_id"], "waiting_for_event", "等待所属事件先同步")
+            if self._waits(item):
+                deferred.append(item)
                 continue
             self._send_item(item)
+        for item in deferred:
+            if not self._waits(item, note=True):
+                self._send_item(item)
 
-    def _target_sent(self, item: dict[str, Any]) -> bool:
+    WAITING = {"transition": ("waiting_for_event", "等待所属事件先同步"),
+               "key_person_update": ("waiting_for_visit", "等待所属走访结束并同步")}
+
+    def _waits(self, item: dict[str, Any], *, note: bool = False) -> bool:
+        """Whether the row's parent (a transition's event, a key-person update's visit) is not yet
+        on the server. An event missing from the phone was made elsewhere, on the server; a visit
+        missing from the outbox is still running."""
+        if item["kind"] not in self.WAITING:
+            return False
         target = self.store.item(item["target"])
-        return target is None or target["state"] == "sent"  # None: an event made elsewhere, on the server
+        if target is None:
+            waits = item["kind"] == "key_person_update"
+        else:
+            waits = target["state"] != "sent"
+        if waits and note:
+            self.store.note_waiting(item["local_id"], *self.WAITING[item["kind"]])
+        return waits
 
     def _body(self, item: dict[str, Any]) -> dict[str, Any]:
         """The frozen body, or the one this first send freezes (with the photos the server has now)."""
         if item["body"] is None:
-            body = dict(item["payload"])
+            body = {k: v for k, v in item["payload"].items() if k != "person_id"}  # the path names the person
             if item["kind"] in ("event", "visit"):
                 states = self.store.photo_states(item["photos"])
                 body["photos"] = [k for k in item["photos"] if states.get(k) == "sent"]
@@ -148,6 +170,7 @@ class Syncer:
             "event": lambda: self.api.create_event(body),
             "visit": lambda: self.api.create_visit(body),
             "transition": lambda: self.api.transition(item["target"], body, key=local_id),
+            "key_person_update": lambda: self.api.key_person_update(item["payload"]["person_id"], body),
         }
 
         def attempt() -> dict[str, Any]:

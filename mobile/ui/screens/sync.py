@@ -14,7 +14,8 @@ from mobile.ui.format import SHANGHAI
 from mobile.ui.screens import Page
 from mobile.ui.widgets import BigButton, Caption
 
-KINDS = {"event": "事件", "transition": "处置", "visit": "走访", "photo": "照片", "attach": "照片关联"}
+KINDS = {"event": "事件", "transition": "处置", "visit": "走访", "photo": "照片", "attach": "照片关联",
+         "key_person_update": "重点人员更新"}
 STATES = {"queued": "待发送", "sent": "已发送", "failed": "失败"}
 
 
