@@ -9,7 +9,7 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.metrics import sp
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.utils import platform
 
 from mobile.ui.format import local_time
@@ -17,9 +17,19 @@ from mobile.ui.screens import Page
 from mobile.ui.widgets import Caption, toast
 
 TARGETS = {"住户": "household", "出租屋": "rental", "重点人员": "key_person"}
+PICK_PERSON = "选择重点人员"
 # No spaces: Kivy wraps at spaces first, which leaves ragged lines in Chinese text.
 BATTERY_NOTE = ("提示：华为、小米、OPPO、vivo等手机会在后台关闭定位。请在系统设置→应用→网格员→电池中"
                 "选择「不限制」（或「允许后台活动」），否则锁屏后走访轨迹会中断，走访可能不被计入。")
+
+
+def person_label(person: dict) -> str:
+    """One line of the key-person list: masked name, type, and whether a visit is due."""
+    due = ""
+    if person.get("follow_up") != "overdue" and person.get("next_due_at"):
+        month, day = local_time(person["next_due_at"])[:5].split("-")
+        due = f"（{int(month)}月{int(day)}日前）"
+    return f"{person['name']} · {person['type_name']} · {person['follow_up_zh']}{due}"
 
 
 def verdict_text(visit: dict) -> str:
@@ -41,12 +51,28 @@ class VisitScreen(Page):
     points = NumericProperty(0)  # track points handed to the service by this screen
     checkins = NumericProperty(0)
     battery_note = StringProperty(BATTERY_NOTE)
+    person_labels = ListProperty([])  # the spinner's values; `people` maps each back to its register id
 
     def on_kv_post(self, *_: Any) -> None:
         self.app.location.bind(fix=self._on_fix)
         # the widgets themselves (`ids` holds weak proxies): the panel not shown must stay alive
         self._panels = {False: self.ids.start.__self__, True: self.ids.running_box.__self__}
+        self._targets = {False: self.ids.target_id.__self__, True: self.ids.person.__self__}
+        self.people: dict[str, int] = {}
         self.on_running(self, self.running)
+        self.on_target_kind(self.ids.target_kind.text)
+
+    def on_target_kind(self, text: str) -> None:
+        """A key person is picked from the list; a household or a rental is typed."""
+        if not hasattr(self, "_targets"):  # kv sets the text before on_kv_post
+            return
+        box = self.ids.target_box
+        box.clear_widgets()
+        box.add_widget(self._targets[TARGETS.get(text) == "key_person"])
+
+    def _show_people(self, people: list[dict]) -> None:
+        self.people = {person_label(p): p["id"] for p in people}
+        self.person_labels = list(self.people) or ["（本网格暂无重点人员）"]
 
     def on_running(self, _screen: Any, running: bool) -> None:
         panel = self.ids.panel
@@ -55,6 +81,7 @@ class VisitScreen(Page):
 
     def refresh(self) -> None:
         self.app.call(lambda svc: svc.visits(), then=self._show_visits)
+        self.app.call(lambda svc: svc.key_persons(), then=self._show_people)
         if not self.running:  # a visit left running when the app was closed or killed
             self.app.call(lambda svc: svc.current_visit() if hasattr(svc, "current_visit") else None,
                           then=self._resume)
@@ -121,14 +148,22 @@ class VisitScreen(Page):
         if kind is None:
             toast("请选择签到对象：住户、出租屋或重点人员", error=True)
             return
-        target = self.ids.target_id.text.strip() or None
+        if kind == "key_person":
+            person = self.people.get(self.ids.person.text)
+            if person is None:
+                toast("请从列表中选择重点人员", error=True)
+                return
+            target, shown = str(person), self.ids.person.text.split(" · ")[0]
+        else:
+            target = shown = self.ids.target_id.text.strip() or None
         note = self.ids.note.text.strip()
         fix = self.app.location.fix
 
         def done(_r: Any) -> None:
             self.checkins += 1
             self.ids.target_id.text = self.ids.note.text = ""
-            toast(f"已签到：{self.ids.target_kind.text} {target or ''}")
+            self.ids.person.text = PICK_PERSON
+            toast(f"已签到：{self.ids.target_kind.text} {shown or ''}")
 
         self.app.call(lambda svc: svc.check_in(target_kind=kind, target_id=target, note=note, fix=fix), then=done)
 

@@ -142,6 +142,11 @@ class AppOnServer(GraphicUnitTest):
         base = self.start_server(url)
         server = httpx.Client(base_url=base, headers=factories.auth_headers(admin), timeout=30)
         self.addCleanup(server.close)
+        registered = server.post("/api/v1/key-persons", json={  # overdue for a visit: offered at the check-in
+            "type_code": "mental_health", "name": "张三丰", "address": "黄埔东路1号3栋201",
+            "grid_code": "440112001001001", "registered_at": (datetime.now(UTC) - timedelta(days=45)).isoformat()})
+        assert registered.status_code == 201, registered.text
+        person_id = registered.json()["id"]
 
         # The phone's clock: the visit below lasts 30 minutes of it, ending 5 minutes ago.
         self.clock = {"now": datetime.now(UTC) - timedelta(minutes=40)}
@@ -166,7 +171,7 @@ class AppOnServer(GraphicUnitTest):
         self.tap(login.ids.submit)
         self.wait(lambda: bool(login.error), "the refusal")
         assert self.app.manager.current == "login" and login.error  # the server's Chinese message
-        login.ids.password.text = "password123"
+        login.ids.password.text = factories.PASSWORD
         self.shot("login")
         self.tap(login.ids.submit)
         self.wait(lambda: self.app.manager.current == "password", "the forced password change")
@@ -174,7 +179,7 @@ class AppOnServer(GraphicUnitTest):
         password.ids.new.text, password.ids.again.text = "short", "short"
         self.tap(password.ids.submit)
         self.wait(lambda: bool(password.error), "the refusal of a short password")
-        assert self.app.manager.current == "password" and "8" in password.error, password.error
+        assert self.app.manager.current == "password" and "至少 10 个字符" in password.error, password.error
         password.ids.new.text = password.ids.again.text = "Grid-2026-new"
         self.shot("password")
         self.tap(password.ids.submit)
@@ -264,6 +269,7 @@ class AppOnServer(GraphicUnitTest):
         self.app.location.inject(self.fix(minx + (maxx - minx) * 0.1, (miny + maxy) / 2))
         self.tap(visit.ids.start)
         self.wait(lambda: visit.running, "the visit to start")
+        self.wait(lambda: bool(visit.people), "the cached key persons")
         for step in range(1, 7):
             self.clock["now"] += timedelta(minutes=5)
             self.app.location.inject(self.fix(minx + (maxx - minx) * (0.1 + 0.13 * step), (miny + maxy) / 2))
@@ -274,7 +280,21 @@ class AppOnServer(GraphicUnitTest):
                 visit.ids.note.text = "租客信息已核对"
                 self.tap(visit.ids.check_in)
                 self.wait(lambda: visit.checkins == 1, "the check-in")
-        assert visit.points == 6 and "签到 1 处" in visit.elapsed_text
+            if step == 4:  # a key person, picked from the list of the worker's grids (masked, with due state)
+                visit.ids.target_kind.text = "重点人员"
+                self.wait()
+                assert visit.ids.person.parent is visit.ids.target_box.__self__ and visit.ids.target_id.parent is None
+                assert visit.person_labels == ["张** · 严重精神障碍患者 · 已逾期"], visit.person_labels
+                visit.ids.person.is_open = True  # the list as the worker sees it
+                self.advance_frames(2)
+                self.shot("visit_key_person")
+                visit.ids.person.is_open = False
+                self.advance_frames(2)
+                visit.ids.person.text = visit.person_labels[0]
+                visit.ids.note.text = "情绪稳定，按时服药"
+                self.tap(visit.ids.check_in)
+                self.wait(lambda: visit.checkins == 2, "the key-person check-in")
+        assert visit.points == 6 and "签到 2 处" in visit.elapsed_text
         self.shot("visit_running")
         self.tap(visit.ids.end)
         self.wait(lambda: not visit.running, "the visit to end and sync")
@@ -283,6 +303,9 @@ class AppOnServer(GraphicUnitTest):
         assert len(visits) == 1 and visits[0]["worker"] == worker.username, visits
         assert visits[0]["counted"] is True, visits[0]
         assert "出租屋:3栋201" in visits[0]["households"]
+        person = server.get(f"/api/v1/key-persons/{person_id}").json()
+        assert [u["visit_uuid"] for u in person["updates"]] == [visits[0]["uuid"]], person
+        assert person["follow_up"] == "up_to_date"
         self.shot("visit")
 
         # 同步: everything sent, nothing failed
