@@ -29,6 +29,9 @@ from mobile.api import ApiClient, ApiError
 from mobile.store import Store
 
 T = TypeVar("T")
+# the rows that wait for a parent row (their `target`), and what the queue says while they wait
+WAITING = {"transition": ("waiting_for_event", "等待所属事件先同步"),
+           "key_person_update": ("waiting_for_visit", "等待所属走访结束并同步")}
 
 
 @dataclass(frozen=True)
@@ -133,14 +136,11 @@ class Syncer:
             if not self._waits(item, note=True):
                 self._send_item(item)
 
-    WAITING = {"transition": ("waiting_for_event", "等待所属事件先同步"),
-               "key_person_update": ("waiting_for_visit", "等待所属走访结束并同步")}
-
     def _waits(self, item: dict[str, Any], *, note: bool = False) -> bool:
         """Whether the row's parent (a transition's event, a key-person update's visit) is not yet
         on the server. An event missing from the phone was made elsewhere, on the server; a visit
         missing from the outbox is still running."""
-        if item["kind"] not in self.WAITING:
+        if item["kind"] not in WAITING:
             return False
         target = self.store.item(item["target"])
         if target is None:
@@ -148,7 +148,7 @@ class Syncer:
         else:
             waits = target["state"] != "sent"
         if waits and note:
-            self.store.note_waiting(item["local_id"], *self.WAITING[item["kind"]])
+            self.store.note_waiting(item["local_id"], *WAITING[item["kind"]])
         return waits
 
     def _body(self, item: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,12 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.metrics import sp
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    StringProperty,
+)
 from kivy.utils import platform
 
 from mobile.ui.format import local_time
