@@ -21,7 +21,7 @@ from server.dashboard import views as dashboard
 from server.divisions.views import router as divisions_router
 from server.errors import DatabaseBusy, GridopsError, InvalidInput
 from server.events.views import router as events_router
-from server.grids.views import communities_router, router as grids_router
+from server.grids.views import communities_router, outlines_router, router as grids_router
 from server.headers import SecurityHeaders
 from server.health import log_startup_warnings, router as health_router
 from server.devices.views import router as devices_router
@@ -136,6 +136,7 @@ def create_app() -> FastAPI:
     api.include_router(divisions_router)
     api.include_router(grids_router)
     api.include_router(communities_router)
+    api.include_router(outlines_router)
     api.include_router(events_router)
     api.include_router(photos_router)
     api.include_router(visits_router)

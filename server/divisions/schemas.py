@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,3 +73,40 @@ class BoundaryImportReport(BaseModel):
     updated: list[str] = []
     findings: list[BoundaryFinding] = []
     committed: bool
+
+
+class OutlineLevel(StrEnum):
+    street = "street"
+    community = "community"
+
+
+class OutlineSource(StrEnum):
+    """Where an outline comes from: the imported official boundary, or the union of the active grids
+    (an approximation: it leaves out what lies in no grid). A street mixes its communities' sources."""
+
+    boundary = "boundary"
+    grids = "grids"
+    mixed = "mixed"
+
+
+class OutlineProperties(BaseModel):
+    code: str
+    name: str
+    level: OutlineLevel
+    street_code: str
+    district_code: str
+    source: OutlineSource
+
+
+class OutlineFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str = Field(description="the street or community code")
+    properties: OutlineProperties
+    geometry: dict[str, Any] = Field(description="GeoJSON MultiPolygon in EPSG:4490")
+
+
+class OutlineFeatureCollection(BaseModel):
+    """RFC 7946 FeatureCollection of the streets or communities of one's territory, all of them."""
+
+    type: Literal["FeatureCollection"]
+    features: list[OutlineFeature]

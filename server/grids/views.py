@@ -27,10 +27,12 @@ from server.config import get_settings
 from server.deps import CurrentUser, DbSession, Now, require_roles
 from server.divisions import service as divisions
 from server.divisions.models import Community
-from server.divisions.schemas import CommunityCreate, CommunityDetail, CommunityRename
+from server.divisions.schemas import (
+    CommunityCreate, CommunityDetail, CommunityRename, OutlineFeatureCollection, OutlineLevel,
+)
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.geometry import to_shapely
-from server.grids import imports, service
+from server.grids import imports, outlines, service
 from server.grids.models import Grid
 from server.grids.schemas import (
     GRID_TYPE_LABELS_ZH, AssignmentRead, AssignmentRequest, GridFeatureCollection, GridImportReport, GridPage, GridRead,
@@ -231,3 +233,22 @@ def retire_community(db_session: DbSession, admin: Editor, code: str, now: Now) 
         active_grids=service.active_grid_codes(db_session=db_session, community_id=community.id))
     db_session.commit()
     return _community_read(community)
+
+
+# Outlines of the administrative areas for the map; here because a community without an imported
+# boundary is outlined by its grids.
+outlines_router = APIRouter(prefix="/divisions", tags=["divisions"])
+
+
+@outlines_router.get("/geojson", response_model=OutlineFeatureCollection)
+def divisions_geojson(db_session: DbSession, user: CurrentUser, now: Now, level: OutlineLevel,
+                      street_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> dict[str, Any]:
+    """The streets or communities of your territory (a grid worker: those of their grids) as one
+    FeatureCollection in EPSG:4490, like GET /grids/geojson: a community's imported boundary, else
+    the union of its active grids (`source`); a street, the union of its communities. Areas with
+    nothing to draw are left out; a street outside your territory gives an empty collection."""
+    rows = outlines.outlines(db_session=db_session, user=user, level=level, now=now, street_code=street_code)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": o.code, "geometry": mapping(o.geometry), "properties": {
+            "code": o.code, "name": o.name, "level": level, "street_code": o.street_code,
+            "district_code": district_of(o.street_code), "source": o.source}} for o in rows]}

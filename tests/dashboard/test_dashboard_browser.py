@@ -45,6 +45,18 @@ def _rendered_codes(p: Any) -> set[str]:
     return set(p.evaluate("window.gridops.map.queryRenderedFeatures({layers: ['grids-fill']}).map(f => f.properties.code)"))
 
 
+def _outlines(p: Any, level: str) -> set[str]:
+    """The codes of the street or community outlines the map holds (its source, tile by tile) and the
+    check that their line layer draws some."""
+    _idle(p)
+    assert p.evaluate(f"window.gridops.map.queryRenderedFeatures({{layers: ['{level}-outline']}}).length") > 0
+    return set(p.evaluate(f"window.gridops.map.querySourceFeatures('{level}-outlines').map(f => f.properties.code)"))
+
+
+def _outline_width(p: Any, level: str) -> float:
+    return p.evaluate(f"window.gridops.map.getPaintProperty('{level}-outline', 'line-width')")
+
+
 def _pick_indicator(p: Any, code: str) -> str:
     p.select_option("#indicator-select", code)
     _until(p, f"document.getElementById('map').dataset.indicator === '{code}'")
@@ -75,8 +87,16 @@ def test_command_center_colours_the_map_and_dispatches_an_overdue_event(open_pag
     tab.page.wait_for_selector("#login-form")
     tab.shot("01-login")
     p = tab.login("command")
-    assert len(_rendered_codes(p)) == 288  # the whole demo district on the map
+    grids = _rendered_codes(p)
+    assert len(grids) == 288  # the whole demo district on the map
+    assert _outlines(p, "street") == {g[:9] + "000" for g in grids}  # outlined over the grids
+    assert _outlines(p, "community") == {g[:12] for g in grids}
     assert p.text_content("#user-label") == "指挥中心值班员（指挥中心）"
+    p.select_option("#level-select", "community")  # the level's own outline stands out
+    _until(p, "window.gridops.map.getPaintProperty('community-outline', 'line-width') === 2.4")
+    assert _outline_width(p, "street") == 3
+    p.select_option("#level-select", "grid")
+    _until(p, "window.gridops.map.getPaintProperty('community-outline', 'line-width') === 1.6")
     assert p.input_value("#period-select") == "2026-11"  # the server's month, not the browser's
     closure = _pick_indicator(p, "closure_rate")
     before = Image.open(io.BytesIO(p.locator("#map").screenshot())).convert("RGB").getcolors(1 << 24)
@@ -216,6 +236,8 @@ def test_a_street_admin_sees_only_their_street(open_page, server) -> None:  # ty
     p = tab.login("street02")
     codes = _rendered_codes(p)
     assert len(codes) == world["street2_grids"] and all(c.startswith("440112002") for c in codes)
+    assert _outlines(p, "street") == {"440112002000"}
+    assert _outlines(p, "community") == {c[:12] for c in codes}
     p.click("#queue-tabs button[data-view='all']")
     _until(p, "document.getElementById('queue').dataset.view === 'all'")
     grids = [t.split(" ")[0] for t in p.locator("#queue li.item .row2").all_text_contents()]

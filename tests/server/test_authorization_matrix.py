@@ -187,6 +187,7 @@ QUERY: dict[str, dict[str, str]] = {
     "/api/v1/indicators/{code}": {"period": "2026"},
     "/api/v1/indicators/{code}/series": {"period": "2026-Q4"},
     "/api/v1/indicators/{code}/drilldown": {"period": "2026"},
+    "/api/v1/divisions/geojson": {"level": "community"},
 }
 FILTERS: dict[str, Callable[[tw.Place], list[dict[str, str]]]] = {
     "/api/v1/events": lambda p: [{"grid_code": p.grid}, {"street_code": p.street}],
@@ -198,6 +199,7 @@ FILTERS: dict[str, Callable[[tw.Place], list[dict[str, str]]]] = {
     "/api/v1/rentals/tenants": lambda p: [{"rental_id": str(p.rental)}],
     "/api/v1/visits": lambda p: [{"worker": p.worker.username}],
     "/api/v1/communities": lambda p: [{"street_code": p.street}],
+    "/api/v1/divisions/geojson": lambda p: [{"level": level, "street_code": p.street} for level in ("street", "community")],
     "/api/v1/key-persons": lambda p: [{"grid_code": p.grid}, {"removed": "true"}],
 }
 

@@ -112,6 +112,7 @@ LIST_QUERY: dict[str, list[dict[str, str]]] = {
     "/api/v1/rentals/records": [{}, {"status": ""}],
     "/api/v1/indicators": [{"scope": s, "period": "2026"} for s in _INDICATOR_SCOPES],
     "/api/v1/indicators/areas": [{"scope": s, "period": "2026", "level": "grid"} for s in _INDICATOR_SCOPES[:3]],
+    "/api/v1/divisions/geojson": [{"level": level} for level in ("street", "community")],
 }
 COUNTS = {"total", "count", "devices", "numerator", "denominator", "counted"}  # numbers that count records
 ITEMS = {"items", "features", "changes", "rows"}

@@ -4,7 +4,9 @@ import * as api from "./api.js";
 import { KIND_ZH, STATUS_ZH, startDevices } from "./devices.js";
 import { setupDownloads } from "./downloads.js";
 import { el, time, withUnit } from "./fmt.js";
-import { colour, createMap, fitGrids, gridCard, loadGrids, maplibregl, renderCard, renderLegend } from "./map.js";
+import {
+  addOutlines, colour, createMap, fetchOutlines, fitGrids, gridCard, loadGrids, maplibregl, renderCard, renderLegend,
+} from "./map.js";
 import { Queue } from "./queue.js";
 import { alert, setupMute, setupWall } from "./wall.js";
 
@@ -108,8 +110,10 @@ async function start(typedPassword = null) {
   renderKpis(catalogue);
 
   window.gridops = { map, ctx }; // a handle for the browser tests and the bench, nothing secret in it
+  const outlinesP = fetchOutlines(); // while the map and the grids load
   await new Promise((r) => (map.loaded() ? r() : map.once("load", r)));
   const features = await loadGrids(map);
+  addOutlines(map, await outlinesP);
   const recolour = async () => {
     const { own, counts } = await colour(map, features, ctx);
     renderLegend($("legend"), own, counts);

@@ -49,6 +49,41 @@ export async function loadGrids(map) {
   return features;
 }
 
+// Street outlines (thick) and community outlines (thin) over the grid fill; the map's level makes its
+// own outline stand out. Line width, opacity: [normal, emphasised].
+const OUTLINES = { street: { colour: "#0d1b2a", width: [3, 4], opacity: [0.8, 1] },
+  community: { colour: "#1b3a5c", width: [1.6, 2.4], opacity: [0.75, 1] } };
+const NO_FEATURES = { type: "FeatureCollection", features: [] };
+
+/** The outlines of the user's streets and communities (GET /divisions/geojson), read once. A map
+ * without them still works: only a lost session is an error here. */
+export function fetchOutlines() {
+  return Promise.all(Object.keys(OUTLINES).map((level) => api.get("/divisions/geojson", { level }).catch((e) => {
+    if (e.status === 401) throw e;
+    console.warn("outlines", level, e);
+    return NO_FEATURES;
+  }))).then(([street, community]) => ({ street, community }));
+}
+
+/** Adds the outlines as line layers above the grid fill and lines, below the selected grid. */
+export function addOutlines(map, outlines) {
+  for (const level of ["community", "street"]) { // the street drawn over its communities' edges
+    const o = OUTLINES[level];
+    map.addSource(`${level}-outlines`, { type: "geojson", data: outlines[level] });
+    map.addLayer({ id: `${level}-outline`, type: "line", source: `${level}-outlines`, layout: { "line-join": "round" },
+      paint: { "line-color": o.colour, "line-width": o.width[0], "line-opacity": o.opacity[0] } }, "grids-selected");
+  }
+}
+
+function emphasise(map, level) {
+  for (const [name, o] of Object.entries(OUTLINES)) {
+    if (!map.getLayer(`${name}-outline`)) continue;
+    const i = name === level ? 1 : 0;
+    map.setPaintProperty(`${name}-outline`, "line-width", o.width[i]);
+    map.setPaintProperty(`${name}-outline`, "line-opacity", o.opacity[i]);
+  }
+}
+
 /** The whole territory in view: on load, and whenever the wall screen's size changes. */
 export function fitGrids(map) {
   if (map.gridBounds) map.fitBounds(map.gridBounds, { padding: 30, duration: 0 });
@@ -82,6 +117,7 @@ export async function colour(map, features, { scope, period, level, indicator })
   }
   for (const [code, cls] of byGrid) { counts[cls]++; map.setFeatureState({ source: "grids", id: code }, { cls: CLASS[cls] }); }
   map.setPaintProperty("grids-line", "line-opacity", level === "grid" ? 0.6 : 0.15);
+  emphasise(map, level);
   map.getContainer().dataset.colours = Object.entries(counts).map(([k, n]) => `${k}:${n}`).join(",");
   map.getContainer().dataset.indicator = indicator;
   return { own: res.rows[0].values[0], counts };
@@ -99,6 +135,8 @@ export function renderLegend(box, own, counts) {
   for (const [cls, label] of rows) {
     box.append(el("div", { class: "legend-row" }, el("span", { class: `swatch sw-${cls}` }), label, el("b", {}, ` ${counts[cls]}`)));
   }
+  box.append(el("div", { class: "legend-row legend-lines" }, el("span", { class: "line-swatch street" }), "街道界",
+    el("span", { class: "line-swatch community" }), "社区界"));
 }
 
 /** The grid's card in one request (GET /grids/{code}/card); its parts from older endpoints if absent. */
