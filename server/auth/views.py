@@ -215,15 +215,10 @@ def import_users(db_session: DbSession, admin: UserAdmin, now: Now,
         db_session.rollback()
     return RosterReportRead(
         filename=report.filename, rows=report.rows, ok=report.ok, applied=report.applied, errors=report.errors,
-        users=[RosterUserRead(row=u.row, username=u.username, full_name=u.full_name, role=u.role,
-                              district_code=u.district_code, street_code=u.street_code, phone_masked=u.phone_masked,
-                              full_time=u.full_time, grid_codes=u.grid_codes, start_date=u.start_date)
-               for u in report.users],
+        users=[RosterUserRead.model_validate(u, from_attributes=True) for u in report.users],  # never the phone
         existing=report.existing, assignment_count=len(report.assignments),
-        moves=[RosterMoveRead(row=m.row, username=m.username, from_street=m.from_street, to_street=m.to_street,
-                              closed=m.closed, opened=m.opened, at=m.at) for m in report.moves],
-        passwords=[InitialPasswordRead(username=p.username, full_name=p.full_name, password=p.password)
-                   for p in report.passwords])
+        moves=[RosterMoveRead.model_validate(m, from_attributes=True) for m in report.moves],
+        passwords=[InitialPasswordRead.model_validate(p, from_attributes=True) for p in report.passwords])
 
 
 @app_router.post("/sessions", response_model=AppSessionRead)
