@@ -139,10 +139,14 @@ def last_updates(db_session: Session, person_ids: Iterable[int], *, at: datetime
     return dict(db_session.execute(q).tuples().all())
 
 
+def _due(registered_at: datetime, last_update: datetime | None, interval_days: int) -> datetime:
+    """The interval runs from the latest update, or from the registration."""
+    return (max(registered_at, last_update) if last_update else registered_at) + timedelta(days=interval_days)
+
+
 def follow_up(person: KeyPerson, last_update: datetime | None, now: datetime) -> tuple[datetime, FollowUp]:
-    """(next due, status): the interval runs from the latest update, or from the registration."""
-    base = max(person.registered_at, last_update) if last_update else person.registered_at
-    due = base + timedelta(days=_type(person.type_code).interval_days)
+    """(next due, status)."""
+    due = _due(person.registered_at, last_update, _type(person.type_code).interval_days)
     status: FollowUp = "overdue" if now > due else "due_soon" if now > due - DUE_SOON else "up_to_date"
     return due, status
 
@@ -209,10 +213,8 @@ def _active_at(at: datetime):  # type: ignore[no-untyped-def]
 
 
 def _current_at(registered_at: datetime, last_update: datetime | None, type_code: str, at: datetime) -> bool:
-    types = key_person_types()
-    interval = timedelta(days=types[type_code].interval_days) if type_code in types else timedelta(0)
-    base = max(registered_at, last_update) if last_update else registered_at
-    return at - base <= interval
+    kind = key_person_types().get(type_code)  # a type no longer configured: never current
+    return at <= _due(registered_at, last_update, kind.interval_days if kind else 0)
 
 
 def not_current(db_session: Session, *, at: datetime, grid_prefix: str, type_codes: set[str] | None,
