@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from devices.client import MqttConfig, Subscriber
+from devices.shards import EVERY_DEVICE, Shard
 from server.config import Settings
 from server.devices.ingester import IngestConfig, Ingester
 
@@ -45,11 +46,12 @@ class IngestService:
         self.subscriber.stop()
 
 
-def start(session_factory: sessionmaker[Session], mqtt: MqttConfig, config: IngestConfig) -> IngestService:
-    ingester = Ingester(session_factory, config)
+def start(session_factory: sessionmaker[Session], mqtt: MqttConfig, config: IngestConfig,
+          shard: Shard = EVERY_DEVICE) -> IngestService:
+    ingester = Ingester(session_factory, config, shard=shard)
     subscriber = Subscriber(mqtt, ingester.submit)
     ingester.ack = subscriber.ack
     ingester.start()
     subscriber.start()
-    log.info("ingesting gridops/v1/# from %s:%d as %s", mqtt.host, mqtt.port, mqtt.client_id)
+    log.info("ingesting gridops/v1/# (shard %s) from %s:%d as %s", shard, mqtt.host, mqtt.port, mqtt.client_id)
     return IngestService(ingester, subscriber)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, text
 
 from server.database.core import make_engine
-from server.database.singleton import only_one
+from server.database.singleton import advisory_key, only_one, standby
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(fresh_db_url: str) -> None:
@@ -45,3 +47,42 @@ def test_the_sweep_skips_its_run_while_another_sweeps(fresh_db_url: str) -> None
         assert "sweep: " in run.stdout and "another" not in run.stdout
     finally:
         holder.dispose()
+
+
+def test_a_standby_waits_until_the_holder_is_gone(fresh_db_url: str) -> None:
+    first, second = make_engine(fresh_db_url), make_engine(fresh_db_url)
+    stop, told = threading.Event(), []
+    try:
+        with only_one(first, "devices ingest") as held:
+            assert held
+            stop.set()  # a standby told to stop while it waits gets None
+            with standby(second, "devices ingest", stop, retry_s=0.01, waiting=lambda: told.append(1)) as holding:
+                assert holding is None and told == [1]
+            stop.clear()
+        with standby(second, "devices ingest", stop, retry_s=0.01) as holding:  # the holder left: it takes over
+            assert holding is not None and holding()
+            with only_one(first, "devices ingest") as other:
+                assert not other
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_the_holder_learns_when_its_lock_went_with_its_connection(fresh_db_url: str) -> None:
+    """On PostgreSQL a session lock ends with its connection: the check says so, and a standby gets it."""
+    if not fresh_db_url.startswith("postgresql"):
+        pytest.skip("SQLite's flock lasts as long as the process")
+    holder, killer = make_engine(fresh_db_url), make_engine(fresh_db_url)
+    try:
+        with standby(holder, "devices ingest 1/2", threading.Event()) as holding:
+            assert holding is not None and holding()
+            with killer.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks "
+                                  "WHERE locktype = 'advisory' AND objid = :key"),
+                             {"key": advisory_key("devices ingest 1/2")})
+            assert not holding()
+            with only_one(killer, "devices ingest 1/2") as taken:
+                assert taken
+    finally:
+        holder.dispose()
+        killer.dispose()
