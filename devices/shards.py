@@ -4,14 +4,23 @@ One ingester process holds its devices' live state in memory and must be the onl
 state, so devices are split by code, not by message: shard K of N owns the devices whose code's
 CRC-32 is K-1 modulo N, a rule every process computes alike without asking anyone. Each shard runs
 `gridops devices ingest --shard K/N` (its own persistent MQTT session, its own lock in the
-database, any number of hot standbys). Every shard subscribes to the whole topic tree and
-acknowledges the other shards' messages without reading them; messages whose topic names no device
-(dead letters `bad_topic`) belong to shard 1, so they are kept once.
+database, any number of hot standbys) and subscribes to its own devices' subtrees only
+(gridops/v1/+/{code}/+, one filter per device, added as devices are registered), so the broker
+sends each message to one ingester: sharing out the whole tree to every shard would cost each of
+them the receiving of every message (~50 µs of paho per message here), which is what sharding is
+to spread. Nothing is missed by that: the broker's ACL lets a device publish in its own subtree
+only. A message that still reaches the wrong shard is acknowledged unread; one whose topic names
+no device at all belongs to shard 1.
+
+Not MQTT 5 shared subscriptions ($share/group/…): the broker would pick the ingester per message or
+per publisher's client id and move devices between ingesters when one joins or leaves, while each
+device's live state (and its timeout sweep) must have exactly one owner.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from common.errors import InputError
@@ -40,8 +49,17 @@ class Shard:
             return True
         try:
             return self.owns(topics.parse(topic).device_code)
-        except InputError:
+        except InputError:  # outside the scheme: the device's, if its level holds a code, else shard 1's
+            parts = topic.split("/")
+            if len(parts) == 5 and topics.DEVICE_CODE.fullmatch(parts[3]):
+                return self.owns(parts[3])
             return self.index == 1
+
+    def filters(self, device_codes: Iterable[str]) -> list[str]:
+        """The MQTT subscriptions that bring this shard's messages (the whole tree without shards)."""
+        if self.count == 1:
+            return [topics.ALL]
+        return [topics.device_filter(code) for code in device_codes if self.owns(code)]
 
     @property
     def job(self) -> str:

@@ -6,6 +6,7 @@ shard's own devices (devices.shards)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,7 @@ def _state(row: DeviceState) -> State:
 class Registry:
     def __init__(self, miss_ttl_s: float = 30.0, refresh_s: float = 60.0, shard: Shard = EVERY_DEVICE) -> None:
         self.shard = shard
+        self.on_load: Callable[[Iterable[str]], object] | None = None  # the shard's device codes, at each (re)load
         self.by_code: dict[str, DeviceInfo] = {}
         self.states: dict[int, State] = {}
         self.miss_ttl_s = miss_ttl_s
@@ -55,6 +57,8 @@ class Registry:
                         if self.shard.owns(r.code)}
         self._misses.clear()
         self._refreshed = time.monotonic()
+        if self.on_load is not None:
+            self.on_load(self.by_code)
 
     def refresh_if_due(self, db: Session) -> None:
         """Pick up changed intervals and retirements; live states stay as the ingester keeps them."""

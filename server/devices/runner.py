@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices import topics
 from devices.client import MqttConfig, Subscriber
 from devices.shards import EVERY_DEVICE, Shard
 from server.config import Settings
@@ -49,9 +50,11 @@ class IngestService:
 def start(session_factory: sessionmaker[Session], mqtt: MqttConfig, config: IngestConfig,
           shard: Shard = EVERY_DEVICE) -> IngestService:
     ingester = Ingester(session_factory, config, shard=shard)
-    subscriber = Subscriber(mqtt, ingester.submit)
+    subscriber = Subscriber(mqtt, ingester.submit, shard.filters(()))
     ingester.ack = subscriber.ack
+    ingester.registry.on_load = lambda codes: subscriber.add_filters(shard.filters(codes))  # devices registered later
     ingester.start()
     subscriber.start()
-    log.info("ingesting gridops/v1/# (shard %s) from %s:%d as %s", shard, mqtt.host, mqtt.port, mqtt.client_id)
+    log.info("ingesting %s from %s:%d as %s", topics.ALL if shard.count == 1 else
+             f"shard {shard}: {len(subscriber.filters)} devices' topics", mqtt.host, mqtt.port, mqtt.client_id)
     return IngestService(ingester, subscriber)

@@ -36,3 +36,12 @@ def test_each_shard_has_its_own_session_and_lock() -> None:
     assert (EVERY_DEVICE.client_id("gridops-ingester"), EVERY_DEVICE.job) == ("gridops-ingester", "devices ingest")
     assert (Shard(2, 4).client_id("gridops-ingester"), Shard(2, 4).job) == ("gridops-ingester-2of4",
                                                                              "devices ingest 2/4")
+
+
+def test_a_topic_outside_the_scheme_under_a_devices_code_is_that_devices() -> None:
+    """The broker's ACL lets a device publish anything in its own subtree, e.g. an unknown message:
+    it reaches the shard subscribed to that device, which must keep (dead-letter) it."""
+    owner = next(s for s in (Shard(1, 2), Shard(2, 2)) if s.owns("CAM7"))
+    assert owner.owns_topic("gridops/v1/camera/CAM7/nonsense")
+    assert not Shard(3 - owner.index, 2).owns_topic("gridops/v1/camera/CAM7/nonsense")
+    assert EVERY_DEVICE.filters(["CAM7"]) == [topics.ALL]

@@ -186,3 +186,21 @@ def test_two_shards_keep_each_device_once(ingest_db) -> None:  # type: ignore[no
         assert ingester.stats.other_shard == 3 * (len(codes) - len(mine)) + (ingester is shards[1])
     assert [_state(shards[0], c).heartbeats for c in codes] == [3] * len(codes)
     assert _dead(shards[0]) == [("bad_topic", None)]
+
+
+def test_a_shard_learns_its_newly_registered_devices(ingest_db) -> None:  # type: ignore[no-untyped-def]
+    """At each reload of the registry the shard's device codes go to `on_load` (the runner
+    subscribes to their topics), so a device registered later is heard from within refresh_s."""
+    shard = Shard(2, 2)
+    codes = [f"CAM{i}" for i in range(12)]
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes[:6]])
+    ingester = Ingester(ingest_db, IngestConfig(), shard=shard)
+    seen: list[set[str]] = []
+    ingester.registry.on_load = lambda loaded: seen.append(set(loaded))
+    ingester.registry.refresh_s = 0.0
+    with ingest_db() as db:
+        ingester.registry.load(db)
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes[6:]])
+    ingester.run_batch([])  # a batch refreshes the registry when due
+    assert seen == [{c for c in codes[:6] if shard.owns(c)}, {c for c in codes if shard.owns(c)}]
+    assert shard.filters(seen[-1]) == [f"gridops/v1/+/{c}/+" for c in seen[-1]]
