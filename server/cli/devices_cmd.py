@@ -67,7 +67,7 @@ def _mqtt_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from server.database.core import get_engine, get_sessionmaker
+    from server.database.core import get_direct_engine, get_sessionmaker
     from server.database.singleton import standby
     from server.devices import runner
 
@@ -79,7 +79,7 @@ def _ingest(args: argparse.Namespace) -> int:
     overrides = _mqtt_overrides(args)
     overrides["client_id"] = shard.client_id(args.client_id or settings.mqtt_client_id)
     stop = _stop_on_signals()
-    with standby(get_engine(), shard.job, stop, waiting=lambda: log.info(
+    with standby(get_direct_engine(), shard.job, stop, waiting=lambda: log.info(
             "another ingester holds %r: waiting as a hot standby / 另一进程正在运行该分片，本进程热备等待", shard.job)) as holding:
         if holding is None:
             return 0
@@ -88,7 +88,8 @@ def _ingest(args: argparse.Namespace) -> int:
         if not args.no_card_sync:
             from server.rentals.scheduled import start_card_sync
 
-            start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days)
+            start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days,
+                            lock_engine=get_direct_engine())
         while not stop.wait(args.report_every):
             if not holding():
                 log.error("lost the database connection that holds %r: stopping so that a standby takes over "

@@ -10,9 +10,14 @@ import threading
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from server.database.core import make_engine
 from server.database.singleton import advisory_key, only_one, standby
+from server.events import service as events_service
+from server.events.schemas import EventCreate
+from tests import factories
+from tests.conftest import NOW
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(fresh_db_url: str) -> None:
@@ -86,3 +91,19 @@ def test_the_holder_learns_when_its_lock_went_with_its_connection(fresh_db_url: 
     finally:
         holder.dispose()
         killer.dispose()
+
+
+def test_the_sweep_command_marks_open_events(fresh_db_url: str) -> None:
+    """`gridops events sweep` on a database with an open event past its due time: the command loads
+    every mapper (it once failed with NoReferencedTableError: event.reporter_id → user)."""
+    engine = make_engine(fresh_db_url)
+    with Session(engine) as s:
+        world = factories.event_world(s)
+        event, _ = events_service.create(db_session=s, reporter=world["users"]["worker_a"],
+                                         data=EventCreate(**factories.event_body()), now=NOW)
+        s.commit()
+    engine.dispose()
+    run = subprocess.run([sys.executable, "-m", "server.cli.main", "events", "sweep"], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "GRIDOPS_DATABASE_URL": fresh_db_url})
+    assert run.returncode == 0, run.stderr
+    assert "sweep: " in run.stdout
