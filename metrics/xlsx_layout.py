@@ -127,6 +127,8 @@ FIT_MARGIN = 0.9  # fill lines to 90 %: proportional digits and punctuation vary
 def lines_needed(text: str, width_units: float, font_size: float = 10.0) -> int:
     """Wrapped lines `text` takes in a cell `width_units` wide: half-width characters count one, wide ones two."""
     capacity = max(1.0, 2 * (width_units * POINTS_PER_WIDTH_UNIT - CELL_PADDING_PT) / font_size * FIT_MARGIN)
+    if "\n" not in text and 2 * len(text) <= capacity:  # one line even if every character were wide
+        return 1
     return sum(max(1, math.ceil(display_width(part) / capacity)) for part in text.split("\n"))
 
 

@@ -184,10 +184,11 @@ def _widths(first_page: Sequence[Row]) -> list[float]:
     return out
 
 
-def _templates(ws: object) -> list[WriteOnlyCell]:
-    """One styled cell per column, reused for every row: write-only mode serialises a row as it is
-    appended, and looking a style up once instead of per cell is most of the speed."""
-    cells = []
+def _templates(ws: object) -> list[WriteOnlyCell | None]:
+    """A styled cell for each column that needs a style (None for the others, written as plain
+    values), reused for every row: write-only mode serialises a row as it is appended, and a
+    style looked up once instead of per cell is much of the speed."""
+    cells: list[WriteOnlyCell | None] = []
     for header in HEADERS:
         cell = WriteOnlyCell(ws)
         if header in TIME_COLUMNS:
@@ -196,8 +197,22 @@ def _templates(ws: object) -> list[WriteOnlyCell]:
             cell.number_format = "@"
         elif header in WRAPPED_COLUMNS:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        else:
+            cell = None
         cells.append(cell)
     return cells
+
+
+def _cells(templates: Sequence[WriteOnlyCell | None], row: Row) -> list[object]:
+    out: list[object] = []
+    for template, value in zip(templates, row):
+        value = office_text(value)  # a row stored with control characters still exports
+        if template is None:
+            out.append(value)
+        else:
+            template.value = value
+            out.append(template)
+    return out
 
 
 def write_xlsx(data: Iterable[Sequence[Row]], path: str | os.PathLike[str]) -> int:
@@ -222,12 +237,10 @@ def write_xlsx(data: Iterable[Sequence[Row]], path: str | os.PathLike[str]) -> i
         for page in chain([first], pages_):
             for row in page:
                 n += 1
-                for cell, value in zip(cells, row):
-                    cell.value = office_text(value)  # a row stored with control characters still exports
                 # A row's height must be set before it is written (write-only); dropped after, so
                 # that the dimensions held do not grow with the rows.
                 ws.row_dimensions[n + 1].height = row_height((str(row[i]), w) for i, w in wrapped if row[i])
-                ws.append(cells)
+                ws.append(_cells(cells, row))
                 del ws.row_dimensions[n + 1]
         ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{n + 1}"
         wb.save(path)
