@@ -69,7 +69,7 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 ENCODINGS = {"utf-8": ("utf-8-sig", "utf-8"), "gbk": ("gb18030", "GB18030")}
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET_TITLE = "网格事件"
-PAGE_SIZE = 1000  # events per page: two presenter chunks; a few MB of Python objects at most
+PAGE_SIZE = 1000  # events per page (a cursor fetch, three name lookups): a few MB of Python objects at most
 MAX_WIDTH, MIN_WIDTH = 50, 10
 
 # What an export reads of an event: not the geometry (lon/lat are its columns, SpatiaLite would
