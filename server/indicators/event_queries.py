@@ -94,7 +94,7 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _month_bucket(column, months: Sequence[Period]) -> ColumnElement[int]:  # type: ignore[no-untyped-def]
+def month_bucket(column, months: Sequence[Period]) -> ColumnElement[int]:  # type: ignore[no-untyped-def]
     """Index of the period's month a timestamp falls in (rows are already inside the period)."""
     if len(months) == 1:
         return literal_column("0")
@@ -255,7 +255,7 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
     if sums := pick(_event_columns(period)):
         base = select(Event).where(_covering(scopes, Event.street_code, Event.grid_id, street_of_grid=True),
                                    Event.reported_at >= period.start, Event.reported_at < period.end)
-        bucket = _month_bucket(Event.reported_at, months if monthly else months[:1])
+        bucket = month_bucket(Event.reported_at, months if monthly else months[:1])
         cells += _cells(db_session, base, Event.street_code, Event.grid_id, bucket, sums, by_area)
     if sums := pick(_dispute_columns(now)):
         base = select(Dispute).join(Event, Event.id == Dispute.event_id).where(
