@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.set_defaults(backend="postgis")
     p.add_argument("--pg-url", default=os.environ.get("GRIDOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL),
                    help=f"any database of the server: used to create the database {PG_DATABASE}")
+    p.add_argument("--database", default=PG_DATABASE, help="the PostgreSQL database the city is loaded into")
     p.add_argument("--events", type=int, default=10_000_000, help="events reported in the year")
     p.add_argument("--districts", type=int, default=10, help="districts of 1,000 grids each")
     p.add_argument("--reuse", action="store_true", help="reuse the loaded database if its sizes match")
@@ -123,9 +124,9 @@ def machine() -> str:
 # The city, generated in SQL
 
 
-def _pg_urls(pg_url: str) -> tuple[str, str]:
+def _pg_urls(pg_url: str, database: str) -> tuple[str, str]:
     admin = make_url(pg_url).render_as_string(hide_password=False)
-    return admin, make_url(pg_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    return admin, make_url(pg_url).set(database=database).render_as_string(hide_password=False)
 
 
 def _sizes(url: str) -> dict[str, int]:
@@ -237,16 +238,16 @@ def _steps(districts: int, events: int) -> list[tuple[str, str]]:
 
 def load_city(args: argparse.Namespace) -> tuple[str, dict[str, int], float]:
     """The loaded database's URL, its sizes and the seconds the load took (0 when reused)."""
-    admin_url, url = _pg_urls(args.pg_url)
+    admin_url, url = _pg_urls(args.pg_url, args.database)
     if args.reuse:
         sizes = _sizes(url)
         if sizes.get("grid") == args.districts * 1000 and sizes.get("event") == args.events:
             return url, sizes, 0.0
-        print(f"--reuse: {PG_DATABASE} holds {sizes or 'nothing'}; loading afresh")
+        print(f"--reuse: {args.database} holds {sizes or 'nothing'}; loading afresh")
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
-        c.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
+        c.execute(text(f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)"))
+        c.execute(text(f"CREATE DATABASE {args.database}"))
     admin.dispose()
     upgrade(url)
     engine = make_engine(url)

@@ -38,7 +38,7 @@ from server.events.models import Dispute, Event
 from server.grids.models import Grid, GridAssignment
 from server.indicators.periods import Period, Scope, parse_period
 from server.indicators.quality import RULE_60, Rule, load_rule, score_expression
-from server.indicators.results import Ratio
+from server.indicators.results import Ratio, under_each
 from server.visits.models import Visit
 
 NOT_CASES = (EventState.rejected.value, EventState.merged.value)
@@ -223,10 +223,9 @@ def month_seconds(month: Period) -> float:
     return (whole.end - whole.start).total_seconds()
 
 
-def _worker_months(assignments: Sequence[tuple[str, int, datetime, datetime | None]], prefix: str,
-                   months: Sequence[Period], now: datetime) -> float:
+def _worker_months(mine: Sequence[tuple[str, int, datetime, datetime | None]], months: Sequence[Period],
+                   now: datetime) -> float:
     """Σ over months of (distinct workers assigned in scope during the month) × (share of it counted)."""
-    mine = [a for a in assignments if a[0].startswith(prefix)]
     total = 0.0
     for month in months:
         end = min(month.end, now)
@@ -276,14 +275,16 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
                    GridAssignment.valid_from < min(period.end, now),
                    or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > period.start)))]
     by_key = _fold(db_session, cells, scopes, ("events", *QUALITY_RULES) if monthly else ())
+    parts = {level: under_each([sc for sc in scopes if (sc.level in STREET_LEVELS) is level], keyed.items())
+             for level, keyed in by_key.items()}
+    assigned = under_each(scopes, ((a[0], a) for a in assignments))
     out: dict[tuple[Scope, str], Ratio] = {}
     for sc in scopes:
         totals = Totals()
-        for key, part in by_key[sc.level in STREET_LEVELS].items():
-            if key.startswith(sc.prefix):
-                totals.add(part.sums, part.monthly)
+        for part in parts[sc.level in STREET_LEVELS].get(sc, ()):
+            totals.add(part.sums, part.monthly)
         if assignments:
-            totals.worker_months = _worker_months(assignments, sc.prefix, months, now)
+            totals.worker_months = _worker_months(assigned[sc], months, now)
         for code in codes:
             out[(sc, code)] = INDICATORS[code].ratio(totals)
     return out
