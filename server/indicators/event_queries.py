@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
@@ -217,6 +218,7 @@ def _cells(db_session: Session, base: Select, street_col, grid_id_col, month,  #
             for r in db_session.execute(stmt)]
 
 
+@lru_cache(maxsize=64)
 def month_seconds(month: Period) -> float:
     """Length of the whole calendar month a (possibly clipped) month period belongs to."""
     whole = parse_period(month.label)
