@@ -6,8 +6,8 @@ that month. Several months add up their worker counts (a worker assigned three m
 three times), so a year's rate is the share of worker-months with app use. The current month
 counts up to now.
 
-The rates of many scopes (the map's every grid) are one grouped statement: the distinct
-(grid, worker, month) assignments, each marked with whether the worker synced that month, counted
+The rates of many scopes (the map's every grid) are one grouped statement: the (grid, worker, month)
+assignments, each marked with whether the worker synced that month, distinct workers counted
 per (area prefix, month) for each scope level asked; Python only looks the counts up. The
 drill-down (one scope, a few workers) still reads the assignments and sessions as rows.
 """
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import Date, Integer, Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
@@ -26,8 +26,8 @@ from server.auth.models import AppSession, User
 from server.database.prefix import prefix_range
 from server.database.types import UTCDateTime
 from server.grids.models import Grid, GridAssignment
-from server.indicators.event_queries import common_prefix, month_bucket
-from server.indicators.periods import Period, Scope
+from server.indicators.event_queries import common_prefix
+from server.indicators.periods import TZ, Period, Scope
 from server.indicators.results import Ratio
 
 
@@ -82,22 +82,24 @@ def _elapsed_months(period: Period, now: datetime) -> list[Period]:
 
 
 def _counts(months: list[Period], prefix: str, lengths: set[int]) -> Select:  # type: ignore[type-arg]
-    """(key length, area prefix, month, workers assigned, of them synced) for every prefix length."""
-    month_rows = union_all(*(select(literal(i, Integer).label("i"), literal(m.start, UTCDateTime()).label("start"),
-                                    literal(m.end, UTCDateTime()).label("stop")) for i, m in enumerate(months))
-                           ).cte("months")
-    used = (select(AppSession.user_id, month_bucket(AppSession.first_at, months).label("i"))
-            .where(AppSession.first_at >= months[0].start, AppSession.first_at < months[-1].end)
-            .distinct().cte("used"))
-    assigned = (select(Grid.code, GridAssignment.user_id, month_rows.c.i).distinct()
-                .join(Grid, Grid.id == GridAssignment.grid_id).join(User, User.id == GridAssignment.user_id)
-                .join(month_rows, and_(GridAssignment.valid_from < month_rows.c.stop,
-                                       or_(GridAssignment.valid_to.is_(None),
-                                           GridAssignment.valid_to > month_rows.c.start)))
-                .where(User.role == Role.grid_worker.value, prefix_range(Grid.code, prefix)).cte("assigned"))
-    marked = (select(assigned.c.code, assigned.c.user_id, assigned.c.i, used.c.user_id.label("synced"))
-              .outerjoin(used, and_(used.c.user_id == assigned.c.user_id, used.c.i == assigned.c.i))
-              .cte("marked"))
+    """(key length, area prefix, month, workers assigned, of them synced) for every prefix length.
+    Whether a worker synced in a month is an EXISTS on the (user, day) unique index, bounded by the
+    month's local days: a join with the month's sessions makes SQLite scan them once per worker."""
+    month_rows = union_all(*(select(
+        literal(i, Integer).label("i"), literal(m.start, UTCDateTime()).label("start"),
+        literal(m.end, UTCDateTime()).label("stop"), literal(m.start.astimezone(TZ).date(), Date()).label("first_day"),
+        literal((m.end - timedelta(microseconds=1)).astimezone(TZ).date(), Date()).label("last_day"))
+        for i, m in enumerate(months))).cte("months")
+    synced = (select(AppSession.id).where(
+        AppSession.user_id == GridAssignment.user_id, AppSession.day >= month_rows.c.first_day,
+        AppSession.day <= month_rows.c.last_day, AppSession.first_at >= month_rows.c.start,
+        AppSession.first_at < month_rows.c.stop).exists())
+    marked = (select(Grid.code, GridAssignment.user_id, month_rows.c.i,
+                     case((synced, GridAssignment.user_id)).label("synced"))
+              .join(Grid, Grid.id == GridAssignment.grid_id).join(User, User.id == GridAssignment.user_id)
+              .join(month_rows, and_(GridAssignment.valid_from < month_rows.c.stop,
+                                     or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > month_rows.c.start)))
+              .where(User.role == Role.grid_worker.value, prefix_range(Grid.code, prefix)).cte("marked"))
     key = {n: func.substr(marked.c.code, 1, n) for n in sorted(lengths)}
     return union_all(*(select(literal(n, Integer), k, marked.c.i, func.count(func.distinct(marked.c.user_id)),
                               func.count(func.distinct(marked.c.synced))).group_by(k, marked.c.i)
