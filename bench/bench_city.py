@@ -6,7 +6,7 @@ Run:  .venv/bin/python bench/bench_city.py [--reuse] [--events 10000000] [--dist
 
 PostGIS (default): the database gridops_city_bench next to --pg-url is migrated and filled in SQL
 (INSERT … SELECT generate_series, secondary indexes dropped during the load and rebuilt after,
-VACUUM ANALYZE): D districts × 10 streets × 10 communities × 10 grids (square cells), one grid
+UUIDs in increasing order so that the unique indexes, which stay, are appended to, VACUUM ANALYZE): D districts × 10 streets × 10 communities × 10 grids (square cells), one grid
 worker per grid (assigned since 2020), the events of the year (categories weighted as in
 bench_indicators, a dispute row for each dispute event, 80 % closed, satisfaction on 60 %), 20 visits
 per worker-month, an app session on ~70 % of days per worker, two devices per grid with a year of
@@ -182,7 +182,7 @@ def _steps(districts: int, events: int) -> list[tuple[str, str]]:
         ("events", f"""INSERT INTO event (id, uuid, request_hash, category_code, description, geom, lon, lat,
                 source_datum, reporter_id, grid_id, street_code, state, reported_at, created_at, updated_at,
                 closure_due_at, step_overdue, overdue, closed_at, closed_on_time, satisfaction, photos)
-            SELECT n, md5(n::text)::uuid::text, 'bench', c, '垃圾堆放', ST_SetSRID(ST_MakePoint(x, y), 4490), x, y,
+            SELECT n, '00000000-0000-4000-8000-' || lpad(to_hex(n), 12, '0'), 'bench', c, '垃圾堆放', ST_SetSRID(ST_MakePoint(x, y), 4490), x, y,
                    'cgcs2000', g + 100, g, street, st, at, at, at, at + interval '7 days', false, false,
                    CASE WHEN st IN ('closed', 'reviewed') THEN at + r3 * interval '9 days' END,
                    CASE WHEN st IN ('closed', 'reviewed') THEN r3 < 0.78 END,
@@ -208,7 +208,7 @@ def _steps(districts: int, events: int) -> list[tuple[str, str]]:
             FROM event WHERE category_code = 'dispute'"""),
         ("visits", f"""INSERT INTO visit (uuid, request_hash, worker_id, street_code, grid_id, started_at, ended_at,
                 geom, points, households, photos, counted, created_at)
-            SELECT md5('v' || n)::uuid::text, 'bench', g + 100, '{CITY}' || lpad((1 + (g - 1) / 1000)::text, 2, '0')
+            SELECT '00000000-0000-4000-9000-' || lpad(to_hex(n), 12, '0'), 'bench', g + 100, '{CITY}' || lpad((1 + (g - 1) / 1000)::text, 2, '0')
                        || lpad((1 + (g - 1) / 100 % 10)::text, 3, '0') || '000', g, at, at + interval '40 minutes',
                    ST_Multi(ST_SetSRID(ST_MakePoint(113.0 + ((g - 1) % 100) * 0.004 + 0.001,
                                                     22.8 + ((g - 1) / 100) * 0.004 + 0.001), 4490)),
