@@ -14,8 +14,8 @@ status intervals. --reuse keeps and reuses a loaded database (loading takes minu
 database is made afresh and kept.
 
 Timed through the service functions, as the endpoints call them (each a fresh session):
-city        every computable indicator for the whole city (scope: the common district prefix is
-            the city's: the city is timed as compute_many over its D districts and their sum)
+city        every computable indicator for each of the city's D districts, in one compute_many call
+            (the board of a city: no scope above a district exists)
 district    every computable indicator for one district (GET /indicators)
 areas/grid  GET /indicators/areas?scope=district:…&level=grid (the district + its 1,000 grids)
 city grids  the same for all 10,000 grids of the city (the D districts' grid rows in one call)
@@ -169,11 +169,11 @@ def _steps(districts: int, events: int) -> list[tuple[str, str]]:
                    410.0 * 445.0, timestamptz '2020-01-01Z', timestamptz '2020-01-01Z'
             FROM (SELECT row_number() OVER (ORDER BY cm.code, k) AS id, cm.code || lpad(k::text, 3, '0') AS code, k,
                          cm.id AS community_id FROM community cm, generate_series(1, 10) k) g"""),
-        ("workers", f"""INSERT INTO "user" (id, username, full_name, hashed_password, role, street_code, is_active,
+        ("workers", """INSERT INTO "user" (id, username, full_name, hashed_password, role, street_code, is_active,
                                          created_at, must_change_password, token_version)
             SELECT g.id + 100, 'w' || g.id, '网格员' || g.id, 'x', 'grid_worker', substr(g.code, 1, 9) || '000', true,
                    timestamptz '2020-01-01Z', false, 0 FROM grid g"""),
-        ("admins", f"""INSERT INTO "user" (id, username, full_name, hashed_password, role, district_code, is_active,
+        ("admins", """INSERT INTO "user" (id, username, full_name, hashed_password, role, district_code, is_active,
                                          created_at, must_change_password, token_version)
             SELECT d.id, 'admin' || d.code, '区管理员', 'x', 'district_admin', d.code, true,
                    timestamptz '2020-01-01Z', false, 0 FROM district d"""),
@@ -351,7 +351,7 @@ def city_timings(url: str, districts: int, repeat: int) -> list[tuple[str, list[
     rows = [
         timed(f"every indicator ({len(codes)}), the city's {districts} districts", repeat,
               compute(lambda s: all_districts)),
-        timed(f"every indicator, one district (GET /indicators)", repeat, compute(lambda s: [d1])),
+        timed("every indicator, one district (GET /indicators)", repeat, compute(lambda s: [d1])),
         timed("areas level=street, one district", repeat,
               compute(lambda s: [d1, *service.scopes_below(s, d1, "street", period)])),
         timed("areas level=grid, one district (1,000 grids)", repeat, compute(grids_of([d1]))),
@@ -418,9 +418,9 @@ def run_demo(args: argparse.Namespace) -> None:
             return len(r.content)
         return run
 
-    rows = [timed(f"GET /indicators/areas level=grid", args.repeat, get(f"/indicators/areas?{base}&level=grid")),
-            timed(f"GET /indicators/areas level=street", args.repeat, get(f"/indicators/areas?{base}&level=street")),
-            timed(f"GET /indicators (every indicator)", args.repeat, get(f"/indicators?{base}"))]
+    rows = [timed("GET /indicators/areas level=grid", args.repeat, get(f"/indicators/areas?{base}&level=grid")),
+            timed("GET /indicators/areas level=street", args.repeat, get(f"/indicators/areas?{base}&level=street")),
+            timed("GET /indicators (every indicator)", args.repeat, get(f"/indicators?{base}"))]
     rows += [timed(f"GET /indicators/{code}", 1, get(f"/indicators/{code}?{base}")) for code in service.COMPUTABLE]
     show(rows, load)
 
