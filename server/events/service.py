@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,8 +54,11 @@ def is_dispute(category: EventCategory) -> bool:
     return category.code == "dispute" or category.parent_code == "dispute"
 
 
+_BY_UUID = select(Event).where(Event.uuid == bindparam("uuid"))
+
+
 def _existing(db_session: Session, uuid: str, request_hash: str, reporter: User) -> Event | None:
-    event = db_session.scalar(select(Event).where(Event.uuid == uuid))
+    event = db_session.scalar(_BY_UUID, {"uuid": uuid})
     if event is not None:
         check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash, owner_id=event.reporter_id,
                      user_id=reporter.id)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from server.config import get_settings
@@ -37,6 +37,10 @@ def _most_specific(lineage: list[str], rows: dict[str, str]) -> TimeLimit | None
     return None
 
 
+_POLICIES = select(TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit).where(
+    TimeLimitPolicy.category_code.in_(bindparam("lineage", expanding=True)))
+
+
 def limits(*, db_session: Session, category: EventCategory,
            steps: Iterable[TimeLimitStep] = tuple(TimeLimitStep)) -> dict[TimeLimitStep, TimeLimit | None]:
     """The most specific policy of each step for a category whose row the caller holds, in one
@@ -44,9 +48,7 @@ def limits(*, db_session: Session, category: EventCategory,
     to the next event at once; creating an event needs two steps and once took four statements."""
     lineage = _lineage(category.code, category.parent_code)
     rows: dict[str, dict[str, str]] = defaultdict(dict)
-    for step, code, text in db_session.execute(
-            select(TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit)
-            .where(TimeLimitPolicy.category_code.in_(lineage))):
+    for step, code, text in db_session.execute(_POLICIES, {"lineage": lineage}):
         rows[step][code] = text
     return {step: _most_specific(lineage, rows[step.value]) for step in steps}
 
