@@ -15,6 +15,7 @@ from gis.codes import street_of
 from gis.datum import to_cgcs2000
 from server.auth.models import User
 from server.config import get_settings
+from server.database.core import ReadsFirst
 from server.errors import InvalidInput, NotFound
 from server.events import duplicates, serials, time_limits
 from server.events.enums import CLOSED_STATES, TERMINAL, EventState, TimeLimitStep
@@ -85,13 +86,16 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
 def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> Submitted:
     """Create an event exactly once: a retry with the same uuid and body returns the first event.
 
-    Everything that only reads comes first; the serial counter's row lock and the feed-order lock
-    (PostgreSQL) are taken by the one flush at the end, so they are held for that flush and the
-    commit only: creations of one district queue on the counter until the creator commits.
+    Everything that only reads comes first (on SQLite in a read transaction of its own, ReadsFirst,
+    so the write lock is not held for it); the locks that serialise creations, SQLite's write lock,
+    the serial counter's row lock and PostgreSQL's feed-order lock, are taken by the writes at the
+    end: the counter bump and the one flush of the event and its history row, then the caller's
+    commit. A retry that loses the race to its own first copy meets the uuid's unique index there.
     """
     request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
                                                else set()))  # the hashes of reports from before the flag hold
     uuid = str(data.uuid)
+    phase = ReadsFirst(db_session)
     if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return Submitted(found, False)
     category = _category(db_session, data.category_code)
@@ -123,6 +127,7 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     # so on PostgreSQL the feed-order lock is taken once, just before the two INSERTs.
     EventHistory(event=event, kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
                  actor_role=reporter.role, at=now, attachments=list(data.photos), data={"grid_code": grid.code})
+    phase.writes()  # SQLite's write lock from here: the counter, the two INSERTs, the commit
     try:
         with db_session.begin_nested():  # the number is rolled back with the event if a retry won the race
             event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
