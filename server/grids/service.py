@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,11 +166,13 @@ def _ewkb(geom: WKBElement) -> bytes | str:
 
 
 @lru_cache(maxsize=512)
-def _index(layer: tuple[tuple[str, bytes | str], ...]) -> GridIndex:
+def _index(layer: tuple[tuple[str, bytes | str], ...]) -> tuple[GridIndex, threading.Lock]:
     """The GridIndex of candidate grids, keyed by their codes *and geometries* (the WKB read just now),
     so an edited or retired grid is a new key, never a stale answer; it saves parsing, validating
-    and indexing the same polygons for every report from the same place."""
-    return GridIndex([code for code, _ in layer], [shapely.from_wkb(wkb) for _, wkb in layer])
+    and indexing the same polygons for every report from the same place. With its lock: request
+    threads share it, and GEOS's prepared polygons build their caches lazily, unsafe to race on
+    (shapely releases the GIL inside intersects_xy); one point's lookup holds it for microseconds."""
+    return GridIndex([code for code, _ in layer], [shapely.from_wkb(wkb) for _, wkb in layer]), threading.Lock()
 
 
 def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None]) -> list[Grid | None]:
@@ -191,8 +194,10 @@ def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None
     rows = list(db_session.scalars(_CANDIDATES["sqlite" if dialect == "sqlite" else "postgresql"], frame))
     if not rows:
         return [None] * len(points)
-    index = _index(tuple((g.code, _ewkb(g.geom)) for g in rows))
-    hits = iter(index.assign(xs, ys).tolist())
+    index, lock = _index(tuple((g.code, _ewkb(g.geom)) for g in rows))
+    with lock:
+        assigned = index.assign(xs, ys)
+    hits = iter(assigned.tolist())
     return [None if p is None or (i := next(hits)) == OUTSIDE else rows[i] for p in points]
 
 
