@@ -20,7 +20,7 @@ from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, TimeLimitStep
-from server.events.presenters import change, event_read, event_reads
+from server.events.presenters import change, created_read, event_read, event_reads
 from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
     CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventPhotosIn, EventRead,
@@ -41,11 +41,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
              responses={200: {"model": EventRead,
                               "description": "a retry of an event already received: the first result"}})
 def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response, now: Now) -> EventRead:
-    event, created = service.create(db_session=db_session, reporter=user, data=body, now=now)
+    result = service.submit(db_session=db_session, reporter=user, data=body, now=now)
     db_session.commit()
-    if not created:
+    if not result.created:
         response.status_code = 200
-    return event_read(db_session, event)
+        return event_read(db_session, result.event)
+    assert result.category is not None and result.grid_code is not None
+    return created_read(result.event, category=result.category, grid_code=result.grid_code, reporter=user,
+                        dispute=result.dispute)
 
 
 def _filter(
