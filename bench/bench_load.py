@@ -223,6 +223,8 @@ class Post:
     server: int
     sent: float  # wall clock
     answered: float
+    grid_code: str
+    reported_at: str  # as sent (ISO 8601, UTC)
 
 
 @dataclass
@@ -234,6 +236,7 @@ class ClientResult:
     rss_mib: float = 0.0
     photo_bytes: list[int] = field(default_factory=list)
     cancelled: int = 0  # users still waiting for an answer a time-out after the end, cancelled
+    lag: list[float] = field(default_factory=list)  # event-loop lag in the window: a 0.5 s sleep's oversleep
 
 
 # ------------------------------------------------------------------ one client process
@@ -328,13 +331,14 @@ async def report(cl: Client, s: Sim, c: httpx.AsyncClient, rnd: random.Random, k
     w, h = s.worker, _auth(s.token)
     assert w is not None
     body = event_body(w, rnd, rnd.randrange(1 << 30))  # fresh uuid, a point inside the grid, wgs84 or gcj02
-    uuid = json.loads(body)["uuid"]
+    sent_body = json.loads(body)
+    uuid = sent_body["uuid"]
     sent = time.time()
     r = await cl.call("report: POST /events", lambda: c.post(
         "/events", content=body, headers={**h, "Content-Type": "application/json"}))
     if r is None or r.status_code != 201:
         return
-    cl.res.posts.append(Post(uuid, s.server, sent, time.time()))
+    cl.res.posts.append(Post(uuid, s.server, sent, time.time(), w.grid_code, sent_body["reported_at"]))
     if rnd.random() < cl.plan.photo_share:
         data = jpeg(rnd)
         cl.res.photo_bytes.append(len(data))
@@ -556,7 +560,10 @@ async def client_main(plan: Plan, sims: list[Sim]) -> ClientResult:
     async def cpu_window() -> None:
         await _sleep_until(plan.window[0])
         c0 = time.process_time()
-        await _sleep_until(plan.window[1])
+        while time.time() < plan.window[1]:  # a starved or busy client answers late: its latencies then lie
+            t = time.perf_counter()
+            await asyncio.sleep(0.5)
+            cl.res.lag.append(time.perf_counter() - t - 0.5)
         cl.res.cpu_s = time.process_time() - c0
         with open("/proc/self/status") as f:
             cl.res.rss_mib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
@@ -727,6 +734,14 @@ class BackendResult:
         return [f for r in self.results for f in r.feeds]
 
 
+def listed_on(c: httpx.Client, p: Post) -> set[str]:
+    """The uuids a list filtered to the post's grid and reported time (± 1 s) shows."""
+    at = datetime.fromisoformat(p.reported_at)
+    r = c.get("/events", params={"grid_code": p.grid_code, "reported_from": (at - timedelta(seconds=1)).isoformat(),
+                                 "reported_to": (at + timedelta(seconds=1)).isoformat(), "page_size": 500})
+    return {e["uuid"] for e in r.json()["items"]} if r.status_code == 200 else set()
+
+
 def cross_check(servers: list[Server], posts: list[Post], token: str, n: int = 20) -> CrossCheck:
     """The last n events posted through each server, read on each other server: the detail and the list."""
     rows = []
@@ -738,12 +753,8 @@ def cross_check(servers: list[Server], posts: list[Post], token: str, n: int = 2
                 continue
             with httpx.Client(base_url=servers[b].base + API, timeout=60, headers=h) as c:
                 read = sum(c.get(f"/events/{p.uuid}").status_code == 200 for p in mine)
-                listed_uuids: set[str] = set()
-                for page in (1, 2):
-                    r = c.get("/events", params={"page": page, "page_size": 200, "sort": "-reported_at"})
-                    if r.status_code == 200:
-                        listed_uuids |= {e["uuid"] for e in r.json()["items"]}
-                rows.append((a, b, read, sum(p.uuid in listed_uuids for p in mine), len(mine)))
+                listed = sum(p.uuid in listed_on(c, p) for p in mine)
+                rows.append((a, b, read, listed, len(mine)))
     return CrossCheck(rows)
 
 
@@ -880,7 +891,7 @@ def feed_figures(r: BackendResult) -> FeedFigures:
     delay from the POST's start to its arrival, or lost."""
     posts = [p for p in r.posts if p.answered <= r.plan.window[1]]
     pair: dict[tuple[int, int], tuple[list[float], list[int]]] = defaultdict(lambda: ([], [0, 0]))
-    for f in (f for f in r.feeds if f.name == "events" and f.since):
+    for f in (f for f in r.feeds if f.name == "events" and f.since and f.connects):
         for p in posts:
             if p.sent < f.since:
                 continue
@@ -908,6 +919,11 @@ def limit(r: BackendResult) -> str:
     if pool:
         return (f"the SQLAlchemy connection pool: {pool} requests failed after waiting 30 s for a pooled connection, "
                 f"with the servers at {r.cpu.server_pct:.0f} % CPU")
+    lag = np.array([x for c in r.results for x in c.lag] or [0.0])
+    if np.percentile(lag, 95) >= 0.5 and r.cpu.client_pct / r.client_procs < 85:
+        return (f"the machine's CPU: every process waits for a core (load generator event-loop lag p95 "
+                f"{np.percentile(lag, 95):.1f} s although it used only {r.cpu.client_pct:.0f} % of a core; "
+                f"other processes used {other_load_pct(r.cpu):.0f} %): latencies include the client's own wait")
     if r.cpu.client_pct / r.client_procs >= 85:
         return (f"the load generator: its {r.client_procs} process(es) used {r.cpu.client_pct:.0f} % of a core "
                 f"(use more --client-procs, or another machine)")
@@ -932,8 +948,9 @@ def goals(r: BackendResult, rows: list[Row], feeds: FeedFigures, ramp: Row) -> l
          (f"slowest {max(x.top for x in stats):.1f} s" if stats else "none measured")
          + ("" if not slow_stats else "; over: " + ", ".join(slow_stats))),
         ("feed delay p95 < 2 s", p95 < FEED_P95_S, f"p95 {p95:.2f} s"),
-        ("0 events lost on feeds", feeds.lost == 0 and feeds.expected > 0,
-         f"{feeds.lost} of {feeds.expected:,} (event, feed) pairs"),
+        ("0 events lost on feeds", feeds.lost == 0 and feeds.expected > 0 and all(f.connects for f in r.feeds),
+         f"{feeds.lost} of {feeds.expected:,} (event, feed) pairs not arrived, "
+         f"{sum(not f.connects for f in r.feeds)} feeds never connected"),
     ]
     if r.cross is not None:
         out.append(("cross-process visibility", r.cross.ok, ", ".join(
@@ -974,8 +991,17 @@ def print_result(r: BackendResult, args: argparse.Namespace) -> bool:
           f"{sum(1 for p in r.posts if lo <= p.sent < r.plan.window[1]):,}, photos "
           f"{sum(len(x.photo_bytes) for x in r.results):,} (mean "
           f"{np.mean([b for x in r.results for b in x.photo_bytes] or [0]) / 1024:.0f} KiB)")
+    lag = np.array([x for c in r.results for x in c.lag] or [np.nan])
     print(f"  cpu      : {cpu_line(r.cpu, r.backend)} (load generator: the {r.client_procs} client process(es), "
-          f"measured in themselves)")
+          f"measured in themselves; their event loops' lag p50 {np.nanpercentile(lag, 50) * 1000:.0f} ms, "
+          f"p95 {np.nanpercentile(lag, 95) * 1000:.0f} ms, max {np.nanmax(lag) * 1000:.0f} ms)")
+    if total.ok:
+        print(f"  cost     : {10 * r.cpu.server_pct * r.seconds / total.ok:.1f} ms of server CPU"
+              + (f" and {10 * r.cpu.postgres_pct * r.seconds / total.ok:.1f} ms of PostgreSQL CPU"
+                 if r.backend == "postgis" else "")
+              + f" per answer on average (capacity of these {os.cpu_count()} cores at this mix, with nothing "
+                f"else running: ~{total.ok / (r.seconds * (r.cpu.server_pct + r.cpu.postgres_pct) / 100) * os.cpu_count():,.0f} answers/s)"
+              if r.cpu.server_pct else "")
     start, peak, end = r.rss_mib
     print(f"  memory   : server processes RSS {start:.0f} MiB at the start, {peak:.0f} MiB at most, {end:.0f} MiB "
           f"at the end (sampled every {SAMPLE_S:g} s); client processes {sum(x.rss_mib for x in r.results):.0f} MiB")
@@ -986,11 +1012,13 @@ def print_result(r: BackendResult, args: argparse.Namespace) -> bool:
     feeds = feed_figures(r)
     ev = [f for f in r.feeds if f.name == "events"]
     dv = [f for f in r.feeds if f.name == "devices"]
+    never = sum(not f.connects for f in ev + dv)
     print(f"  feeds    : {len(ev)} event + {len(dv)} device feeds held open ({sum(f.connects for f in ev + dv)} "
-          f"connections incl. reconnects, {sum(f.drops for f in ev + dv)} dropped), "
-          f"{sum(f.messages for f in ev):,} event messages received")
-    print(f"  delay    : POST start → arrival on each open event feed: {_delay(feeds.delays)}; lost {feeds.lost} of "
-          f"{feeds.expected:,}")
+          f"connections incl. reconnects, {sum(f.drops for f in ev + dv)} dropped"
+          + (f", {never} NEVER CONNECTED: their page did not load" if never else "")
+          + f"), {sum(f.messages for f in ev):,} event messages received")
+    print(f"  delay    : POST start → arrival on each event feed that connected: {_delay(feeds.delays)}; not arrived "
+          f"{feeds.lost} of {feeds.expected:,} by the feeds' close (lost, or later than --grace)")
     if r.servers > 1:
         for (a, b), (d, expected, lost) in sorted(feeds.by_pair.items()):
             print(f"    posted on {chr(65 + a)} → feed on {chr(65 + b)}: {_delay(d)}; lost {lost} of {expected:,}")
