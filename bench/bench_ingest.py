@@ -7,7 +7,10 @@ For each heartbeat interval, a simulated fleet of `--count` devices publishes fo
 seconds (count / interval heartbeats per second, plus door and card events) from its own
 process through a private Mosquitto (QoS 1, loopback) to the ingester in this process, once
 with the batched ingester and once with the naive baseline (one transaction and one commit
-per message, the same checks). Printed per run: messages offered and ingested per second,
+per message, the same checks); `--modes ... shard` adds the batched ingester as shard 1 of 2
+(`gridops devices ingest --shard 1/2`: subscribed to its half of the fleet's topics only), whose
+CPU against the batched run's says what sharding saves; its "offered" is its share of the fleet's
+messages (the simulator's count times the share of devices it owns). Printed per run: messages offered and ingested per second,
 end-to-end lag (device timestamp → database commit) p50/p95 of heartbeats, the backlog left
 when the window closed, and CPU seconds of ingester, broker and simulator.
 """
@@ -35,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from devices.broker import Mosquitto  # noqa: E402
 from devices.client import MqttConfig  # noqa: E402
+from devices.shards import EVERY_DEVICE, Shard  # noqa: E402
 from server.database.core import make_engine  # noqa: E402
 from server.database.migrate import upgrade  # noqa: E402
 from server.devices import runner  # noqa: E402
@@ -59,6 +63,7 @@ class Result:
     lag_p95: float
     cpu: dict[str, float]
     dead: int
+    other_shard: int
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,7 +75,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--drain", type=float, default=30.0, help="seconds allowed after publishing to catch up")
     p.add_argument("--connections", type=int, default=4, help="simulator MQTT connections")
     p.add_argument("--db-url", help="database (default: a fresh SpatiaLite file in a temp folder)")
-    p.add_argument("--modes", nargs="+", default=["batched", "naive"], choices=["batched", "naive"])
+    p.add_argument("--modes", nargs="+", default=["batched", "naive"], choices=["batched", "naive", "shard"])
     return p.parse_args()
 
 
@@ -101,10 +106,11 @@ def run_once(factory: sessionmaker, broker: Mosquitto, args: argparse.Namespace,
         for sql in RESET:
             db.execute(text(sql))
         db.commit()
-    config = (IngestConfig(sweep_interval_s=3600) if mode == "batched"
-              else IngestConfig(batch_size=1, batch_interval_s=0.001, sweep_interval_s=3600))
+    config = (IngestConfig(batch_size=1, batch_interval_s=0.001, sweep_interval_s=3600) if mode == "naive"
+              else IngestConfig(sweep_interval_s=3600))
     mqtt = MqttConfig(port=broker.port, client_id=f"bench-{mode}-{interval}")
-    svc = runner.start(factory, mqtt, config)
+    shard = Shard(1, 2) if mode == "shard" else EVERY_DEVICE
+    svc = runner.start(factory, mqtt, config, shard)
     svc.subscriber.subscribed.wait(10)
     me, mosq = psutil.Process(), psutil.Process(broker.process.pid)  # type: ignore[union-attr]
     cpu0 = {"ingester": _cpu(me), "broker": _cpu(mosq)}
@@ -119,11 +125,13 @@ def run_once(factory: sessionmaker, broker: Mosquitto, args: argparse.Namespace,
             break
         time.sleep(0.2)
     offered = _published(sim)
+    if mode == "shard":  # the broker sends it its own devices' messages only: about its share of the fleet
+        offered = round(offered * len(svc.ingester.registry.by_code) / args.count)
     deadline = time.monotonic() + args.drain
-    while svc.ingester.stats.processed < offered and time.monotonic() < deadline:
-        time.sleep(0.05)
     stats = svc.ingester.stats
-    ingested = stats.processed
+    while stats.processed + stats.other_shard < offered and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ingested = stats.processed + stats.other_shard  # read or, by another shard's, acknowledged unread
     # busy time: first message received → last batch committed (the simulator's start-up excluded)
     seconds = (stats.last_commit or 0) - (stats.first_received or 0) or time.monotonic() - start
     cpu = {"ingester": _cpu(me) - cpu0["ingester"], "broker": _cpu(mosq) - cpu0["broker"], "simulator": sim_cpu}
@@ -131,7 +139,7 @@ def run_once(factory: sessionmaker, broker: Mosquitto, args: argparse.Namespace,
     svc.stop()
     q = statistics.quantiles(lags, n=100) if len(lags) > 1 else [float("nan")] * 99
     return Result(mode, interval, offered, seconds, ingested, offered - ingested, q[49], q[94], cpu,
-                  sum(stats.dead.values()))
+                  sum(stats.dead.values()), stats.other_shard)
 
 
 def report(r: Result, duration: float) -> None:
@@ -139,7 +147,8 @@ def report(r: Result, duration: float) -> None:
     print(f"  {r.mode:8s} offered {r.offered:7d} msgs ({r.offered / duration:6.0f}/s) | ingested {r.ingested:7d} in "
           f"{r.seconds:5.1f} s = {rate_in:6.0f} msgs/s | backlog {r.backlog:6d} | lag p50 {r.lag_p50:6.2f} s "
           f"p95 {r.lag_p95:6.2f} s | CPU s: ingester {r.cpu['ingester']:5.1f}, broker {r.cpu['broker']:4.1f}, "
-          f"simulator {r.cpu['simulator']:4.1f} | dead letters {r.dead}")
+          f"simulator {r.cpu['simulator']:4.1f} | dead letters {r.dead}"
+          + (f" | other shard's, acknowledged unread {r.other_shard}" if r.mode == "shard" else ""))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -23,6 +23,8 @@ from paho.mqtt.properties import Properties
 
 from devices import topics
 from devices.topics import Message
+
+SUBSCRIBE_CHUNK = 1000  # topic filters per SUBSCRIBE packet (a shard subscribes one per device)
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +81,19 @@ def connect_properties(config: MqttConfig) -> Properties | None:
 
 
 class Subscriber:
-    """Subscribes to gridops/v1/# with QoS 1 on a persistent session and hands messages to `sink`."""
+    """Subscribes with QoS 1 on a persistent session (to gridops/v1/#, or a shard's device subtrees)
+    and hands messages to `sink`."""
 
-    def __init__(self, config: MqttConfig, sink: Callable[[Received], None]) -> None:
+    def __init__(self, config: MqttConfig, sink: Callable[[Received], None],
+                 filters: Iterable[str] = (topics.ALL,)) -> None:
         self.config = config
         self.sink = sink
         self.generation = 0
         self.connected = threading.Event()
-        self.subscribed = threading.Event()
+        self.subscribed = threading.Event()  # every filter acknowledged by the broker on this connection
+        self.filters: list[str] = list(dict.fromkeys(filters))
+        self._lock = threading.Lock()  # filters and the SUBSCRIBEs awaiting their SUBACK
+        self._pending: set[int] = set()
         self.client = make_client(config, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -103,11 +110,34 @@ class Subscriber:
         self.generation += 1
         log.info("MQTT connected (session present: %s, connection %d)", flags.session_present, self.generation)
         # Subscribing here means a reconnect resubscribes even if the broker lost the session.
-        client.subscribe(topics.ALL, qos=1)
+        with self._lock:
+            self._pending.clear()
+            self._subscribe(self.filters)
         self.connected.set()
 
-    def _on_subscribe(self, *_args: object) -> None:
-        self.subscribed.set()
+    def add_filters(self, filters: Iterable[str]) -> int:
+        """Subscribe to more (a shard's newly registered devices); how many were new."""
+        with self._lock:
+            known = set(self.filters)
+            new = [f for f in dict.fromkeys(filters) if f not in known]
+            self.filters.extend(new)
+            if new and self.connected.is_set():
+                self._subscribe(new)
+        return len(new)
+
+    def _subscribe(self, filters: list[str]) -> None:
+        for i in range(0, len(filters), SUBSCRIBE_CHUNK):
+            result, mid = self.client.subscribe([(f, 1) for f in filters[i:i + SUBSCRIBE_CHUNK]])
+            if result == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                self._pending.add(mid)
+        if not self._pending:
+            self.subscribed.set()
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, mid: int, *_args: object) -> None:
+        with self._lock:
+            self._pending.discard(mid)
+            if not self._pending:
+                self.subscribed.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
                        _props: Properties | None) -> None:

@@ -60,6 +60,11 @@ def topic(kind: DeviceKind | str, device_code: str, message: Message | str) -> s
     return str(Topic(DeviceKind(kind), device_code, Message(message)))
 
 
+def device_filter(device_code: str) -> str:
+    """Filter matching everything one device may publish (its subtree, as the broker's ACL allows)."""
+    return f"{ROOT}/+/{device_code}/+"
+
+
 def message_filter(message: Message) -> str:
     """Filter matching one message type for every kind and device (for message_callback_add)."""
     return f"{ROOT}/+/+/{message.value}"

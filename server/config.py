@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Public (it is in the repository): only the demo may run with it, see server.keys.
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 20
     db_pool_timeout_s: float = 10.0  # then 503 database_busy, not a 30 s wait and a 500
+    # PgBouncer in transaction mode between the servers and PostgreSQL: GRIDOPS_DATABASE_URL points at
+    # it, so no server-side prepared statements (PgBouncer 1.18 cannot carry them), and the work that
+    # needs a session of its own (the locks that keep jobs single) goes to GRIDOPS_DATABASE_DIRECT_URL
+    db_pgbouncer: bool = False
+    database_direct_url: str | None = None
     sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy
     timezone: str = "Asia/Shanghai"
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json
@@ -88,6 +93,14 @@ class Settings(BaseSettings):
     basemap_max_zoom: int = 18
     dashboard_warning_hours: float = 4.0  # an open event due within this is shown as 预警
     dashboard_feed_seconds: float = 300.0  # the page's feed streams end after this (proxies cut long ones anyway)
+
+    @model_validator(mode="after")
+    def _pgbouncer_needs_a_direct_url(self) -> Settings:
+        if self.db_pgbouncer and not self.database_direct_url:
+            raise ValueError("GRIDOPS_DB_PGBOUNCER=true needs GRIDOPS_DATABASE_DIRECT_URL (PostgreSQL itself, not "
+                             "PgBouncer): the locks that keep jobs single need a session of their own / 使用 PgBouncer "
+                             "时须设置直连数据库的 GRIDOPS_DATABASE_DIRECT_URL")
+        return self
 
     @property
     def docs_enabled(self) -> bool:

@@ -159,12 +159,14 @@ def live_server(settings_env: Callable[..., None]) -> Iterator[Callable[..., str
 
     from server.database import core
 
-    caches = (core.get_engine, core.get_sessionmaker, core.get_read_sessionmaker, core.get_write_once_sessionmaker)
+    caches = (core.get_engine, core.get_direct_engine, core.get_sessionmaker, core.get_read_sessionmaker,
+              core.get_write_once_sessionmaker)
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def reset() -> None:
-        if core.get_engine.cache_info().currsize:
-            core.get_engine().dispose()
+        for engine in (core.get_engine, core.get_direct_engine):
+            if engine.cache_info().currsize:
+                engine().dispose()
         for cache in caches:
             cache.cache_clear()
 

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from devices.shards import EVERY_DEVICE, Shard
 from server.cli.common import keys_refused
 from server.config import Settings, get_settings
 from server.database.types import utcnow
@@ -52,6 +53,13 @@ def _import(args: argparse.Namespace) -> int:
     return 0 if report.committed or (args.dry_run and not any(e.blocking for e in report.errors)) else 1
 
 
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _mqtt_overrides(args: argparse.Namespace) -> dict[str, object]:
     pairs = {"host": args.host, "port": args.port, "username": args.username, "password": args.password,
              "protocol": args.protocol}
@@ -59,27 +67,39 @@ def _mqtt_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from server.database.core import get_sessionmaker
+    from server.database.core import get_direct_engine, get_sessionmaker
+    from server.database.singleton import standby
     from server.devices import runner
 
     _logging()
     settings = get_settings()
     if keys_refused(settings):
         return 2
+    shard: Shard = args.shard
     overrides = _mqtt_overrides(args)
-    if args.client_id:
-        overrides["client_id"] = args.client_id
+    overrides["client_id"] = shard.client_id(args.client_id or settings.mqtt_client_id)
     stop = _stop_on_signals()
-    svc = runner.start(get_sessionmaker(), runner.mqtt_config(settings, **overrides), runner.ingest_config(settings))
-    if not args.no_card_sync:
-        from server.rentals.scheduled import start_card_sync
+    with standby(get_direct_engine(), shard.job, stop, waiting=lambda: log.info(
+            "another ingester holds %r: waiting as a hot standby / 另一进程正在运行该分片，本进程热备等待", shard.job)) as holding:
+        if holding is None:
+            return 0
+        svc = runner.start(get_sessionmaker(), runner.mqtt_config(settings, **overrides),
+                           runner.ingest_config(settings), shard)
+        if not args.no_card_sync:
+            from server.rentals.scheduled import start_card_sync
 
-        start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days)
-    while not stop.wait(args.report_every):
-        s = svc.ingester.stats
-        log.info("processed %d (accepted %s; dead letters %s), %d batches, queue %d", s.processed,
-                 dict(s.accepted), dict(s.dead), s.batches, svc.ingester.queue.qsize())
-    svc.stop()
+            start_card_sync(get_sessionmaker(), stop, no_entry_days=settings.tenant_no_entry_days,
+                            lock_engine=get_direct_engine())
+        while not stop.wait(args.report_every):
+            if not holding():
+                log.error("lost the database connection that holds %r: stopping so that a standby takes over "
+                          "/ 失去分片锁，停止运行", shard.job)
+                svc.stop()
+                return 1
+            s = svc.ingester.stats
+            log.info("processed %d (accepted %s; dead letters %s; other shards %d), %d batches, queue %d", s.processed,
+                     dict(s.accepted), dict(s.dead), s.other_shard, s.batches, svc.ingester.queue.qsize())
+        svc.stop()
     return 0
 
 
@@ -186,7 +206,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
     ing = dev.add_parser("ingest", help="run the MQTT ingester (long-running; SIGTERM stops it cleanly)")
     _mqtt_args(ing)
-    ing.add_argument("--client-id", help="MQTT client id: the persistent session (default GRIDOPS_MQTT_CLIENT_ID)")
+    ing.add_argument("--client-id", help="MQTT client id: the persistent session (default GRIDOPS_MQTT_CLIENT_ID; "
+                                         "with --shard K/N, '-KofN' is added)")
+    ing.add_argument("--shard", type=_shard, default=EVERY_DEVICE, metavar="K/N",
+                     help="run shard K of N: only the devices whose code hashes to K (default 1/1, every device); "
+                          "one process per shard holds its lock in the database, further copies wait as hot standbys")
     ing.add_argument("--report-every", type=float, default=60.0, metavar="S", help="log counters every S seconds")
     ing.add_argument("--no-card-sync", action="store_true",
                      help="do not turn card events into tenant detections every minute (rentals)")

@@ -10,12 +10,12 @@ from server.database.types import utcnow
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from server.database.core import get_engine, get_sessionmaker
+    from server.database.core import get_direct_engine, get_sessionmaker
     from server.database.singleton import only_one
     from server.events.scheduled import sweep
 
     while True:
-        with only_one(get_engine(), "events sweep") as held:
+        with only_one(get_direct_engine(), "events sweep") as held:
             if held:
                 with get_sessionmaker()() as db_session:
                     counts = sweep(db_session=db_session, now=utcnow())

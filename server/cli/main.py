@@ -149,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["mobile"]:  # its own options, --help included, belong to python -m mobile
         return _mobile(argv[1:])
     args = build_parser().parse_args(argv)
+    import server.database.models  # noqa: F401 - every mapper, so a command's query resolves any relationship
     handler: Handler = args.func
     return handler(args)
 

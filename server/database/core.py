@@ -170,9 +170,11 @@ def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
         raise
 
 
-def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int | None = None, pgbouncer: bool = False) -> Engine:
     """Engine for a URL; SQLite files get their folder created and SpatiaLite wired in. A SQLite
-    write waits `busy_timeout_ms` (default: the setting) for the write lock, then fails busy."""
+    write waits `busy_timeout_ms` (default: the setting) for the write lock, then fails busy.
+    `pgbouncer`: the URL is PgBouncer in transaction mode, where a statement psycopg prepared on one
+    server connection is missing on the next one: prepare none."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _check_extension_loading()
@@ -185,7 +187,8 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
         return engine
     settings = get_settings()  # a pool as large as the threads that may use it at once (see server.deps)
     return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s)
+                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
+                         connect_args={"prepare_threshold": None} if pgbouncer else {})
 
 
 _BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
@@ -212,7 +215,16 @@ def is_sqlite(engine: Engine) -> bool:
 @lru_cache
 def get_engine() -> Engine:
     """One engine per process, built from settings on first use."""
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(settings.database_url, pgbouncer=settings.db_pgbouncer)
+
+
+@lru_cache
+def get_direct_engine() -> Engine:
+    """For what needs a database session of its own (the locks of server.database.singleton): the
+    direct URL when the main one goes through PgBouncer (GRIDOPS_DATABASE_DIRECT_URL), else the main engine."""
+    settings = get_settings()
+    return make_engine(settings.database_direct_url) if settings.database_direct_url else get_engine()
 
 
 def read_sessions(engine: Engine) -> sessionmaker[Session]:

@@ -10,7 +10,9 @@ the future (clock_skew) or the past (stale), or was accepted already (duplicate:
 or is older than the keys remembered for the device (replayed); see devices.status. A database failure
 retries the batch without acknowledging it, so the broker keeps every message meanwhile.
 
-One ingester per database: it holds every device's live state in memory (loaded at start).
+One ingester per database, or per shard of the devices (devices.shards, `--shard K/N`): it holds
+its devices' live state in memory (loaded at start), so `gridops devices ingest` waits as a hot
+standby until it holds its shard's lock in the database (server.database.singleton).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from common.errors import InputError
 from devices import payloads, status, topics
 from devices.client import Received
 from devices.payloads import Alarm, Card, Door, Heartbeat, Payload, PayloadError
+from devices.shards import EVERY_DEVICE, Shard
 from devices.status import OFFLINE
 from server.devices.ingest_batch import Batch, write
 from server.devices.registry_cache import DeviceInfo, Registry
@@ -59,6 +62,7 @@ class Stats:
     acked: int = 0
     db_errors: int = 0
     transitions: int = 0
+    other_shard: int = 0  # acknowledged unread: another shard's devices
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=500_000))  # device ts → commit, s
     first_received: float | None = None  # time.time() of the first message, for throughput figures
     last_commit: float | None = None
@@ -78,12 +82,12 @@ class Ingester:
     """Feed it with `submit` (the Subscriber's sink); a thread turns messages into batches."""
 
     def __init__(self, session_factory: sessionmaker[Session], config: IngestConfig = IngestConfig(),
-                 ack: Any = None) -> None:
+                 ack: Any = None, shard: Shard = EVERY_DEVICE) -> None:
         self.session_factory = session_factory
         self.config = config
         self.ack = ack  # callable(list[Received]) -> int, e.g. Subscriber.ack
         self.queue: queue.Queue[Received] = queue.Queue()
-        self.registry = Registry()
+        self.registry = Registry(shard=shard)
         self.stats = Stats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -188,6 +192,9 @@ class Ingester:
         now = datetime.now(UTC)
         self.registry.refresh_if_due(db)
         for r in items:
+            if not self.registry.shard.owns_topic(r.topic):
+                self.stats.other_shard += 1
+                continue
             try:
                 info, payload = self._check(db, r)
                 self._accept(batch, info, payload, r)

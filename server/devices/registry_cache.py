@@ -1,16 +1,19 @@
 """The ingester's in-memory view of the registry: device code → id, kind, interval, retirement,
 and every device's live state. Loaded at start; devices registered later are looked up on
-first sight (unknown codes are re-checked at most every `miss_ttl_s`)."""
+first sight (unknown codes are re-checked at most every `miss_ttl_s`). With shards, only the
+shard's own devices (devices.shards)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devices.shards import EVERY_DEVICE, Shard
 from devices.status import State
 from server.devices.models import Device, DeviceState
 
@@ -32,7 +35,9 @@ def _state(row: DeviceState) -> State:
 
 
 class Registry:
-    def __init__(self, miss_ttl_s: float = 30.0, refresh_s: float = 60.0) -> None:
+    def __init__(self, miss_ttl_s: float = 30.0, refresh_s: float = 60.0, shard: Shard = EVERY_DEVICE) -> None:
+        self.shard = shard
+        self.on_load: Callable[[Iterable[str]], object] | None = None  # the shard's device codes, at each (re)load
         self.by_code: dict[str, DeviceInfo] = {}
         self.states: dict[int, State] = {}
         self.miss_ttl_s = miss_ttl_s
@@ -43,13 +48,17 @@ class Registry:
     def load(self, db: Session) -> None:
         """Everything, states included: at start and after a failed batch."""
         self._load_devices(db)
-        self.states = {row.device_id: _state(row) for row in db.scalars(select(DeviceState))}
+        ids = {info.id for info in self.by_code.values()}
+        self.states = {row.device_id: _state(row) for row in db.scalars(select(DeviceState)) if row.device_id in ids}
 
     def _load_devices(self, db: Session) -> None:
         rows = db.execute(select(Device.id, Device.code, Device.kind, Device.heartbeat_interval_s, Device.retired_at))
-        self.by_code = {r.code: DeviceInfo(r.id, r.kind, r.heartbeat_interval_s, r.retired_at) for r in rows}
+        self.by_code = {r.code: DeviceInfo(r.id, r.kind, r.heartbeat_interval_s, r.retired_at) for r in rows
+                        if self.shard.owns(r.code)}
         self._misses.clear()
         self._refreshed = time.monotonic()
+        if self.on_load is not None:
+            self.on_load(self.by_code)
 
     def refresh_if_due(self, db: Session) -> None:
         """Pick up changed intervals and retirements; live states stay as the ingester keeps them."""

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices import topics
 from devices.client import MqttConfig, Subscriber
+from devices.shards import EVERY_DEVICE, Shard
 from server.config import Settings
 from server.devices.ingester import IngestConfig, Ingester
 
@@ -45,11 +47,14 @@ class IngestService:
         self.subscriber.stop()
 
 
-def start(session_factory: sessionmaker[Session], mqtt: MqttConfig, config: IngestConfig) -> IngestService:
-    ingester = Ingester(session_factory, config)
-    subscriber = Subscriber(mqtt, ingester.submit)
+def start(session_factory: sessionmaker[Session], mqtt: MqttConfig, config: IngestConfig,
+          shard: Shard = EVERY_DEVICE) -> IngestService:
+    ingester = Ingester(session_factory, config, shard=shard)
+    subscriber = Subscriber(mqtt, ingester.submit, shard.filters(()))
     ingester.ack = subscriber.ack
+    ingester.registry.on_load = lambda codes: subscriber.add_filters(shard.filters(codes))  # devices registered later
     ingester.start()
     subscriber.start()
-    log.info("ingesting gridops/v1/# from %s:%d as %s", mqtt.host, mqtt.port, mqtt.client_id)
+    log.info("ingesting %s from %s:%d as %s", topics.ALL if shard.count == 1 else
+             f"shard {shard}: {len(subscriber.filters)} devices' topics", mqtt.host, mqtt.port, mqtt.client_id)
     return IngestService(ingester, subscriber)

@@ -23,6 +23,7 @@ from devices import credentials, topics
 from devices.broker import Mosquitto, mosquitto_binary
 from devices.client import MqttConfig, Publisher
 from devices.codes import DeviceKind
+from devices.shards import Shard
 from server.devices import runner, service
 from server.devices.ingester import IngestConfig
 from server.devices.models import DeadLetter, DeviceState
@@ -171,10 +172,11 @@ def test_devices_publish_only_on_their_own_topics(tmp_path: Path, ingest_db) -> 
         cam1.stop()
 
 
-def _ingest_process(url: str, port: int) -> subprocess.Popen[bytes]:
+def _ingest_process(url: str, port: int, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GRIDOPS_DATABASE_URL": url, "GRIDOPS_MQTT_PORT": str(port), "GRIDOPS_INGEST_BATCH_MS": "50"}
-    return subprocess.Popen([sys.executable, "-m", "server.cli.main", "devices", "ingest", "--report-every", "1"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-m", "server.cli.main", "devices", "ingest", "--report-every", "1",
+                             "--no-card-sync", *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=log.open("wb") if log else subprocess.DEVNULL)
 
 
 def test_ingester_killed_mid_stream_resumes_without_double_counting(tmp_path: Path, ingest_db,  # type: ignore[no-untyped-def]
@@ -211,3 +213,50 @@ def test_ingester_killed_mid_stream_resumes_without_double_counting(tmp_path: Pa
             pub.stop()
     assert heartbeats(ingest_db) == total
     assert set(dead(ingest_db)) <= {"duplicate"}
+
+
+def test_two_shards_and_a_standby_count_every_heartbeat_once(tmp_path: Path, ingest_db,  # type: ignore[no-untyped-def]
+                                                              ingest_engine) -> None:
+    """Shards 1/2 and 2/2 as processes, each subscribed to its own devices' topics only, and a
+    second copy of 1/2 that waits as a hot standby (the shard's lock is in the database); SIGKILL
+    shard 1 mid-stream: the standby takes its lock and its MQTT session, every heartbeat is counted
+    once, and no shard was sent another's messages."""
+    codes = [f"CAM{i:03d}" for i in range(40)]
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes])
+    url = ingest_engine.url.render_as_string(hide_password=False)
+    logs = {name: tmp_path / f"{name}.log" for name in ("first", "second", "spare")}
+    with Mosquitto(tmp_path / "broker", extra=["log_type subscribe"]) as broker:
+        first = _ingest_process(url, broker.port, "--shard", "1/2", log=logs["first"])
+        second = _ingest_process(url, broker.port, "--shard", "2/2", log=logs["second"])
+        for k in (1, 2):
+            mine = [topics.device_filter(c) for c in codes if Shard(k, 2).owns(c)]
+            assert wait_for(lambda: all(f"gridops-ingester-{k}of2 1 {f}" in broker.log() for f in mine), 30), \
+                broker.log()
+        assert topics.ALL not in broker.log()
+        spare = _ingest_process(url, broker.port, "--shard", "1/2", log=logs["spare"])
+        assert wait_for(lambda: "hot standby" in logs["spare"].read_text(errors="replace"), 60)
+        assert broker.log().count(" as gridops-ingester-1of2 ") == 1  # the standby has not connected
+        pub = publisher(broker)
+        total = 0
+        try:
+            for round_ in range(20):
+                for c in codes:
+                    pub.publish(*heartbeat(c, round_, real_clock=True))
+                    total += 1
+                if round_ == 8:
+                    assert wait_for(lambda: heartbeats(ingest_db) > 0, 30)
+                    first.kill()
+                    first.wait()
+                time.sleep(0.02)
+            assert wait_for(lambda: heartbeats(ingest_db) >= total, 90), (heartbeats(ingest_db), total)
+            time.sleep(1.5)  # anything further would be a double count; and one more counter line
+        finally:
+            for proc in (second, spare):
+                proc.terminate()
+                proc.wait(30)
+            pub.stop()
+    assert heartbeats(ingest_db) == total
+    assert set(dead(ingest_db)) <= {"duplicate"}
+    for name in ("second", "spare"):
+        counters = [line for line in logs[name].read_text().splitlines() if "other shards" in line]
+        assert counters and counters[-1].split("other shards ")[1].startswith("0)"), counters[-1:]

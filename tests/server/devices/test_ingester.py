@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from devices.client import Received
 from devices.codes import DeviceKind
 from devices.topics import Message
+from devices.shards import Shard
 from server.devices.ingester import IngestConfig, Ingester
 from server.devices.models import CardEvent, Device, DeadLetter, DeviceAlarm, DeviceState, DeviceStatusInterval, DoorEvent
 from server.devices import service
@@ -162,3 +163,44 @@ def test_late_messages_count_once_and_old_ones_are_replays(ingest_db) -> None:  
     ing.run_batch([msg("camera", "CAM1", "heartbeat", ts=NOW - 100 + 12, seq=12)])
     assert _state(ing, "CAM1").heartbeats == 10  # 4 and 1 fell below the 4 keys remembered
     assert ing.stats.dead == {"replayed": 2, "duplicate": 1}
+
+
+def test_two_shards_keep_each_device_once(ingest_db) -> None:  # type: ignore[no-untyped-def]
+    """Both shards see every message (each subscribes to the whole tree); each keeps only its own
+    devices' and loads only their state, and a bad topic is dead-lettered once, by shard 1."""
+    codes = [f"CAM{i}" for i in range(12)]
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes])
+    shards = [Ingester(ingest_db, IngestConfig(), shard=Shard(k, 2)) for k in (1, 2)]
+    stream = [msg("camera", c, "heartbeat", ts=NOW - 5 + i, seq=i) for i in range(3) for c in codes]
+    stream.append(msg("camera", "not a code", "heartbeat"))
+    for ingester in shards:
+        with ingest_db() as db:
+            ingester.registry.load(db)
+        ingester.run_batch(stream)
+    owned = [{c for c in codes if Shard(k, 2).owns(c)} for k in (1, 2)]
+    assert owned[0] and owned[1] and owned[0].isdisjoint(owned[1])
+    for ingester, mine in zip(shards, owned):
+        assert set(ingester.registry.by_code) == mine
+        assert len(ingester.registry.states) == len(mine)
+        assert ingester.stats.accepted["heartbeat"] == 3 * len(mine)
+        assert ingester.stats.other_shard == 3 * (len(codes) - len(mine)) + (ingester is shards[1])
+    assert [_state(shards[0], c).heartbeats for c in codes] == [3] * len(codes)
+    assert _dead(shards[0]) == [("bad_topic", None)]
+
+
+def test_a_shard_learns_its_newly_registered_devices(ingest_db) -> None:  # type: ignore[no-untyped-def]
+    """At each reload of the registry the shard's device codes go to `on_load` (the runner
+    subscribes to their topics), so a device registered later is heard from within refresh_s."""
+    shard = Shard(2, 2)
+    codes = [f"CAM{i}" for i in range(12)]
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes[:6]])
+    ingester = Ingester(ingest_db, IngestConfig(), shard=shard)
+    seen: list[set[str]] = []
+    ingester.registry.on_load = lambda loaded: seen.append(set(loaded))
+    ingester.registry.refresh_s = 0.0
+    with ingest_db() as db:
+        ingester.registry.load(db)
+    register(ingest_db, *[(c, DeviceKind.camera) for c in codes[6:]])
+    ingester.run_batch([])  # a batch refreshes the registry when due
+    assert seen == [{c for c in codes[:6] if shard.owns(c)}, {c for c in codes if shard.owns(c)}]
+    assert shard.filters(seen[-1]) == [f"gridops/v1/+/{c}/+" for c in seen[-1]]
