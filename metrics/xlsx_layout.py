@@ -127,7 +127,20 @@ FIT_MARGIN = 0.9  # fill lines to 90 %: proportional digits and punctuation vary
 def lines_needed(text: str, width_units: float, font_size: float = 10.0) -> int:
     """Wrapped lines `text` takes in a cell `width_units` wide: half-width characters count one, wide ones two."""
     capacity = max(1.0, 2 * (width_units * POINTS_PER_WIDTH_UNIT - CELL_PADDING_PT) / font_size * FIT_MARGIN)
+    if "\n" not in text and 2 * len(text) <= capacity:  # one line even if every character were wide
+        return 1
     return sum(max(1, math.ceil(display_width(part) / capacity)) for part in text.split("\n"))
+
+
+def text_height(text: str, width_units: float, font_size: float = 11.0) -> float:
+    """Points the wrapped `text` needs in a cell `width_units` wide, without the cell's padding."""
+    return lines_needed(text, width_units, font_size) * font_size * LINE_SPACING
+
+
+def row_height(cells: Iterable[tuple[str, float]], font_size: float = 11.0) -> float:
+    """The height of a row holding at least one line of text, for its (text, column width) cells that
+    may wrap: what fit_row_heights sets, for writers that cannot look back at a sheet (write-only mode)."""
+    return max([font_size * LINE_SPACING, *(text_height(t, w, font_size) for t, w in cells)]) + CELL_PADDING_PT
 
 
 def _column_width(ws: Worksheet, column: int) -> float:
@@ -154,7 +167,7 @@ def fit_row_heights(ws: Worksheet, first_row: int, last_row: int) -> None:
             columns = range(merged.min_col, merged.max_col + 1) if merged else [cell.column]
             size = float(cell.font.sz or 11) if cell.font else 11.0
             text = str(cell.value) if not isinstance(cell.value, (int, float)) else f"{cell.value:,.2f}"
-            needed = lines_needed(text, sum(_column_width(ws, c) for c in columns), size) * size * LINE_SPACING
+            needed = text_height(text, sum(_column_width(ws, c) for c in columns), size)
             if merged is not None and merged.max_row > merged.min_row:
                 spans.append((merged.min_row, merged.max_row, needed))
             else:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # how late a phone may sync a record: an older event is refused (report_too_old), an older visit
     # is kept but does not count (synced_too_late), so no one's pay moves for a month already closed
     late_sync_days: int = 30
+    # indicator values kept per server process (server/indicators/cache.py): a running period this many
+    # seconds, a past one 15 times as long; 0 computes every request afresh
+    indicator_cache_s: int = 60
     quality_rule: str | None = None  # JSON file of the event quality score rule; None: the built-in 30 points
     key_person_types: str | None = None  # JSON file of key-person types and follow-up intervals; None: server/keypersons/types.json
     assessment_rule: str | None = None  # JSON file of the monthly worker assessment and pay rule; None: server/assessment/rule_2026.json

@@ -17,6 +17,7 @@ from contextlib import nullcontext
 os.environ.setdefault("GRIDOPS_BCRYPT_ROUNDS", "4")  # fast hashes in tests; before settings are read
 os.environ.setdefault("GRIDOPS_SECRET_KEY", "test-secret-key-with-at-least-32-bytes!")
 os.environ.setdefault("GRIDOPS_PII_KEY", "Z3JpZG9wcy10ZXN0LXBpaS1rZXktMzItYnl0ZXMhISE=")  # a Fernet key (32 bytes)
+os.environ.setdefault("GRIDOPS_INDICATOR_CACHE_S", "0")  # a test sees what it just wrote (test_indicator_cache: on)
 os.environ.setdefault("GRIDOPS_MEDIA_ROOT", tempfile.mkdtemp(prefix="gridops-media-"))
 
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,5 @@
-"""Event lists as CSV or xlsx, with Chinese headers and times in Asia/Shanghai, that survive a spreadsheet.
+"""Event lists as CSV or xlsx, with Chinese headers and times in Asia/Shanghai, that survive a spreadsheet,
+written page by page so that a district's year (100,000 events) costs neither minutes nor memory.
 
 What a spreadsheet does to a plain export, and what is done against it:
 * **Codes become numbers.** A 15-digit grid code or a 20-digit device code is read as a number
@@ -12,38 +13,73 @@ What a spreadsheet does to a plain export, and what is done against it:
 * **Older Excel garbles UTF-8.** The CSV is UTF-8 with a BOM by default; `encoding=gbk` gives it
   in GB18030, the superset of GBK that Chinese Windows reads as its own code page: every GBK
   character is the same bytes, and characters outside GBK are kept (four bytes) rather than lost.
+
+How it scales: the events are read by one ordered query whose cursor is fetched a page
+(PAGE_SIZE events) at a time, and a page costs the same three statements (the presenter's name
+lookups, server.events.presenters) however many rows it holds; memory holds a page, not the export. The CSV goes out page by page as it is read. An xlsx is a zip whose directory
+comes last, and openpyxl's write-only mode keeps the sheet in a temporary file until the workbook
+is saved, so the xlsx is written to a temporary file on disk (memory stays flat) and sent once
+finished (server.events.views).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from itertools import chain
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from metrics.office_text import office_text
-from openpyxl.styles import Alignment
-
-from metrics.xlsx_layout import display_width, fit_row_heights
+from metrics.xlsx_layout import display_width, row_height
+from server.auth.models import User
 from server.config import get_settings
-from server.events.enums import SATISFACTION_LABELS_ZH, Satisfaction
+from server.events import serials, service
+from server.events.enums import SATISFACTION_LABELS_ZH, STATE_LABELS_ZH, EventState, Satisfaction
 from server.events.models import Event
-from server.events.presenters import event_reads
+from server.events.presenters import names
 
 HEADERS = ["事件编号", "事件类别", "状态", "网格编码", "街道编码", "上报人", "上报时间", "办结时限", "办结时间",
            "是否超期", "是否正常办结", "承办部门", "满意度", "地址", "经度(CGCS2000)", "纬度(CGCS2000)", "事件描述",
            "UUID"]
 CODE_COLUMNS = frozenset({"事件编号", "网格编码", "街道编码", "UUID"})
 TIME_COLUMNS = frozenset({"上报时间", "办结时限", "办结时间"})
-PROSE_COLUMNS = frozenset({"地址", "事件描述"})  # wrapped in their column, rows as tall as the text
+PROSE_COLUMNS = frozenset({"地址", "事件描述"})  # long text: wrapped, rows as tall as the text
+# Short free text whose width is known only from the rows: the xlsx fixes its column widths before
+# the first row (write-only mode), from the first page, so a longer value further down wraps too.
+WRAPPED_COLUMNS = PROSE_COLUMNS | {"事件类别", "上报人", "承办部门"}
+# Widths (Excel units) every value of a fixed-form column fits: serials, codes, UUIDs, times, 是/否.
+FIXED_WIDTHS = {"事件编号": 14, "网格编码": 17, "街道编码": 14, "UUID": 38, "上报时间": 21, "办结时限": 21,
+                "办结时间": 21, "经度(CGCS2000)": 16, "纬度(CGCS2000)": 16}
 TEXT_PREFIX = "\t"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 ENCODINGS = {"utf-8": ("utf-8-sig", "utf-8"), "gbk": ("gb18030", "GB18030")}
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET_TITLE = "网格事件"
+PAGE_SIZE = 1000  # events per page (a cursor fetch, three name lookups): a few MB of Python objects at most
+MAX_WIDTH, MIN_WIDTH = 50, 10
+
+# What an export reads of an event: not the geometry (lon/lat are its columns, SpatiaLite would
+# convert every point to WKB for nothing), and not through the ORM (see pages).
+COLUMNS = (Event.id, Event.serial, Event.category_code, Event.state, Event.grid_id, Event.street_code,
+           Event.reporter_id, Event.reported_at, Event.closure_due_at, Event.closed_at, Event.overdue,
+           Event.closed_on_time, Event.dispatched_to, Event.satisfaction, Event.address, Event.lon, Event.lat,
+           Event.description, Event.uuid)
+Row = list[object]
+Scope = Callable[[], AbstractContextManager[Session]]
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -57,15 +93,47 @@ def _yes_no(value: bool | None) -> str:
     return "" if value is None else ("是" if value else "否")
 
 
-def rows(db_session: Session, events: Sequence[Event]) -> list[list[object]]:
-    out: list[list[object]] = []
-    for r in event_reads(db_session, events):
-        satisfaction = SATISFACTION_LABELS_ZH[Satisfaction(r.satisfaction)] if r.satisfaction else ""
-        out.append([r.serial, r.category_name, r.state_zh, r.grid_code, r.street_code, r.reporter,
-                    _local(r.reported_at), _local(r.closure_due_at), _local(r.closed_at), _yes_no(r.overdue),
-                    _yes_no(r.closed_on_time), r.dispatched_to or "", satisfaction, r.address or "",
-                    round(r.lon, 7), round(r.lat, 7), r.description, r.uuid])
+def rows(db_session: Session, events: Sequence[Any]) -> list[Row]:
+    """Export rows of events (rows of COLUMNS), their names looked up once for all of them."""
+    n = names(db_session, events)
+    out: list[Row] = []
+    for e in events:
+        satisfaction = SATISFACTION_LABELS_ZH[Satisfaction(e.satisfaction)] if e.satisfaction else ""
+        out.append([serials.shown(e.serial), n.categories.get(e.category_code, e.category_code),
+                    STATE_LABELS_ZH[EventState(e.state)], n.grid_codes.get(e.grid_id, ""), e.street_code,
+                    n.reporters.get(e.reporter_id, ""), _local(e.reported_at), _local(e.closure_due_at),
+                    _local(e.closed_at), _yes_no(e.overdue), _yes_no(e.closed_on_time), e.dispatched_to or "",
+                    satisfaction, e.address or "", round(e.lon, 7), round(e.lat, 7), e.description, e.uuid])
     return out
+
+
+def pages(scope: Scope, *, user: User, flt: service.EventFilter, now: datetime,
+          page_size: int | None = None) -> Iterator[list[Row]]:
+    """The events `user` may see under `flt` (the list's filters and territory), oldest report first,
+    as pages of rows: one ordered query in one read session, fetched page by page from its cursor
+    (yield_per: a server-side cursor on PostgreSQL), each page's names looked up in three statements.
+
+    Not keyset pages in sessions of their own: no index serves both a territory (a range of street
+    codes) and the order, so each keyset page made the database scan and sort every remaining row
+    again (SQLite's plan: the street index, then a temporary B-tree for ORDER BY), quadratic in the
+    export's size; one query sorts once. The read session takes no lock (SQLite WAL: writers go
+    on; a checkpoint waits for its end). Plain rows of the columns written, not ORM objects: loading
+    and presenting those was most of the time. At least one page (maybe empty), so the caller can
+    read the first before answering."""
+    size = page_size or PAGE_SIZE
+    with scope() as db_session:
+        q = (service.query(user=user, flt=flt, now=now).with_only_columns(*COLUMNS)
+             .order_by(Event.reported_at, Event.id).execution_options(yield_per=size))
+        result = db_session.execute(q)
+        empty = True
+        for events in result.partitions():
+            empty = False
+            yield rows(db_session, events)
+        if empty:
+            yield []
+
+
+# ------------------------------------------------------------------ CSV
 
 
 def _csv_field(header: str, value: object) -> object:
@@ -76,44 +144,131 @@ def _csv_field(header: str, value: object) -> object:
     return value
 
 
-def render_csv(data: list[list[object]], encoding: str = "utf-8") -> tuple[bytes, str]:
-    codec, charset = ENCODINGS[encoding]
+def csv_chunks(data: Iterable[Sequence[Row]], encoding: str = "utf-8") -> Iterator[bytes]:
+    """The CSV as bytes, one chunk per page (the headers and the BOM, if any, in the first)."""
+    encoder = codecs.getincrementalencoder(ENCODINGS[encoding][0])()  # utf-8-sig: the BOM once, at the start
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(HEADERS)
-    writer.writerows([[_csv_field(h, v) for h, v in zip(HEADERS, row)] for row in data])
-    return buf.getvalue().encode(codec), f"text/csv; charset={charset}"
+    for page in data:
+        writer.writerows([[_csv_field(h, v) for h, v in zip(HEADERS, row)] for row in page])
+        yield encoder.encode(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
+    if buf.tell():  # no page at all: the headers alone
+        yield encoder.encode(buf.getvalue())
+    if tail := encoder.encode("", final=True):
+        yield tail
 
 
-def render_xlsx(data: list[list[object]]) -> tuple[bytes, str]:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "网格事件"
-    ws.append(HEADERS)
-    for row in data:
-        ws.append([office_text(v) for v in row])  # a row stored with control characters still exports
-    for column, header in enumerate(HEADERS, 1):
-        cells = [ws.cell(row=r, column=column) for r in range(2, len(data) + 2)]
+def csv_media_type(encoding: str) -> str:
+    return f"text/csv; charset={ENCODINGS[encoding][1]}"
+
+
+def render_csv(data: list[Row], encoding: str = "utf-8") -> tuple[bytes, str]:
+    """A whole (small) CSV in memory: for tests and tools; the API streams csv_chunks."""
+    return b"".join(csv_chunks([data], encoding)), csv_media_type(encoding)
+
+
+# ------------------------------------------------------------------ xlsx
+
+
+def _widths(first_page: Sequence[Row]) -> list[float]:
+    """Column widths as the in-memory export had them (the widest value + 2, 10 to 50), taken from
+    the first page: write-only mode writes the columns before the first row."""
+    out: list[float] = []
+    for column, header in enumerate(HEADERS):
+        widest = max([display_width(header), *(display_width(str(r[column] or "")) for r in first_page)])
+        fitted = min(MAX_WIDTH, max(MIN_WIDTH, widest + 2))
+        out.append(max(fitted, FIXED_WIDTHS[header]) if header in FIXED_WIDTHS else fitted)
+    return out
+
+
+def _templates(ws: object) -> list[WriteOnlyCell | None]:
+    """A styled cell for each column that needs a style (None for the others, written as plain
+    values), reused for every row: write-only mode serialises a row as it is appended, and a
+    style looked up once instead of per cell is much of the speed."""
+    cells: list[WriteOnlyCell | None] = []
+    for header in HEADERS:
+        cell = WriteOnlyCell(ws)
         if header in TIME_COLUMNS:
-            for cell in cells:
-                cell.number_format = DATETIME_FORMAT
+            cell.number_format = DATETIME_FORMAT
         elif header in CODE_COLUMNS:
-            for cell in cells:
-                cell.number_format = "@"
-        elif header in PROSE_COLUMNS:
-            for cell in cells:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        widest = max([display_width(header), *(display_width(str(c.value or "")) for c in cells)])
-        width = 21 if header in TIME_COLUMNS else min(50, max(10, widest + 2))
+            cell.number_format = "@"
+        elif header in WRAPPED_COLUMNS:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        else:
+            cell = None
+        cells.append(cell)
+    return cells
+
+
+def _cells(templates: Sequence[WriteOnlyCell | None], row: Row) -> list[object]:
+    out: list[object] = []
+    for template, value in zip(templates, row):
+        value = office_text(value)  # a row stored with control characters still exports
+        if template is None:
+            out.append(value)
+        else:
+            template.value = value
+            out.append(template)
+    return out
+
+
+def write_xlsx(data: Iterable[Sequence[Row]], path: str | os.PathLike[str]) -> int:
+    """Write the pages into an xlsx at `path` in openpyxl's write-only mode (memory does not grow
+    with the rows); returns the number of event rows. Codes are text cells, times date cells, the
+    wrapped columns' rows as tall as their text (metrics.xlsx_layout.row_height), the header row
+    frozen and filtered."""
+    pages_ = iter(data)
+    first = next(pages_, [])
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(SHEET_TITLE)
+    widths = _widths(first)
+    for column, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(column)].width = width
-    fit_row_heights(ws, 2, len(data) + 1)
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{len(data) + 1}"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    wrapped = [(i, widths[i]) for i, h in enumerate(HEADERS) if h in WRAPPED_COLUMNS]
+    saved = False
+    try:
+        ws.append(HEADERS)
+        cells = _templates(ws)
+        n = 0
+        for page in chain([first], pages_):
+            for row in page:
+                n += 1
+                # A row's height must be set before it is written (write-only); dropped after, so
+                # that the dimensions held do not grow with the rows.
+                ws.row_dimensions[n + 1].height = row_height((str(row[i]), w) for i, w in wrapped if row[i])
+                ws.append(_cells(cells, row))
+                del ws.row_dimensions[n + 1]
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{n + 1}"
+        wb.save(path)
+        saved = True
+        return n
+    finally:
+        if not saved:  # saving is what removes openpyxl's own temporary sheet file
+            try:
+                wb.save(path)
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
-def render(db_session: Session, events: Sequence[Event], *, fmt: str, encoding: str = "utf-8") -> tuple[bytes, str]:
-    data = rows(db_session, events)
-    return render_csv(data, encoding) if fmt == "csv" else render_xlsx(data)
+def xlsx_file(data: Iterable[Sequence[Row]]) -> str:
+    """The xlsx in a new temporary file; the caller removes it once sent."""
+    fd, path = tempfile.mkstemp(prefix="gridops-events-", suffix=".xlsx")
+    os.close(fd)
+    write_xlsx(data, path)
+    return path
+
+
+def render_xlsx(data: list[Row]) -> tuple[bytes, str]:
+    """A whole (small) xlsx in memory: for tests and tools; the API sends xlsx_file."""
+    path = xlsx_file([data])
+    try:
+        with open(path, "rb") as f:
+            return f.read(), XLSX_MEDIA_TYPE
+    finally:
+        os.unlink(path)

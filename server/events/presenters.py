@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,20 +48,37 @@ def event_reads(db_session: Session, events: Sequence[Event]) -> list[EventRead]
     return out
 
 
-def _chunk(db_session: Session, events: Sequence[Event]) -> list[EventRead]:
-    def lookup(key, value, ids):  # type: ignore[no-untyped-def]
-        ids = {i for i in ids if i is not None}
-        return dict(db_session.execute(select(key, value).where(key.in_(ids))).tuples().all()) if ids else {}
+@dataclass(frozen=True)
+class Names:
+    """What rows of the event table only refer to by id or code, looked up for many rows at once."""
 
-    categories = lookup(EventCategory.code, EventCategory.name, (e.category_code for e in events))
-    grid_codes = lookup(Grid.id, Grid.code, (e.grid_id for e in events))
-    reporters = lookup(User.id, User.username, (e.reporter_id for e in events))
-    others = lookup(Event.id, Event.uuid, (i for e in events for i in (e.possible_duplicate_of_id, e.merged_into_id)))
+    categories: dict[str, str]  # code → name
+    grid_codes: dict[int, str]  # grid id → code
+    reporters: dict[int, str]  # user id → username
+
+
+def _lookup(db_session: Session, key: Any, value: Any, ids: Iterable[Any]) -> dict[Any, Any]:
+    wanted = {i for i in ids if i is not None}
+    return dict(db_session.execute(select(key, value).where(key.in_(wanted))).tuples().all()) if wanted else {}
+
+
+def names(db_session: Session, events: Sequence[Any]) -> Names:
+    """Three statements for a page of events (ORM events, or rows of their columns: the export reads
+    plain rows and needs no more, server.events.export); the IN lists hold the distinct ids."""
+    return Names(_lookup(db_session, EventCategory.code, EventCategory.name, (e.category_code for e in events)),
+                 _lookup(db_session, Grid.id, Grid.code, (e.grid_id for e in events)),
+                 _lookup(db_session, User.id, User.username, (e.reporter_id for e in events)))
+
+
+def _chunk(db_session: Session, events: Sequence[Event]) -> list[EventRead]:
+    n = names(db_session, events)
+    others = _lookup(db_session, Event.id, Event.uuid,
+                     (i for e in events for i in (e.possible_duplicate_of_id, e.merged_into_id)))
     ids = [e.id for e in events]
     disputes = {d.event_id: d for d in db_session.scalars(select(Dispute).where(Dispute.event_id.in_(ids)))} \
         if ids else {}
-    return [_read(e, category_name=categories.get(e.category_code, e.category_code),
-                  grid_code=grid_codes.get(e.grid_id, ""), reporter=reporters.get(e.reporter_id, ""),
+    return [_read(e, category_name=n.categories.get(e.category_code, e.category_code),
+                  grid_code=n.grid_codes.get(e.grid_id, ""), reporter=n.reporters.get(e.reporter_id, ""),
                   duplicate_of=others.get(e.possible_duplicate_of_id), merged_into=others.get(e.merged_into_id),
                   dispute=disputes.get(e.id)) for e in events]
 

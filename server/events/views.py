@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from server.auth.enums import Role
 from server.auth.models import User
@@ -25,6 +30,7 @@ from server.events.schemas import (
 from server.openapi import error, file_response
 from server.sse import LastEventId, Message, PollSeconds, Seconds, resume_from, sse_response, user_poll
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/events", tags=["events"])
 Writer = Annotated[User, Depends(require_roles(Role.grid_worker, Role.street_admin, Role.district_admin,
                                                Role.command_center))]
@@ -67,21 +73,43 @@ def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
 @router.get("/export", response_class=Response,
             responses=file_response("the list as a spreadsheet (format=xlsx) or CSV (format=csv): UTF-8 with BOM, "
                                     "or GB18030 (a superset of GBK) with encoding=gbk",
-                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                    "text/csv"))
-def export_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now,
+                                    export.XLSX_MEDIA_TYPE, "text/csv"))
+def export_events(user: CurrentUser, scope: SessionScope, flt: Filter, now: Now,
                   format: Annotated[str, Query(pattern=r"^(csv|xlsx)$")] = "xlsx",
                   encoding: Annotated[str, Query(pattern=r"^(utf-8|gbk)$",
                                                  description="CSV only: gbk for older Excel versions")] = "utf-8",
                   ) -> Response:
-    """The filtered list with Chinese headers and Asia/Shanghai times, for 台账 and reports.
+    """The filtered list (the list's filters, the caller's territory) with Chinese headers and
+    Asia/Shanghai times, oldest report first, for 台账 and reports, however many events.
 
     Codes stay text in a spreadsheet (xlsx text cells; in the CSV a leading tab), xlsx times are
-    date cells (see server/events/export.py)."""
-    rows = list(db_session.scalars(service.query(user=user, flt=flt, now=now).order_by(service.Event.reported_at)))
-    content, media = export.render(db_session, rows, fmt=format, encoding=encoding)
-    return Response(content, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="events.{format}"'})
+    date cells (see server/events/export.py). The CSV is streamed page by page (chunked, no
+    Content-Length); the xlsx is written to a temporary file first and then sent with its length.
+    Anything wrong before the first byte (filters, the first page) is a JSON error as usual; a
+    failure after it cannot change the status any more: it is logged and the connection is closed
+    before the end of the body, so the client sees a broken download, never a short file."""
+    pages = export.pages(scope, user=user, flt=flt, now=now)
+    if format == "xlsx":
+        path = export.xlsx_file(pages)
+        return FileResponse(path, media_type=export.XLSX_MEDIA_TYPE, filename="events.xlsx",
+                            background=BackgroundTask(os.unlink, path))
+    first = next(pages)  # read before answering: a failure here is still a clean error response
+    return StreamingResponse(_cut_off_on_error(export.csv_chunks(chain([first], pages), encoding)),
+                             media_type=export.csv_media_type(encoding),
+                             headers={"Content-Disposition": 'attachment; filename="events.csv"'})
+
+
+def _cut_off_on_error(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Pass the chunks on; on an error say how far the download got, and raise again so the
+    connection closes without the chunked body's end (server.request_id logs the traceback)."""
+    sent = 0
+    try:
+        for chunk in chunks:
+            yield chunk
+            sent += len(chunk)
+    except Exception:
+        log.error("event export cut off after %d bytes: the client's download is incomplete", sent)
+        raise
 
 
 @router.get("/changes", response_model=ChangePage)

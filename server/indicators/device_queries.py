@@ -17,7 +17,7 @@ from devices.availability import availability as device_availability
 from server.devices.schemas import GroupBy, RateMode
 from server.devices.service import NO_GRID, DeviceFilter, load, online_rate
 from server.indicators.periods import Period, Scope
-from server.indicators.results import Ratio
+from server.indicators.results import Ratio, under_each
 
 
 def availability(db_session: Session, scopes: Sequence[Scope], period: Period, now: datetime,
@@ -28,10 +28,11 @@ def availability(db_session: Session, scopes: Sequence[Scope], period: Period, n
         return {sc: Ratio(0.0, 0.0) for sc in scopes}
     rates = online_rate(db_session=db_session, user=None, flt=DeviceFilter(kind=kind), mode=RateMode.availability,
                         group_by=GroupBy.grid, now=now, start=period.start, end=min(period.end, now))
+    mine = under_each(scopes, ((g.key, g) for g in rates.groups if g.key != NO_GRID))
+    no_grid = [g for g in rates.groups if g.key == NO_GRID]
     out = {}
     for sc in scopes:
-        rows = [g for g in rates.groups
-                if g.key.startswith(sc.prefix) or (g.key == NO_GRID and sc.level == "district")]
+        rows = [*mine[sc], *(no_grid if sc.level == "district" else ())]
         out[sc] = Ratio(sum(g.numerator for g in rows), sum(g.denominator for g in rows))
     return out
 

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
@@ -38,7 +39,7 @@ from server.events.models import Dispute, Event
 from server.grids.models import Grid, GridAssignment
 from server.indicators.periods import Period, Scope, parse_period
 from server.indicators.quality import RULE_60, Rule, load_rule, score_expression
-from server.indicators.results import Ratio
+from server.indicators.results import Ratio, under_each
 from server.visits.models import Visit
 
 NOT_CASES = (EventState.rejected.value, EventState.merged.value)
@@ -94,7 +95,7 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _month_bucket(column, months: Sequence[Period]) -> ColumnElement[int]:  # type: ignore[no-untyped-def]
+def month_bucket(column, months: Sequence[Period]) -> ColumnElement[int]:  # type: ignore[no-untyped-def]
     """Index of the period's month a timestamp falls in (rows are already inside the period)."""
     if len(months) == 1:
         return literal_column("0")
@@ -217,16 +218,16 @@ def _cells(db_session: Session, base: Select, street_col, grid_id_col, month,  #
             for r in db_session.execute(stmt)]
 
 
+@lru_cache(maxsize=64)
 def month_seconds(month: Period) -> float:
     """Length of the whole calendar month a (possibly clipped) month period belongs to."""
     whole = parse_period(month.label)
     return (whole.end - whole.start).total_seconds()
 
 
-def _worker_months(assignments: Sequence[tuple[str, int, datetime, datetime | None]], prefix: str,
-                   months: Sequence[Period], now: datetime) -> float:
+def _worker_months(mine: Sequence[tuple[str, int, datetime, datetime | None]], months: Sequence[Period],
+                   now: datetime) -> float:
     """Σ over months of (distinct workers assigned in scope during the month) × (share of it counted)."""
-    mine = [a for a in assignments if a[0].startswith(prefix)]
     total = 0.0
     for month in months:
         end = min(month.end, now)
@@ -255,7 +256,7 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
     if sums := pick(_event_columns(period)):
         base = select(Event).where(_covering(scopes, Event.street_code, Event.grid_id, street_of_grid=True),
                                    Event.reported_at >= period.start, Event.reported_at < period.end)
-        bucket = _month_bucket(Event.reported_at, months if monthly else months[:1])
+        bucket = month_bucket(Event.reported_at, months if monthly else months[:1])
         cells += _cells(db_session, base, Event.street_code, Event.grid_id, bucket, sums, by_area)
     if sums := pick(_dispute_columns(now)):
         base = select(Dispute).join(Event, Event.id == Dispute.event_id).where(
@@ -276,14 +277,16 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
                    GridAssignment.valid_from < min(period.end, now),
                    or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > period.start)))]
     by_key = _fold(db_session, cells, scopes, ("events", *QUALITY_RULES) if monthly else ())
+    parts = {level: under_each([sc for sc in scopes if (sc.level in STREET_LEVELS) is level], keyed.items())
+             for level, keyed in by_key.items()}
+    assigned = under_each(scopes, ((a[0], a) for a in assignments))
     out: dict[tuple[Scope, str], Ratio] = {}
     for sc in scopes:
         totals = Totals()
-        for key, part in by_key[sc.level in STREET_LEVELS].items():
-            if key.startswith(sc.prefix):
-                totals.add(part.sums, part.monthly)
+        for part in parts[sc.level in STREET_LEVELS].get(sc, ()):
+            totals.add(part.sums, part.monthly)
         if assignments:
-            totals.worker_months = _worker_months(assignments, sc.prefix, months, now)
+            totals.worker_months = _worker_months(assigned[sc], months, now)
         for code in codes:
             out[(sc, code)] = INDICATORS[code].ratio(totals)
     return out

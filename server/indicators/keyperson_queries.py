@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from server.indicators.periods import Period, Scope
-from server.indicators.results import Ratio
+from server.indicators.results import Ratio, under_each
 from server.keypersons import service as keypersons
 from server.keypersons.service import key_person_types
 
@@ -34,11 +34,8 @@ def rates(db_session: Session, scopes: Sequence[Scope], period: Period, now: dat
         return {scope: Ratio(0.0, 0.0) for scope in scopes}
     kinds = type_codes_of(which)
     counts = [c for c in keypersons.follow_up_counts(db_session, at=at) if kinds is None or c.type_code in kinds]
-    out = {}
-    for scope in scopes:
-        mine = [c for c in counts if c.grid_code.startswith(scope.prefix)]
-        out[scope] = Ratio(float(sum(c.current for c in mine)), float(sum(c.active for c in mine)))
-    return out
+    return {scope: Ratio(float(sum(c.current for c in mine)), float(sum(c.active for c in mine)))
+            for scope, mine in under_each(scopes, ((c.grid_code, c) for c in counts)).items()}
 
 
 def behind(db_session: Session, scope: Scope, period: Period, now: datetime, limit: int, *, which: str

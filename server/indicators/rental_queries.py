@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from server.indicators.periods import Period, Scope
-from server.indicators.results import Ratio
+from server.indicators.results import Ratio, under_each
 from server.rentals.service import rental_rates
 
 
@@ -20,9 +20,8 @@ from server.rentals.service import rental_rates
 CODES = ("rental_managed_rate", "tenant_registration_rate", "tenant_deregistration_rate")
 
 
-def _sum(rows, scope: Scope) -> Ratio:  # type: ignore[no-untyped-def]
-    mine = [r for r in rows if (r.key or "").startswith(scope.prefix)]
-    return Ratio(float(sum(r.numerator for r in mine)), float(sum(r.denominator for r in mine)))
+def _sum(rows) -> Ratio:  # type: ignore[no-untyped-def]
+    return Ratio(float(sum(r.numerator for r in rows)), float(sum(r.denominator for r in rows)))
 
 
 def rates(db_session: Session, scopes: Sequence[Scope], period: Period, now: datetime, which: str
@@ -34,4 +33,4 @@ def rates(db_session: Session, scopes: Sequence[Scope], period: Period, now: dat
         return {scope: Ratio(0.0, 0.0) for scope in scopes}
     result = rental_rates(db_session=db_session, user=None, start=period.start, end=end, now=now, group_by="grid")
     rows = [r for r in getattr(result, which) if r.key not in ("total", "none")]
-    return {scope: _sum(rows, scope) for scope in scopes}
+    return {scope: _sum(mine) for scope, mine in under_each(scopes, ((r.key, r) for r in rows)).items()}

@@ -24,7 +24,7 @@ from server.grids.models import Grid
 from devices.codes import DeviceKind
 from server.indicators import device_queries, keyperson_queries
 from server.indicators import event_queries as q
-from server.indicators import app_queries, rental_queries, report_queries
+from server.indicators import app_queries, cache, rental_queries, report_queries
 from server.indicators.periods import TZ, Period, Scope, parse_period, parse_scope  # noqa: F401  (the assessment's too)
 from server.indicators.quality import Rule as QualityRule
 from server.indicators.quality import load_rule as _load_quality_rule
@@ -118,6 +118,15 @@ def compute_many(*, db_session: Session, scopes: Sequence[Scope], codes: Sequenc
                 value=ratio.value, numerator=ratio.numerator, denominator=ratio.denominator,
                 status=_status(ratio.value, goal, meta.direction), scope=str(scope), period=period.label)
     return out
+
+
+def compute_many_cached(*, db_session: Session, scopes: Sequence[Scope], codes: Sequence[str], period: Period,
+                        now: datetime) -> dict[tuple[Scope, str], IndicatorValue]:
+    """compute_many through the process's short-lived cache (server.indicators.cache says what may be
+    kept and for how long). The caller has checked the user's right to every scope first."""
+    lifetime = cache.ttl(period, now, get_settings().indicator_cache_s)
+    return cache.VALUES.get_or_compute((tuple(scopes), tuple(codes), period), now, lifetime, lambda: compute_many(
+        db_session=db_session, scopes=scopes, codes=codes, period=period, now=now))
 
 
 def compute(*, db_session: Session, code: str, scope: Scope, period: Period, now: datetime,

@@ -36,7 +36,9 @@ def _args(db_session, user, scope: str, period: str, now):  # type: ignore[no-un
 @router.get("", response_model=list[IndicatorValueRead])
 def values(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, period: PeriodQ) -> list[dict[str, Any]]:
     sc, pe = _args(db_session, user, scope, period, now)
-    return [asdict(v) for v in service.compute_all(db_session=db_session, scope=sc, period=pe, now=now)]
+    computed = service.compute_many_cached(db_session=db_session, scopes=[sc], codes=service.COMPUTABLE, period=pe,
+                                           now=now)
+    return [asdict(v) for v in computed.values()]
 
 
 @router.get("/areas", response_model=IndicatorAreas)
@@ -49,7 +51,7 @@ def areas(db_session: DbSession, user: CurrentUser, now: Now, scope: ScopeQ, per
     sc, pe = _args(db_session, user, scope, period, now)
     rows = [sc, *service.scopes_below(db_session, sc, level, pe)]
     codes = indicator or list(service.COMPUTABLE)
-    values = service.compute_many(db_session=db_session, scopes=rows, codes=codes, period=pe, now=now)
+    values = service.compute_many_cached(db_session=db_session, scopes=rows, codes=codes, period=pe, now=now)
     return {"scope": str(sc), "period": pe.label, "level": level, "indicators": codes,
             "rows": [{"scope": str(r), "values": [asdict(values[r, c]) for c in codes]} for r in rows]}
 
