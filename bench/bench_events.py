@@ -347,10 +347,11 @@ def bench_database(backend: str, tmp: Path, admin_url: str, name: str, *, keep: 
 
 
 @contextmanager
-def served(backend: str, env: dict[str, str], tmp: Path, workers: int, server_logs: str | None) -> Iterator[Server]:
+def served(backend: str, env: dict[str, str], tmp: Path, workers: int, server_logs: str | None,
+           name: str = "") -> Iterator[Server]:
     """`gridops serve` answering /health; on an error its last log lines go to stderr; stopped at the
-    end (its log copied into server_logs, if given)."""
-    server = Server(env, tmp, workers, tmp / f"server-{backend}.log")
+    end (its log copied into server_logs, if given). `name` tells apart several servers of one back end."""
+    server = Server(env, tmp, workers, tmp / f"server-{backend}{name}.log")
     try:
         server.wait_healthy()
         yield server
