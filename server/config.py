@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,7 +34,9 @@ class Settings(BaseSettings):
     # PostgreSQL connections per server process: a request's thread may hold one (40 threads by default)
     db_pool_size: int = 20
     db_max_overflow: int = 20
-    db_pool_timeout_s: float = 10.0  # then 503 database_busy, not a 30 s wait and a 500
+    db_pool_timeout_s: float = 10.0
+    # live feeds (server.feed_hub): "shared", one reader per feed per process; "poll", one poll per stream
+    feed_mode: Literal["shared", "poll"] = "shared"  # then 503 database_busy, not a 30 s wait and a 500
     sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy
     timezone: str = "Asia/Shanghai"
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json

@@ -10,6 +10,10 @@ transaction at a time, and a reader can never see a later id before an earlier o
 The lock is also taken by flushes that change the feed's parent rows (an event's own row), so every
 such transaction takes the advisory lock before any row lock of that table: the two locks are always
 taken in the same order and cannot deadlock. SQLite has one writer anyway and needs none of this.
+
+The same statement sends `NOTIFY gridops_feed, '<feed table>'`: PostgreSQL delivers it at COMMIT
+(never for a rollback, once per transaction however many flushes repeat it), so the live feeds'
+shared reader (server.feed_hub) wakes when rows are there to read and not before.
 """
 
 from __future__ import annotations
@@ -22,25 +26,29 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from server.database.singleton import advisory_key
 
-_LOCK_KEYS: dict[type, int] = {}
+CHANNEL = "gridops_feed"
+_LOCK_KEYS: dict[type, tuple[int, str]] = {}  # class → (its feed's lock key, its feed's table)
 
 
 def commit_ordered(feed: type, *parents: type) -> None:
     """Rows of `feed` (and changes to `parents`) are written one transaction at a time on PostgreSQL."""
-    key = advisory_key(f"feed {feed.__name__}")
+    key = (advisory_key(f"feed {feed.__name__}"), str(feed.__tablename__))  # type: ignore[attr-defined]
     for cls in (feed, *parents):
         _LOCK_KEYS[cls] = key
+
+
+def _lock_and_notify(session: Session, key: tuple[int, str]) -> None:
+    session.execute(select(func.pg_advisory_xact_lock(key[0]), func.pg_notify(CHANNEL, key[1])))
 
 
 def lock_feed(session: Session, feed: type) -> None:
     """Take `feed`'s lock now, for writers that insert its rows past the ORM (SQLAlchemy Core
     executemany: the device status intervals the ingester writes), so no before_flush sees them."""
-    key = _LOCK_KEYS[feed]
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+        _lock_and_notify(session, _LOCK_KEYS[feed])
 
 
-def _keys_for(objects: Iterable[object]) -> list[int]:
+def _keys_for(objects: Iterable[object]) -> list[tuple[int, str]]:
     return sorted({key for obj in objects if (key := _LOCK_KEYS.get(type(obj))) is not None})
 
 
@@ -50,4 +58,4 @@ def _take_feed_locks(session: Session, _flush: UOWTransaction, _instances: objec
     if not keys or session.get_bind().dialect.name != "postgresql":
         return
     for key in keys:  # sorted: two feeds are always locked in the same order; re-taking one is harmless
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+        _lock_and_notify(session, key)
