@@ -81,6 +81,7 @@ class Feed:
     ids: list[int] = field(default_factory=list)
     creates: dict[str, float] = field(default_factory=dict)  # event uuid → when its message arrived
     error: str | None = None
+    closed_at: float | None = None  # the server ended the stream (before the bench did)
 
 
 async def read_feed(feed: Feed, port: int, token: str, cursor: int, seconds: float, opened: asyncio.Event) -> None:
@@ -109,11 +110,16 @@ async def read_feed(feed: Feed, port: int, token: str, cursor: int, seconds: flo
                 if m.group(2) == b"create":
                     feed.creates.setdefault(m.group(3).decode(), now)
             buf = buf[cut + 2:]
+        feed.closed_at = time.monotonic()
     except (OSError, asyncio.IncompleteReadError) as exc:
         feed.error = type(exc).__name__
         opened.set()
     finally:
         writer.close()
+
+
+def last_arrival(feeds: list[Feed]) -> float:
+    return max((max(f.creates.values()) for f in feeds if f.creates), default=0.0)
 
 
 def tokens(base: str, names: list[str]) -> dict[str, str]:
@@ -185,7 +191,7 @@ def changes(base: str, token: str, cursor: int) -> list[int]:
 
 
 def write_events(base: str, writers: list[Worker], rate: float, seconds: float, seed: int,
-                 sent: dict[str, float], statuses: Counter[int]) -> None:
+                 sent: dict[str, float], statuses: Counter[int | str]) -> None:
     """POST at a steady rate (a thread: the feeds' event loop does not delay the sends)."""
     rnd = random.Random(seed)
     start = time.monotonic()
@@ -197,11 +203,14 @@ def write_events(base: str, writers: list[Worker], rate: float, seconds: float, 
             body = event_body(w, rnd, k)
             uuid = re.search(rb'"uuid": "([0-9a-f-]+)"', body).group(1).decode()  # type: ignore[union-attr]
             t = time.monotonic()
-            r = c.post("/api/v1/events", content=body, headers={"Authorization": f"Bearer {w.token}",
-                                                                "Content-Type": "application/json"})
-            statuses[r.status_code] += 1
-            if r.status_code == 201:
-                sent[uuid] = t
+            try:
+                r = c.post("/api/v1/events", content=body, headers={"Authorization": f"Bearer {w.token}",
+                                                                    "Content-Type": "application/json"})
+                statuses[r.status_code] += 1
+                if r.status_code == 201:
+                    sent[uuid] = t
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
             k += 1
 
 
@@ -213,7 +222,7 @@ class ModeResult:
     open_s: float
     errors: Counter[str]
     events: int
-    post_statuses: Counter[int]
+    post_statuses: Counter[int | str]
     delays: np.ndarray
     expected: int
     received: int
@@ -252,21 +261,23 @@ def run_mode(mode: str, backend: str, args: argparse.Namespace, url: str, env: d
         feeds = [Feed(n) for n in names]
         stream_s = args.seconds + args.feeds / args.open_rate + 60
 
-        async def main() -> tuple[int, float, CpuUse, float, float | None, dict[str, float], Counter[int]]:
+        async def main() -> tuple[int, float, CpuUse, float, float | None, dict[str, float], Counter[int | str]]:
             tasks, opened, open_s = await run_feeds(server.base, server.port, feeds, toks, cursor, stream_s,
                                                     args.open_rate)
             await asyncio.sleep(3)  # the last connections read their (empty) backlog
             tx0 = pg_transactions(url) if backend == "postgis" else None
             cpu0 = cpu_snapshot(server.proc.pid, args.pg_database if backend == "postgis" else None)
             sent: dict[str, float] = {}
-            statuses: Counter[int] = Counter()
+            statuses: Counter[int | str] = Counter()
             writer = threading.Thread(target=write_events, args=(server.base, writers, args.rate, args.seconds,
                                                                  args.seed, sent, statuses))
             t0 = time.monotonic()
             writer.start()
             while writer.is_alive():
                 await asyncio.sleep(0.2)
-            await asyncio.sleep(5)  # the last events reach the feeds
+            quiet = time.monotonic()  # the last events reach the feeds: until none arrived for 3 s (30 s at most)
+            while time.monotonic() - max(quiet, last_arrival(feeds)) < 3 and time.monotonic() - quiet < 30:
+                await asyncio.sleep(0.5)
             elapsed = time.monotonic() - t0
             cpu1 = cpu_snapshot(server.proc.pid, args.pg_database if backend == "postgis" else None)
             tx = None
@@ -283,16 +294,23 @@ def run_mode(mode: str, backend: str, args: argparse.Namespace, url: str, env: d
         truth = {name: changes(server.base, toks[name], cursor) for name in set(names)}
     delays, errors = [], Counter(f.error for f in feeds if f.error and f.status != 200)
     expected = received = lost = duplicated = disorder = 0
+    losers: Counter[str] = Counter()
     for f in feeds:
         if f.status != 200:
             continue
         want = truth[f.user]
         expected += len(want)
         received += len(f.ids)
-        lost += len(set(want) - set(f.ids))
+        missing = set(want) - set(f.ids)
+        lost += len(missing)
+        if missing:
+            losers[f"{_kind(f.user)}{' (closed early)' if f.closed_at else ''}{' error ' + f.error if f.error else ''}"
+                   f" first lost #{min(missing) - cursor} of {len(want)}"] += 1
         duplicated += len(f.ids) - len(set(f.ids))
         disorder += sum(a >= b for a, b in zip(f.ids, f.ids[1:]))
         delays += [at - sent[u] for u, at in f.creates.items() if u in sent]
+    if losers:
+        print(f"   {mode}: feeds that lost messages: {dict(losers.most_common(12))}", file=sys.stderr)
     return ModeResult(mode, len(feeds), opened, open_s, errors, len(sent), statuses, np.array(delays), expected,
                       received, lost, duplicated, disorder, cpu, rss, tx, args.seconds)
 

@@ -13,12 +13,14 @@ taken in the same order and cannot deadlock. SQLite has one writer anyway and ne
 
 The same statement sends `NOTIFY gridops_feed, '<feed table>'`: PostgreSQL delivers it at COMMIT
 (never for a rollback, once per transaction however many flushes repeat it), so the live feeds'
-shared reader (server.feed_hub) wakes when rows are there to read and not before.
+shared reader (server.feed_hub) wakes when rows are there to read and not before. In the process
+that wrote, on either database, `on_commit` listeners hear of it at once too: on SQLite (one
+machine, usually one process) the reader wakes at the commit instead of at its next poll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 
 from sqlalchemy import event, func, select
@@ -28,6 +30,15 @@ from server.database.singleton import advisory_key
 
 CHANNEL = "gridops_feed"
 _LOCK_KEYS: dict[type, tuple[int, str]] = {}  # class → (its feed's lock key, its feed's table)
+_ON_COMMIT: list[Callable[[str], None]] = []
+_WRITTEN = "gridops feeds written"  # Session.info key: the feed tables this transaction wrote
+
+
+def on_commit(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call `listener(feed table)` after each commit in this process that wrote the feed's rows
+    (in the committing thread); returns what removes it."""
+    _ON_COMMIT.append(listener)
+    return lambda: _ON_COMMIT.remove(listener)
 
 
 def commit_ordered(feed: type, *parents: type) -> None:
@@ -44,6 +55,7 @@ def _lock_and_notify(session: Session, key: tuple[int, str]) -> None:
 def lock_feed(session: Session, feed: type) -> None:
     """Take `feed`'s lock now, for writers that insert its rows past the ORM (SQLAlchemy Core
     executemany: the device status intervals the ingester writes), so no before_flush sees them."""
+    session.info.setdefault(_WRITTEN, set()).add(_LOCK_KEYS[feed][1])
     if session.get_bind().dialect.name == "postgresql":
         _lock_and_notify(session, _LOCK_KEYS[feed])
 
@@ -55,7 +67,21 @@ def _keys_for(objects: Iterable[object]) -> list[tuple[int, str]]:
 @event.listens_for(Session, "before_flush")
 def _take_feed_locks(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     keys = _keys_for(chain(session.new, session.dirty, session.deleted))
+    if keys:
+        session.info.setdefault(_WRITTEN, set()).update(table for _, table in keys)
     if not keys or session.get_bind().dialect.name != "postgresql":
         return
     for key in keys:  # sorted: two feeds are always locked in the same order; re-taking one is harmless
         _lock_and_notify(session, key)
+
+
+@event.listens_for(Session, "after_commit")
+def _tell_listeners(session: Session) -> None:
+    for table in session.info.pop(_WRITTEN, ()):
+        for listener in _ON_COMMIT.copy():  # another thread may add or remove one meanwhile
+            listener(table)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: object) -> None:
+    session.info.pop(_WRITTEN, None)
