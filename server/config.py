@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = 20
     db_pool_timeout_s: float = 10.0
     # live feeds (server.feed_hub): "shared", one reader per feed per process; "poll", one poll per stream
-    feed_mode: Literal["shared", "poll"] = "shared"  # then 503 database_busy, not a 30 s wait and a 500
+    feed_mode: Literal["shared", "poll"] = "shared"
+    # PostgreSQL URL of the feeds' LISTEN connection when GRIDOPS_DATABASE_URL goes through a pooler in
+    # transaction mode (PgBouncer), where LISTEN does not work; None: GRIDOPS_DATABASE_URL
+    feed_listen_url: str | None = None  # then 503 database_busy, not a 30 s wait and a 500
     sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy
     timezone: str = "Asia/Shanghai"
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json

@@ -41,11 +41,12 @@ from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
+from server.config import get_settings
 from server.database.core import is_busy
 from server.database.feed_order import on_commit
 from server.database.listen import ANY_FEED, Listener
@@ -195,7 +196,8 @@ class FeedHub:
                     if payload in (ANY_FEED, self.feed.table) and not loop.is_closed():
                         loop.call_soon_threadsafe(wake.set)
 
-                self._listener = Listener(bind.engine.url, on_notify)
+                listen_url = get_settings().feed_listen_url  # past a transaction-mode pooler
+                self._listener = Listener(make_url(listen_url) if listen_url else bind.engine.url, on_notify)
             self.reads += 1
             return self.feed.last(db_session)
 
