@@ -195,9 +195,9 @@ def write_events(base: str, writers: list[Worker], rate: float, seconds: float, 
     """POST at a steady rate (a thread: the feeds' event loop does not delay the sends)."""
     rnd = random.Random(seed)
     start = time.monotonic()
-    with httpx.Client(base_url=base, timeout=30) as c:
+    with httpx.Client(base_url=base, timeout=min(30.0, seconds)) as c:  # a starved server: the phase still ends
         k = 0
-        while (due := start + k / rate) < start + seconds:
+        while (due := start + k / rate) < start + seconds and time.monotonic() < start + seconds:
             time.sleep(max(0.0, due - time.monotonic()))
             w = writers[k % len(writers)]
             body = event_body(w, rnd, k)
