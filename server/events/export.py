@@ -47,7 +47,12 @@ from metrics.xlsx_layout import display_width, row_height
 from server.auth.models import User
 from server.config import get_settings
 from server.events import serials, service
-from server.events.enums import SATISFACTION_LABELS_ZH, STATE_LABELS_ZH, EventState, Satisfaction
+from server.events.enums import (
+    SATISFACTION_LABELS_ZH,
+    STATE_LABELS_ZH,
+    EventState,
+    Satisfaction,
+)
 from server.events.models import Event
 from server.events.presenters import names
 
