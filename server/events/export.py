@@ -63,7 +63,7 @@ CODE_COLUMNS = frozenset({"事件编号", "网格编码", "街道编码", "UUID"
 TIME_COLUMNS = frozenset({"上报时间", "办结时限", "办结时间"})
 PROSE_COLUMNS = frozenset({"地址", "事件描述"})  # long text: wrapped, rows as tall as the text
 # Short free text whose width is known only from the rows: the xlsx fixes its column widths before
-# the first row (write-only mode), from the first page, so a longer value further down wraps too.
+# the first row (the rows are streamed), from the first page, so a longer value further down wraps too.
 WRAPPED_COLUMNS = PROSE_COLUMNS | {"事件类别", "上报人", "承办部门"}
 # Widths (Excel units) every value of a fixed-form column fits: serials, codes, UUIDs, times, 是/否.
 FIXED_WIDTHS = {"事件编号": 14, "网格编码": 17, "街道编码": 14, "UUID": 38, "上报时间": 21, "办结时限": 21,
