@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import os
 import re
 import subprocess
@@ -49,7 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _harness import bench_parser, for_each_backend  # noqa: E402 - bench/, the script's own folder
 from bench_events import (  # noqa: E402
-    PASSWORD, CpuUse, _tree, bench_database, bench_env, cpu_snapshot, machine_line, other_load_pct,
+    PASSWORD, CpuUse, tree_memory_mb, bench_database, bench_env, cpu_snapshot, machine_line, other_load_pct,
     served, setup_demo,
 )
 
@@ -166,17 +165,6 @@ def window(url: str, k: int) -> tuple[str, int, int]:
 # ------------------------------------------------------------------ measuring one download
 
 
-def rss_mb(pid: int) -> float:
-    total = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-    return total / 1024
-
-
 @dataclass
 class Download:
     label: str
@@ -210,13 +198,13 @@ def counted_rows(fmt: str, path: Path) -> int:
 
 def download(base: str, token: str, pid: int, label: str, fmt: str, params: dict[str, str], expected: int,
              pg_database: str | None) -> Download:
-    before = rss_mb(pid)
+    before = tree_memory_mb(pid)
     peak = [before]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], rss_mb(pid))
+            peak[0] = max(peak[0], tree_memory_mb(pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)

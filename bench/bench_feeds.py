@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from _harness import bench_parser, for_each_backend  # noqa: E402 - bench/, the script's own folder
 from bench_events import (  # noqa: E402 - the shared harness: server, database, CPU accounting
     DEFAULT_PG_URL, PASSWORD, CpuUse, Worker, bench_database, bench_env, cpu_snapshot, event_body, login_workers,
-    machine_line, other_load_pct, served, setup_demo, _tree,
+    machine_line, other_load_pct, pg_stat_database, served, setup_demo, tree_memory_mb,
 )
 
 MESSAGE = re.compile(rb'id: (\d+)\r?\nevent: (\w+)\r?\ndata: [^\n]*?"event_uuid": "([0-9a-f-]+)"')
@@ -153,31 +153,6 @@ def last_cursor(url: str) -> int:
         engine.dispose()
 
 
-def pg_transactions(url: str) -> int:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-            return int(conn.execute(text("SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                                         "WHERE datname = current_database()")).scalar_one())
-    finally:
-        engine.dispose()
-
-
-def peak_rss_mb(pid: int) -> float:
-    total = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += sum(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-        except OSError:
-            pass
-    return total / 1024
-
-
 def changes(base: str, token: str, cursor: int) -> list[int]:
     """Every change after `cursor` the token's user may see, by the paged endpoint (the truth)."""
     ids: list[int] = []
@@ -265,7 +240,7 @@ def run_mode(mode: str, backend: str, args: argparse.Namespace, url: str, env: d
             tasks, opened, open_s = await run_feeds(server.base, server.port, feeds, toks, cursor, stream_s,
                                                     args.open_rate)
             await asyncio.sleep(3)  # the last connections read their (empty) backlog
-            tx0 = pg_transactions(url) if backend == "postgis" else None
+            tx0 = pg_stat_database(url, "xact_commit + xact_rollback") if backend == "postgis" else None
             cpu0 = cpu_snapshot(server.proc.pid, args.pg_database if backend == "postgis" else None)
             sent: dict[str, float] = {}
             statuses: Counter[int | str] = Counter()
@@ -283,8 +258,8 @@ def run_mode(mode: str, backend: str, args: argparse.Namespace, url: str, env: d
             tx = None
             if tx0 is not None:
                 await asyncio.sleep(1.0)  # backends report their statistics at most once a second
-                tx = (pg_transactions(url) - tx0 - 2) / elapsed
-            rss = peak_rss_mb(server.proc.pid)
+                tx = (pg_stat_database(url, "xact_commit + xact_rollback") - tx0 - 2) / elapsed
+            rss = tree_memory_mb(server.proc.pid, "VmHWM")
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -93,9 +93,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import bench_parser, for_each_backend  # noqa: E402
 from bench_events import (  # noqa: E402 - the same harness: server, database, /proc accounting, clients
-    PASSWORD, CpuSnapshot, CpuUse, Server, Worker, _error_code, _tree, bench_database, bench_env, cpu_line,
+    PASSWORD, CpuSnapshot, CpuUse, Server, Worker, _error_code, bench_database, bench_env, cpu_line,
     cpu_snapshot, db_facts, event_body, limiting_factor, login_workers, machine_line, other_load_pct, served,
-    server_exceptions, setup_demo,
+    server_exceptions, setup_demo, tree_memory_mb,
 )
 from mobile.api import APP_VERSION  # noqa: E402 - bench_events put the project on sys.path
 
@@ -627,14 +627,7 @@ def make_sims(base: str, users: int, servers: int, seed: int) -> list[Sim]:
 
 
 def _rss_mib(pids: list[int]) -> float:
-    total = 0
-    for p in (q for pid in pids for q in _tree(pid)):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-        except OSError:
-            pass
-    return total / 1024
+    return sum(tree_memory_mb(pid) for pid in pids)
 
 
 class Sampler(threading.Thread):
