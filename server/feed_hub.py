@@ -25,6 +25,12 @@ A stream first reads its own backlog (pages of server.sse.PAGE after its cursor,
 only then takes what the hub sends; it joins its group *before* reading the backlog and drops
 what it already sent, so there is neither a gap nor a duplicate: the group sends every row after
 its cursor, which was committed before the backlog was read (feed ids are committed in order).
+
+What the reader pushes waits in the stream's queue until its client takes it; a client that stops
+reading (a stalled or half-open connection) has its stream ended past MAX_QUEUED rows instead of
+holding them: the browser reconnects with Last-Event-ID and reads them from the database. An
+unexpected error in a read is logged and retried like a database error, and a reader that stops
+for good (cancelled at shutdown) ends its streams: a stream never waits on a reader that is gone.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ FALLBACK_S = 5.0  # PostgreSQL: a poll this often in case a notification was los
 MIN_GAP_S = 0.1  # between two reads: 100 commits a second wake the reader 10 times, not 100
 ERROR_PAUSE_S = 1.0
 PAGE = 500  # rows per read, as the feeds' backlog pages
+# rows waiting for one stream: past this its client is not reading (a stalled or half-open connection),
+# so the stream ends rather than hold the rows (the browser reconnects and reads them as its backlog)
+MAX_QUEUED = 10 * PAGE
 Message = tuple[int, str, dict[str, Any]]  # (cursor, event name, data)
 Read = Callable[[Session, User, int, datetime], list[Message]]
 Scope = Callable[[], AbstractContextManager[Session]]
@@ -96,12 +105,18 @@ class Subscriber:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False  # the user was disabled, reset or moved: the stream ends
 
-    def push(self, chunks: list[Chunk]) -> None:
+    def push(self, chunks: list[Chunk]) -> bool:
+        """Queue the chunks; False (and the stream ends) when its client fell MAX_QUEUED rows behind."""
+        if len(self.chunks) + len(chunks) > MAX_QUEUED:
+            self.end()
+            return False
         self.chunks.extend(chunks)
         self.ready.set()
+        return True
 
     def end(self) -> None:
         self.ended = True
+        self.chunks.clear()
         self.ready.set()
 
     async def next(self, timeout: float) -> list[Chunk] | None:
@@ -237,17 +252,22 @@ class FeedHub:
                     if not (isinstance(exc, OperationalError) and is_busy(exc)):
                         log.warning("feed %s: reading failed (%s); retrying", self.feed.table, exc)
                     await asyncio.sleep(ERROR_PAUSE_S)
+                except Exception:  # a bug must not stop every stream of the process without a word
+                    log.exception("feed %s: reading failed; retrying", self.feed.table)
+                    await asyncio.sleep(ERROR_PAUSE_S)
         finally:
             forget()
             self._stopping = True  # a stream joining from now on starts a new reader
+            for sub in list(self.subscribers):  # cancelled (shutdown): no stream waits for rows that never come
+                sub.end()
             if listener is not None:
                 await to_thread.run_sync(listener.stop)
 
     async def _once(self) -> None:
         groups = [(key, g.user, g.cursor) for key, g in self._groups.items()]
         check = time.monotonic() >= self._next_check
-        user_ids = {s.user.id for s in self.subscribers} if check else set()
-        found = await to_thread.run_sync(self._read, groups, user_ids if check else None, utcnow())
+        user_ids = {s.user.id for s in self.subscribers} if check else None
+        found = await to_thread.run_sync(self._read, groups, user_ids, utcnow())
         self._high = found.high
         for key, (cursor, rows) in found.rows.items():
             group = self._groups.get(key)
@@ -255,12 +275,13 @@ class FeedHub:
                 continue
             if rows:
                 chunks = [(c, sse_text(c, name, data)) for c, name, data in rows]
-                for sub in group.members:
-                    sub.push(chunks)
+                for sub in list(group.members):
+                    if not sub.push(chunks):
+                        self.leave(sub)
             group.cursor = max(group.cursor, cursor)
-        if found.users is not None:
+        if user_ids is not None and found.users is not None:
             self._next_check = time.monotonic() + RECHECK_S
-            self._recheck(found.users)
+            self._recheck(user_ids, found.users)
 
     def _read(self, groups: list[tuple[Hashable, User, int]], user_ids: set[int] | None,
               now: datetime) -> _Found:
@@ -290,9 +311,13 @@ class FeedHub:
                 self.reads += 1
             return _Found(high=high, rows=rows, users=users)
 
-    def _recheck(self, users: dict[int, User]) -> None:
+    def _recheck(self, checked: set[int], users: dict[int, User]) -> None:
+        """End the streams of `checked` users now missing, disabled, revoked or moved. A stream that
+        joined while they were read is not among them: it is checked at the next round."""
         now = utcnow()
         for sub in list(self.subscribers):
+            if sub.user.id not in checked:
+                continue
             current = users.get(sub.user.id)
             if (current is None or not current.is_active or current.token_version != sub.user.token_version
                     or territory_key(current, now) != sub.key):
