@@ -22,17 +22,20 @@ processes is needed because nothing is kept past its TTL. Expiry is measured on 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sized
 from datetime import datetime, timedelta
-from threading import Lock
 from typing import TypeVar
 
 from server.indicators.periods import Period
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Sized)
 PAST_FACTOR = 15
-MAX_ENTRIES = 64  # a city's every-grid map is ~200,000 values (~60 MB): a few dozen entries at most
+# values kept per process, whatever the entries: one IndicatorValue is ~500 bytes, so ~150 MB. A city's
+# every-grid map is ~200,000 values; periods are free text (any range of days), so a cap on entries
+# alone (a few dozen maps) would let a process grow by gigabytes.
+MAX_VALUES = 300_000
 
 
 def ttl(period: Period, now: datetime, current_s: int) -> timedelta:
@@ -41,32 +44,56 @@ def ttl(period: Period, now: datetime, current_s: int) -> timedelta:
 
 
 class TTLCache:
-    """Least recently used entries dropped beyond MAX_ENTRIES; an entry expires at now + ttl."""
+    """An entry expires at now + ttl; the least recently used go first beyond `max_values` values in
+    all. One computation per key at a time: the 50 boards that ask for the same map in the minute it
+    expires wait for the one computing it instead of each computing it again."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._entries: OrderedDict[Hashable, tuple[datetime, object]] = OrderedDict()
-        self._lock = Lock()
-        self._max = max_entries
+    def __init__(self, max_values: int = MAX_VALUES) -> None:
+        self._entries: OrderedDict[Hashable, tuple[datetime, Sized]] = OrderedDict()
+        self._size = 0
+        self._computing: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._max = max_values
 
     def get_or_compute(self, key: Hashable, now: datetime, lifetime: timedelta, compute: Callable[[], T]) -> T:
         if lifetime <= timedelta(0):
             return compute()
+        while True:
+            with self._lock:
+                hit = self._entries.get(key)
+                if hit is not None and hit[0] > now:
+                    self._entries.move_to_end(key)
+                    return hit[1]  # type: ignore[return-value]
+                running = self._computing.get(key)
+                if running is None:
+                    done = self._computing[key] = threading.Event()
+                    break
+            running.wait()  # then look again: its value, or (it failed) compute it here
+        try:
+            value = compute()  # outside the lock: a slow statistic does not hold up the others
+            self._store(key, (now + lifetime, value))
+            return value
+        finally:
+            with self._lock:
+                del self._computing[key]
+            done.set()
+
+    def _store(self, key: Hashable, entry: tuple[datetime, Sized]) -> None:
         with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None and hit[0] > now:
-                self._entries.move_to_end(key)
-                return hit[1]  # type: ignore[return-value]
-        value = compute()  # outside the lock: a slow statistic does not hold up the others
-        with self._lock:
-            self._entries[key] = (now + lifetime, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        return value
+            old = self._entries.pop(key, None)
+            self._size -= len(old[1]) if old else 0
+            if len(entry[1]) > self._max:
+                return  # larger than the whole cache: served once, not kept
+            self._entries[key] = entry
+            self._size += len(entry[1])
+            while self._size > self._max:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._size -= len(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._size = 0
 
 
 VALUES = TTLCache()

@@ -3,7 +3,10 @@ costs no statement, its scope is still checked for every caller, and it expires 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,3 +66,55 @@ def test_a_past_period_is_kept_longer_than_a_running_one() -> None:
     assert cache.ttl(parse_period("2026-11"), now, 60) == timedelta(seconds=60)
     assert cache.ttl(parse_period("2026-10"), now, 60) == timedelta(minutes=15)
     assert cache.ttl(parse_period("2026-10"), now, 0) == timedelta(0)
+
+
+def test_the_cache_holds_a_bounded_number_of_values_whatever_the_entries() -> None:
+    values = cache.TTLCache(max_values=10)
+    now, minute = datetime(2026, 11, 20, 2, tzinfo=UTC), timedelta(minutes=1)
+    computed: list[str] = []
+
+    def board(key: str, size: int) -> list[int]:
+        return values.get_or_compute(key, now, minute, lambda: computed.append(key) or list(range(size)))
+
+    board("a", 4), board("b", 4), board("a", 4)  # "a" used last: "b" is the least recently used
+    board("c", 4)  # 12 values: "b" goes
+    board("a", 4), board("c", 4), board("b", 4)
+    assert computed == ["a", "b", "c", "b"]
+    board("map", 11), board("map", 11)  # larger than the whole cache: served, never kept
+    assert computed[-2:] == ["map", "map"]
+    board("c", 4), board("b", 4)
+    assert len(computed) == 6  # the map pushed nothing out
+
+
+def test_boards_asking_for_the_same_values_at_once_compute_them_once() -> None:
+    values = cache.TTLCache()
+    now, minute = datetime(2026, 11, 20, 2, tzinfo=UTC), timedelta(minutes=1)
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow_map() -> list[int]:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return [1, 2, 3]
+
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(values.get_or_compute, "map", now, minute, slow_map)
+        assert started.wait(10)
+        others = [pool.submit(values.get_or_compute, "map", now, minute, slow_map) for _ in range(3)]
+        time.sleep(0.2)  # the others are waiting (were one late, it finds the value kept: still one call)
+        release.set()
+        results = [f.result(10) for f in (first, *others)]
+    assert calls == [1] and all(r is results[0] for r in results)
+
+
+def test_a_failed_computation_leaves_the_key_free_for_the_next_request() -> None:
+    values = cache.TTLCache()
+    now, minute = datetime(2026, 11, 20, 2, tzinfo=UTC), timedelta(minutes=1)
+
+    def broken() -> list[int]:
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        values.get_or_compute("map", now, minute, broken)
+    assert values.get_or_compute("map", now, minute, lambda: [1]) == [1]
