@@ -158,6 +158,7 @@ def live_server(settings_env: Callable[..., None]) -> Iterator[Callable[..., str
     process's engine and session makers reset, at the end of the test."""
     import uvicorn
 
+    from server.cli.main import SHUTDOWN_GRACE_S
     from server.database import core
 
     caches = (core.get_engine, core.get_direct_engine, core.get_sessionmaker, core.get_read_sessionmaker,
@@ -179,7 +180,7 @@ def live_server(settings_env: Callable[..., None]) -> Iterator[Callable[..., str
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                                timeout_graceful_shutdown=5))
+                                                timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         servers.append((server, thread))

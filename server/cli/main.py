@@ -81,6 +81,10 @@ def _mobile(args: list[str]) -> int:
 
 
 OPEN_FILES = 65536  # sockets: 2,000 live feeds and the requests beside them, with room (bench/bench_feeds.py)
+# On SIGTERM uvicorn waits for every open response, and a live feed stays open for its `seconds` (up to an
+# hour): a restart would hang, then die by the service manager's SIGKILL. Feeds resume exactly from
+# Last-Event-ID, so after this grace they are cut and the process exits.
+SHUTDOWN_GRACE_S = 5
 
 
 def raise_open_files(wanted: int = OPEN_FILES) -> int:
@@ -114,7 +118,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"demo login: admin / {DEMO_PASSWORD}")
     from server.cli.devices_cmd import start_embedded  # MQTT broker + ingester for the demo (GRIDOPS_MQTT_EMBEDDED)
     start_embedded(settings)
-    uvicorn.run("server.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    uvicorn.run("server.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     return 0
 
 

@@ -7,10 +7,16 @@ it is woken by NOTIFY, and again after its LISTEN connection was cut."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +24,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from mobile.api import ApiClient
+from server.cli.main import SHUTDOWN_GRACE_S
 from server.database.core import make_engine
+from server.database.migrate import upgrade
 from server.database.listen import libpq_url
 from server.deps import get_session_scope
 from server.events import service
@@ -27,7 +36,9 @@ from server.events.schemas import EventCreate
 from server.events.views import FEED
 from server.feed_hub import hub
 from tests import factories
-from tests.conftest import NOW
+from tests.conftest import NOW, fresh_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 WRITERS = {"worker_a": (0, 0), "worker_c": (5, 5), "street1": (1, 0), "command": (0, 0), "street2": (5, 5)}
 EVENTS_EACH = 4
@@ -203,3 +214,40 @@ def test_notify_wakes_the_reader_and_it_listens_again_after_its_connection_is_cu
     admin.dispose()
     assert _write(base, users, "street1", 1) == [201] and stream.wait_for(2)
     assert stream.ended()
+
+
+def test_a_stopping_server_cuts_its_live_feeds_instead_of_waiting_for_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`gridops serve` as deployed: SIGTERM with a feed open for ten minutes exits within its grace."""
+    url = fresh_database_url("spatialite", tmp_path, "stopping")
+    upgrade(url)
+    users = _world(url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "server.cli.main", "serve", "--port", str(port)],
+                              env={**os.environ, "GRIDOPS_DATABASE_URL": url}, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "gridops serve did not start"
+                time.sleep(0.1)
+        api = ApiClient(base)
+        token = api.login(users["admin"].username, factories.PASSWORD)  # the server's clock, not the suite's
+        api.close()
+        with httpx.Client(base_url=base, timeout=SHUTDOWN_GRACE_S + 20) as c, c.stream(
+                "GET", "/api/v1/events/feed", params={"seconds": 600}, headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status_code == 200
+            server.send_signal(signal.SIGTERM)
+            with pytest.raises(httpx.RemoteProtocolError):  # cut (not a read timeout): the browser reconnects
+                for _ in r.iter_lines():
+                    pass
+        assert server.wait(SHUTDOWN_GRACE_S + 20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+    finally:
+        server.kill()
+        server.wait()

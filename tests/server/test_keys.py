@@ -17,6 +17,7 @@ import pytest
 
 from server import keys
 from server.auth.enums import Role
+from server.cli.main import SHUTDOWN_GRACE_S
 from server.config import DEV_SECRET, Settings
 from server.keys import InsecureSettings
 
@@ -179,7 +180,8 @@ def test_serve_runs_with_keys_of_its_own(no_runners, settings_env, capsys) -> No
 
     settings_env(GRIDOPS_SECRET_KEY=GOOD_SECRET, GRIDOPS_PII_KEY=PII_KEY, GRIDOPS_DEMO=None)
     assert main(["serve", "--port", "8123"]) == 0
-    assert no_runners["uvicorn"] == [{"factory": True, "host": "127.0.0.1", "port": 8123, "workers": 1}]
+    assert no_runners["uvicorn"] == [{"factory": True, "host": "127.0.0.1", "port": 8123, "workers": 1,
+                                     "timeout_graceful_shutdown": SHUTDOWN_GRACE_S}]
     assert "demo login" not in capsys.readouterr().out  # no demo password advertised in production
 
 
