@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mobile.api import ApiClient  # noqa: E402 - the app's client pages /events/changes
 from _harness import bench_parser, for_each_backend  # noqa: E402 - bench/, the script's own folder
 from bench_events import (  # noqa: E402 - the shared harness: server, database, CPU accounting
     DEFAULT_PG_URL, PASSWORD, CpuUse, Worker, bench_database, bench_env, cpu_snapshot, event_body, login_workers,
@@ -155,14 +157,8 @@ def last_cursor(url: str) -> int:
 
 def changes(base: str, token: str, cursor: int) -> list[int]:
     """Every change after `cursor` the token's user may see, by the paged endpoint (the truth)."""
-    ids: list[int] = []
-    with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as c:
-        while True:
-            page = c.get("/api/v1/events/changes", params={"cursor": cursor, "limit": 500}).json()
-            ids += [ch["cursor"] for ch in page["changes"]]
-            cursor = page["next_cursor"]
-            if not page["has_more"]:
-                return ids
+    with closing(ApiClient(base, token, timeout=60)) as api:
+        return [ch["cursor"] for ch in api.all_changes(cursor)[0]]
 
 
 def write_events(base: str, writers: list[Worker], rate: float, seconds: float, seed: int,

@@ -126,6 +126,16 @@ class ApiClient:
     def changes(self, cursor: int, limit: int = 500) -> dict[str, Any]:
         return self._json("GET", "/events/changes", params={"cursor": cursor, "limit": limit})
 
+    def all_changes(self, cursor: int) -> tuple[list[dict[str, Any]], int]:
+        """Every change after `cursor`, page after page, and the cursor to ask from next time."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.changes(cursor)
+            found += page["changes"]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return found, cursor
+
     # ---------------------------------------------------------------- photos and visits
     def upload_photo(self, data: bytes, filename: str, timeout: float = 120.0) -> dict[str, Any]:
         return self._json("POST", "/photos", files={"file": (filename, data, "image/jpeg")}, timeout=timeout)

@@ -465,13 +465,8 @@ class AppService:
             if cursor == 0:
                 page = api.events(page_size=100)
                 self.store.put_work(owner, page["items"])
-            changed: list[str] = []
-            while True:
-                feed = api.changes(cursor)
-                changed += [c["event_uuid"] for c in feed["changes"]]
-                cursor = feed["next_cursor"]
-                if not feed["has_more"]:
-                    break
+            found, cursor = api.all_changes(cursor)
+            changed = [c["event_uuid"] for c in found]
             if self.store.get("changes_cursor", 0) != 0:
                 fresh = list(dict.fromkeys(changed))
                 if len(fresh) > 50:

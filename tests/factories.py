@@ -67,11 +67,13 @@ def user(db_session: Session, role: Role, *, street_code: str | None = None, use
         street_code=street_code))
 
 
+def token(u: User) -> str:
+    return create_token(subject=u.username, role=u.role, secret=get_settings().secret_key, minutes=5,
+                        version=u.token_version or 0)
+
+
 def auth_headers(u: User) -> dict[str, str]:
-    settings = get_settings()
-    token = create_token(subject=u.username, role=u.role, secret=settings.secret_key, minutes=5,
-                         version=u.token_version or 0)
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token(u)}"}
 
 
 def event_body(point: Polygon | None = None, **overrides: object) -> dict[str, object]:

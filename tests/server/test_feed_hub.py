@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +109,8 @@ def _world(url: str, backlog: int = 0) -> dict[str, Any]:
 
 def _changes(base: str, user: Any) -> list[int]:
     """Every change the user may see, by the paged endpoint (the same territory rule, in SQL)."""
-    ids: list[int] = []
-    cursor = 0
-    with httpx.Client(base_url=base, timeout=30, headers=factories.auth_headers(user)) as c:
-        while True:
-            page = c.get("/api/v1/events/changes", params={"cursor": cursor, "limit": 500}).json()
-            ids += [ch["cursor"] for ch in page["changes"]]
-            cursor = page["next_cursor"]
-            if not page["has_more"]:
-                return ids
+    with closing(ApiClient(base, factories.token(user), timeout=30)) as api:
+        return [ch["cursor"] for ch in api.all_changes(0)[0]]
 
 
 def _write(base: str, users: dict[str, Any], name: str, count: int = EVENTS_EACH) -> list[int]:
