@@ -66,8 +66,9 @@ FALLBACK_S = 5.0  # PostgreSQL: a poll this often in case a notification was los
 MIN_GAP_S = 0.1  # between two reads: 100 commits a second wake the reader 10 times, not 100
 ERROR_PAUSE_S = 1.0
 PAGE = 500  # rows per read, as the feeds' backlog pages
-# rows waiting for one stream: past this its client is not reading (a stalled or half-open connection),
-# so the stream ends rather than hold the rows (the browser reconnects and reads them as its backlog)
+# rows waiting for one stream: the reader adds at most a PAGE per wake-up, so past this its client has
+# not read for several (a stalled or half-open connection): the stream ends rather than hold the rows
+# (the browser reconnects and reads them as its backlog)
 MAX_QUEUED = 10 * PAGE
 Message = tuple[int, str, dict[str, Any]]  # (cursor, event name, data)
 Read = Callable[[Session, User, int, datetime], list[Message]]
@@ -146,6 +147,7 @@ class _Found:
     high: int
     rows: dict[Hashable, tuple[int, list[Message]]]  # territory → (its new cursor, its rows)
     users: dict[int, User] | None  # the streams' users as now stored, when rechecked
+    more: bool = False  # a territory had a full page: the reader reads on at once
 
 
 class FeedHub:
@@ -279,6 +281,8 @@ class FeedHub:
                     if not sub.push(chunks):
                         self.leave(sub)
             group.cursor = max(group.cursor, cursor)
+        if found.more:
+            self._wake.set()
         if user_ids is not None and found.users is not None:
             self._next_check = time.monotonic() + RECHECK_S
             self._recheck(user_ids, found.users)
@@ -292,24 +296,21 @@ class FeedHub:
             self.reads += 1
             self.wakes += 1
             rows: dict[Hashable, tuple[int, list[Message]]] = {}
+            more = False
             for key, user, cursor in groups:
                 if cursor >= high:
                     continue
-                found: list[Message] = []
-                while True:
-                    page = self.feed.read(db_session, user, cursor, now)
-                    self.reads += 1
-                    found += page
-                    if len(page) < PAGE:
-                        break
-                    cursor = page[-1][0]
-                # every row up to `high` was committed before this read began: none is left behind
-                rows[key] = (max(high, found[-1][0] if found else high), found)
+                page = self.feed.read(db_session, user, cursor, now)
+                self.reads += 1
+                if len(page) == PAGE:  # one page a wake-up: a burst reaches the streams as fast as they take it
+                    rows[key], more = (page[-1][0], page), True
+                else:  # every row up to `high` was committed before this read began: none is left behind
+                    rows[key] = (max(high, page[-1][0] if page else high), page)
             users = None
             if user_ids is not None:
                 users = {u.id: u for u in db_session.scalars(select(User).where(User.id.in_(user_ids)))}
                 self.reads += 1
-            return _Found(high=high, rows=rows, users=users)
+            return _Found(high=high, rows=rows, users=users, more=more)
 
     def _recheck(self, checked: set[int], users: dict[int, User]) -> None:
         """End the streams of `checked` users now missing, disabled, revoked or moved. A stream that

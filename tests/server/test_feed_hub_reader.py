@@ -148,3 +148,17 @@ def test_a_stream_joining_while_the_users_are_rechecked_is_not_ended(numbers) ->
 
     admin, street, received = run(hub, body)
     assert received == [1] and not street.ended and not admin.ended
+
+
+def test_a_burst_larger_than_a_queue_reaches_a_reading_client_a_page_at_a_time(numbers, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(feed_hub, "PAGE", 3)
+    monkeypatch.setattr(feed_hub, "MAX_QUEUED", 6)
+    feed, hub, users = numbers
+
+    async def body() -> tuple[Subscriber, list[int] | None]:
+        sub = await hub.join(users["admin"], EVERY)
+        feed.rows += list(range(1, 21))  # a bulk import: 20 rows in one commit
+        return sub, await take(sub, 20)
+
+    sub, received = run(hub, body)
+    assert received == list(range(1, 21)) and not sub.ended
