@@ -39,12 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mobile.api import ApiClient  # noqa: E402 - the app's client pages /events/changes
 from _harness import bench_parser, for_each_backend  # noqa: E402 - bench/, the script's own folder
 from bench_events import (  # noqa: E402 - the shared harness: server, database, CPU accounting
     DEFAULT_PG_URL, PASSWORD, CpuUse, Worker, bench_database, bench_env, cpu_snapshot, event_body, login_workers,
     machine_line, other_load_pct, pg_stat_database, served, setup_demo, tree_memory_mb,
 )
+from mobile.api import ApiClient  # noqa: E402 - the app's client pages /events/changes
 
 MESSAGE = re.compile(rb'id: (\d+)\r?\nevent: (\w+)\r?\ndata: [^\n]*?"event_uuid": "([0-9a-f-]+)"')
 STREET_ADMINS = [f"street{n:02d}" for n in range(1, 7)]

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from mobile.api import ApiClient
 from server.cli.main import SHUTDOWN_GRACE_S
 from server.database.core import make_engine
-from server.database.migrate import upgrade
 from server.database.listen import libpq_url
+from server.database.migrate import upgrade
 from server.deps import get_session_scope
 from server.events import service
 from server.events.models import EventHistory
