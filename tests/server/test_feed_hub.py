@@ -2,7 +2,8 @@
 territories opened while others write get exactly the rows the paged `/events/changes` gives their
 user (the territory's SQL rule), in cursor order, each once, whatever backlog they start from; a
 disabled user's stream ends; the reader's reads grow with territories, not streams; on PostgreSQL
-it is woken by NOTIFY, and again after its LISTEN connection was cut."""
+it is woken by NOTIFY, and again after its LISTEN connection was cut; `gridops serve` stopping cuts
+its open feeds instead of waiting for them (tests/server/test_feed_hub_reader.py: the reader alone)."""
 
 from __future__ import annotations
 
@@ -210,6 +211,13 @@ def test_notify_wakes_the_reader_and_it_listens_again_after_its_connection_is_cu
     assert stream.ended()
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def test_a_stopping_server_cuts_its_live_feeds_instead_of_waiting_for_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`gridops serve` as deployed: SIGTERM with a feed open for ten minutes exits within its grace."""
     url = fresh_database_url("spatialite", tmp_path, "stopping")
@@ -224,13 +232,9 @@ def test_a_stopping_server_cuts_its_live_feeds_instead_of_waiting_for_them(tmp_p
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "gridops serve did not start"
-                time.sleep(0.1)
+        while not _answers(f"{base}/api/v1/health"):
+            assert server.poll() is None and time.monotonic() < deadline, "gridops serve did not start"
+            time.sleep(0.1)
         api = ApiClient(base)
         token = api.login(users["admin"].username, factories.PASSWORD)  # the server's clock, not the suite's
         api.close()
