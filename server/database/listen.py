@@ -22,6 +22,10 @@ from server.database.feed_order import CHANNEL
 
 log = logging.getLogger(__name__)
 RECONNECT_S = 1.0
+# A link that dies without a reset (a NAT or firewall dropping the idle connection) leaves LISTEN
+# silent: the feeds would then wait for the 5 s fallback poll for good. TCP keepalives let the
+# kernel notice within about 25 s, and the thread reconnects.
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 ANY_FEED = ""  # the payload reported after a reconnect: every feed looks for rows
 
 
@@ -50,7 +54,7 @@ class Listener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5, **KEEPALIVE) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
                     self._on_notify(ANY_FEED)  # anything committed before LISTEN took effect
