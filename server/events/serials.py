@@ -8,6 +8,11 @@ transaction ends, so two creations never get the same number; on SQLite writers 
 anyway. The bump runs inside the savepoint that inserts the event, so a retry that loses the
 uuid race rolls its number back with it. The stored value carries the district
 ("440112-2026-000123", unique index); documents of one district show it without.
+
+On PostgreSQL the bump of a creation also takes the event feed's commit-order lock (feed_order) in
+the same statement, first: every report of a district queues on the counter's row and every report
+on that lock, and each round trip made while holding them is one the queue waits for (bench_events).
+Lock order is the feed's lock, then the counter row, as for every writer of the feed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from gis.codes import district_of
 from server.config import get_settings
-from server.events.models import Event, EventSerialCounter
+from server.database import feed_order
+from server.events.models import Event, EventHistory, EventSerialCounter
 
 DIGITS = 6
 
@@ -42,32 +48,46 @@ def shown(serial: str | None) -> str:
     return serial.split("-", 1)[1] if serial else ""
 
 
-def _bump_statement(dialect: str):  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump)."""
-    if dialect not in _BUMPS:
+def _bump_statement(dialect: str, feed_locked: bool = False):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump).
+
+    `feed_locked` (PostgreSQL): the inserted row is selected from the event feed's advisory lock,
+    so the lock is taken before the counter's row is (a volatile call in FROM is always evaluated)."""
+    if (dialect, feed_locked) not in _BUMPS:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         counter = EventSerialCounter.__table__
-        stmt = insert(counter).values(district_code=bindparam("district"), year=bindparam("year"),
-                                      last_value=bindparam("by"))
-        _BUMPS[dialect] = stmt.on_conflict_do_update(
+        values = (bindparam("district", type_=counter.c.district_code.type), bindparam("year", type_=counter.c.year.type),
+                  bindparam("by", type_=counter.c.last_value.type))
+        if feed_locked:
+            lock = select(feed_order.lock_expression(EventHistory).label("locked")).subquery("feed_lock")
+            stmt = insert(counter).from_select(["district_code", "year", "last_value"],
+                                               select(*values).select_from(lock))
+        else:
+            stmt = insert(counter).values(district_code=values[0], year=values[1], last_value=values[2])
+        _BUMPS[dialect, feed_locked] = stmt.on_conflict_do_update(
             index_elements=[counter.c.district_code, counter.c.year],
             set_={"last_value": counter.c.last_value + bindparam("by")}).returning(counter.c.last_value)
-    return _BUMPS[dialect]
+    return _BUMPS[dialect, feed_locked]
 
 
-_BUMPS: dict[str, Any] = {}
+_BUMPS: dict[tuple[str, bool], Any] = {}
 
 
-def _bump(db_session: Session, district_code: str, year: int, by: int = 1) -> int:
+def _bump(db_session: Session, district_code: str, year: int, by: int = 1, feed_locked: bool = False) -> int:
     """The counter after adding `by` (created at `by` if absent), atomically; the last number taken."""
-    stmt = _bump_statement(db_session.get_bind().dialect.name)
+    stmt = _bump_statement(db_session.get_bind().dialect.name, feed_locked)
     return int(db_session.execute(stmt, {"district": district_code, "year": year, "by": by}).scalar_one())
 
 
 def next_serial(db_session: Session, street_code: str, reported_at: datetime) -> str:
-    """The next number of the event's district and year; call inside the creating transaction."""
+    """The next number of the event's district and year; call inside the creating transaction, right
+    before the event is flushed: on PostgreSQL it takes the event feed's lock (see the module)."""
     district, year = district_of(street_code), year_of(reported_at)
-    return key(district, year, _bump(db_session, district, year))
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    number = _bump(db_session, district, year, feed_locked=postgres)
+    if postgres:
+        feed_order.taken(db_session, EventHistory)
+    return key(district, year, number)
 
 
 def backfill(db_session: Session) -> int:

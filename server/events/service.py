@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,8 +90,8 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     Everything that only reads comes first (on SQLite in a read transaction of its own, ReadsFirst,
     so the write lock is not held for it); the locks that serialise creations, SQLite's write lock,
     the serial counter's row lock and PostgreSQL's feed-order lock, are taken by the writes at the
-    end: the counter bump and the one flush of the event and its history row, then the caller's
-    commit. A retry that loses the race to its own first copy meets the uuid's unique index there.
+    end: the counter bump (on PostgreSQL with the feed's lock, one statement) and the one flush of the
+    event and its history row, then the caller's commit. A retry that loses the race to its own first copy meets the uuid's unique index there.
     """
     request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
                                                else set()))  # the hashes of reports from before the flag hold
@@ -128,12 +129,18 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     EventHistory(event=event, kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
                  actor_role=reporter.role, at=now, attachments=list(data.photos), data={"grid_code": grid.code})
     phase.writes()  # SQLite's write lock from here: the counter, the two INSERTs, the commit
+    # The number is rolled back with the event if a retry won the race: by a savepoint on SQLite; on
+    # PostgreSQL by the whole transaction (it has only read so far), which saves the RELEASE SAVEPOINT
+    # round trip made while holding the counter's row and the feed's lock (see serials).
+    postgres = db_session.get_bind().dialect.name == "postgresql"
     try:
-        with db_session.begin_nested():  # the number is rolled back with the event if a retry won the race
+        with nullcontext() if postgres else db_session.begin_nested():
             event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
             db_session.add(event)
             db_session.flush()
     except IntegrityError:  # a concurrent retry inserted the same uuid first
+        if postgres:
+            db_session.rollback()
         found = _existing(db_session, uuid, request_hash, reporter)
         if found is None:
             raise
