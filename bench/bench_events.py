@@ -84,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="district admins downloading the xlsx export over and over during the export phase (0: no phase)")
     p.add_argument("--sqlite-max-requests", type=int, default=None,
                    help="GRIDOPS_SQLITE_MAX_REQUESTS for the SQLite server (the request cap; default: the setting's)")
+    p.add_argument("--db-max-requests", type=int, default=None,
+                   help="GRIDOPS_DB_MAX_REQUESTS for the PostGIS server (the request cap; default: the setting's)")
     p.add_argument("--pg-url", default=os.environ.get("GRIDOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL),
                    help="PostgreSQL URL for the admin connection (AUTOCOMMIT) that creates --pg-database; "
                         "$GRIDOPS_TEST_POSTGRES_URL, if set, is the default")
@@ -727,6 +729,8 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
     env = bench_env(url, tmp, embedded_mqtt=args.embedded_mqtt)
     if args.sqlite_max_requests is not None:
         env["GRIDOPS_SQLITE_MAX_REQUESTS"] = str(args.sqlite_max_requests)
+    if args.db_max_requests is not None:
+        env["GRIDOPS_DB_MAX_REQUESTS"] = str(args.db_max_requests)
     server: Server | None = None
     try:
         setup = setup_demo(env, tmp, args.demo_days)
@@ -873,7 +877,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run                  : {args.seconds:g} s per phase (cap {args.max_requests} requests), "
           f"{args.clients} clients, {args.retries} retries, export phase {args.export_writers} writers beside "
           f"{args.exporters} exporter(s), demo --days {args.demo_days}, "
-          f"embedded MQTT {'on' if args.embedded_mqtt else 'off'}, seed {args.seed}")
+          f"embedded MQTT {'on' if args.embedded_mqtt else 'off'}, seed {args.seed}, request cap "
+          f"SQLite {args.sqlite_max_requests or 'default'} / PostgreSQL {args.db_max_requests or 'default'}")
     results, failed = for_each_backend(args.backend, lambda backend, tmp: run_backend(backend, args, tmp),
                                        lambda r: print_result(r, args), "gridops-bench")
     if len(results) > 1:
