@@ -21,6 +21,17 @@ import asyncio
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.config import Settings
+
+
+def request_cap(settings: Settings, sqlite: bool) -> int:
+    """Requests in flight per process: GRIDOPS_SQLITE_MAX_REQUESTS on SQLite; on PostgreSQL
+    GRIDOPS_DB_MAX_REQUESTS, else the pool's size (never more requests than pooled connections)."""
+    if sqlite:
+        return settings.sqlite_max_requests
+    pool = settings.db_pool_size + settings.db_max_overflow
+    return min(settings.db_max_requests, pool) if settings.db_max_requests else pool
+
 
 class ConcurrencyLimit:
     def __init__(self, app: ASGIApp, limit: int, exempt_suffixes: tuple[str, ...] = ("/feed",)) -> None:

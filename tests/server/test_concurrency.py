@@ -1,10 +1,11 @@
-"""The SQLite request cap: never more requests in flight than the limit; streams are exempt."""
+"""The request cap: never more requests in flight than the limit; streams are exempt; its setting per back end."""
 
 from __future__ import annotations
 
 import asyncio
 
-from server.concurrency import ConcurrencyLimit
+from server.concurrency import ConcurrencyLimit, request_cap
+from server.config import Settings
 
 
 def test_cap_holds_and_feed_is_exempt() -> None:
@@ -30,3 +31,11 @@ def test_cap_holds_and_feed_is_exempt() -> None:
     capped = asyncio.run(main())
     assert capped == 3
     assert peak == 10  # the live feed is not queued behind the cap
+
+
+def test_the_postgresql_cap_is_its_setting_never_above_the_pool() -> None:
+    pool = Settings(db_pool_size=20, db_max_overflow=20)
+    assert request_cap(pool, sqlite=False) == 40
+    assert request_cap(Settings(db_pool_size=20, db_max_overflow=20, db_max_requests=8), sqlite=False) == 8
+    assert request_cap(Settings(db_pool_size=2, db_max_overflow=2, db_max_requests=8), sqlite=False) == 4
+    assert request_cap(Settings(sqlite_max_requests=5, db_max_requests=8), sqlite=True) == 5
