@@ -14,9 +14,9 @@ connections the requests that have a thread wait for connections held by request
 thread, until the pool times out (bench/bench_load.py, 200 users: 80 connections idle in
 transaction, 10 active). The cap there is the pool's size (GRIDOPS_DB_POOL_SIZE + MAX_OVERFLOW), or
 GRIDOPS_DB_MAX_REQUESTS if lower. That default stays because a lower cap did not measure faster:
-bench_events on PostGIS, 50 clients, caps 40 / 8 / 4 gave 53–55 / 41–59 / 38 events/s at similar load, p95
-1.4–3.4 / 1.65–1.7 / 2.0 s (40: 25–55 events/s), spread by other tenants' load (0.9–1.5 cores) more than by the cap;
-reports queue on the serial counter's row and the feed lock, not on threads.
+bench_events on PostGIS, 50 clients: cap 40 gave 25–55 events/s (p95 1.4–3.4 s), 8 gave 41–59
+(p95 1.65–1.7 s), 4 gave 38 (p95 2.0 s), spread by other tenants' load (0.9–1.5 cores) more than by
+the cap; reports queue on the serial counter's row and the feed lock, not on threads.
 """
 
 from __future__ import annotations
