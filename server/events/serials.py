@@ -51,15 +51,17 @@ def shown(serial: str | None) -> str:
 def _bump_statement(dialect: str, feed_locked: bool = False):  # type: ignore[no-untyped-def]
     """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump).
 
-    `feed_locked` (PostgreSQL): the inserted row is selected from the event feed's advisory lock,
-    so the lock is taken before the counter's row is (a volatile call in FROM is always evaluated)."""
+    `feed_locked` (PostgreSQL): the inserted row is selected from the event feed's advisory lock (and
+    its NOTIFY), so the lock is taken before the counter's row is (a volatile call in FROM is always
+    evaluated)."""
     if (dialect, feed_locked) not in _BUMPS:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         counter = EventSerialCounter.__table__
         values = (bindparam("district", type_=counter.c.district_code.type), bindparam("year", type_=counter.c.year.type),
                   bindparam("by", type_=counter.c.last_value.type))
         if feed_locked:
-            lock = select(feed_order.lock_expression(EventHistory).label("locked")).subquery("feed_lock")
+            locked, notified = feed_order.lock_columns(EventHistory)
+            lock = select(locked.label("locked"), notified.label("notified")).subquery("feed_lock")
             stmt = insert(counter).from_select(["district_code", "year", "last_value"],
                                                select(*values).select_from(lock))
         else:

@@ -216,6 +216,11 @@ def changes_since(*, db_session: Session, user: User, cursor: int, limit: int,
     return [(h, u) for h, u in db_session.execute(q)]
 
 
+def last_change_cursor(db_session: Session) -> int:
+    """The largest cursor of the changes (0: none yet), whoever may see it: the live feed's wake-up check."""
+    return db_session.scalar(select(func.coalesce(func.max(EventHistory.id), 0))) or 0
+
+
 def open_counts(*, db_session: Session, grid_id: int) -> dict[str, int]:
     """Events of a grid still being worked on (neither closed nor ended): how many, how many the
     sweep warned of (预警, not yet overdue) and how many are overdue (超期), as the queue shows them."""
