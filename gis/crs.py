@@ -60,6 +60,15 @@ def transformer(src_epsg: int, dst_epsg: int) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(src_epsg, dst_epsg, always_xy=True)
 
 
+@lru_cache(maxsize=128)
+def is_noop(src_epsg: int, dst_epsg: int) -> bool:
+    """PROJ's operation between the two CRSs moves no coordinate (`proj=noop`: WGS-84 ↔ CGCS2000 is
+    a ballpark zero offset, the frames differ by centimetres). Asked once per process: a pyproj
+    Transformer builds its PROJ object again in every thread that uses it (~80 ms of CPU each, and
+    the server's worker threads come and go), which made it most of an event report's CPU."""
+    return "proj=noop" in transformer(src_epsg, dst_epsg).definition.split()
+
+
 def transform(geom: BaseGeometry, src_epsg: int, dst_epsg: int) -> BaseGeometry:
     """Reproject a shapely geometry with one vectorised call over all its coordinates."""
     if src_epsg == dst_epsg:
