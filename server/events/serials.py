@@ -5,8 +5,8 @@ when the event is created. The year is the year the event was reported, in Asia/
 district-year has one counter row (`EventSerialCounter`), bumped by an INSERT … ON CONFLICT DO
 UPDATE … RETURNING in the creating transaction: on PostgreSQL the row stays locked until that
 transaction ends, so two creations never get the same number; on SQLite writers are serialised
-anyway. The bump runs inside the savepoint that inserts the event, so a retry that loses the
-uuid race rolls its number back with it. The stored value carries the district
+anyway. The bump is written together with the event (one statement on PostgreSQL, one savepoint on
+SQLite), so a retry that loses the uuid race rolls its number back with it. The stored value carries the district
 ("440112-2026-000123", unique index); documents of one district show it without.
 
 On PostgreSQL the bump of a creation also takes the event feed's commit-order lock (feed_order) in
