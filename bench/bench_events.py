@@ -84,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="district admins downloading the xlsx export over and over during the export phase (0: no phase)")
     p.add_argument("--sqlite-max-requests", type=int, default=None,
                    help="GRIDOPS_SQLITE_MAX_REQUESTS for the SQLite server (the request cap; default: the setting's)")
+    p.add_argument("--db-max-requests", type=int, default=None,
+                   help="GRIDOPS_DB_MAX_REQUESTS for the PostGIS server (the request cap; default: the setting's)")
     p.add_argument("--pg-url", default=os.environ.get("GRIDOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL),
                    help="PostgreSQL URL for the admin connection (AUTOCOMMIT) that creates --pg-database; "
                         "$GRIDOPS_TEST_POSTGRES_URL, if set, is the default")
@@ -741,6 +743,8 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
     env = bench_env(url, tmp, embedded_mqtt=args.embedded_mqtt)
     if args.sqlite_max_requests is not None:
         env["GRIDOPS_SQLITE_MAX_REQUESTS"] = str(args.sqlite_max_requests)
+    if args.db_max_requests is not None:
+        env["GRIDOPS_DB_MAX_REQUESTS"] = str(args.db_max_requests)
     server: Server | None = None
     try:
         setup = setup_demo(env, tmp, args.demo_days)
@@ -828,13 +832,18 @@ def print_result(r: BackendResult, args: argparse.Namespace) -> None:
     print(f"  cpu                : {cpu_line(e.cpu, r.backend)}")
     if e.new_connections is not None:
         print(f"  db connections     : {e.new_connections} new PostgreSQL sessions opened by the server during the "
-              f"phase ({e.new_connections / e.elapsed:.1f}/s; the SQLAlchemy pool keeps 5, overflows to 15)")
+              f"phase ({e.new_connections / e.elapsed:.1f}/s; the SQLAlchemy pool keeps GRIDOPS_DB_POOL_SIZE, closes "
+              "what it opened beyond that, up to GRIDOPS_DB_MAX_OVERFLOW more, when it is returned)")
     if e.notes:
         print(f"  notes              : {_fmt_errors(e.notes)}")
     if r.server_errors:
         print(f"  server tracebacks  : {_fmt_errors(r.server_errors)}")
     cost = 1 / ratio if ratio else float("nan")
     print(f"ratio events/health  : {ratio:.3f}  (1 event costs ~{cost:.1f} health requests)")
+    if e.cpu and h.cpu and e.rate and h.rate:  # what the shared machine's other load moves least
+        per_event, per_health = 10 * e.cpu.server_pct / e.rate, 10 * h.cpu.server_pct / h.rate
+        print(f"server CPU / request : event {per_event:.1f} ms, health {per_health:.2f} ms (ratio by CPU "
+              f"{per_health / per_event:.3f}: the ratio where the server gets whole cores and waits on nothing)")
     print(f"retry (POST again)   : {t.rate:8.0f} req/s   p50 {t.pct(50):6.1f}  p95 {t.pct(95):6.1f}  "
           f"p99 {t.pct(99):6.1f} ms   {t.ok}/{t.requests} answered 200 with the first event in {t.elapsed:.2f} s   "
           f"errors: {_fmt_errors(t.errors)}")
@@ -887,7 +896,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run                  : {args.seconds:g} s per phase (cap {args.max_requests} requests), "
           f"{args.clients} clients, {args.retries} retries, export phase {args.export_writers} writers beside "
           f"{args.exporters} exporter(s), demo --days {args.demo_days}, "
-          f"embedded MQTT {'on' if args.embedded_mqtt else 'off'}, seed {args.seed}")
+          f"embedded MQTT {'on' if args.embedded_mqtt else 'off'}, seed {args.seed}, request cap "
+          f"SQLite {args.sqlite_max_requests or 'default'} / PostgreSQL {args.db_max_requests or 'default'}")
     results, failed = for_each_backend(args.backend, lambda backend, tmp: run_backend(backend, args, tmp),
                                        lambda r: print_result(r, args), "gridops-bench")
     if len(results) > 1:

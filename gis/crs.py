@@ -7,6 +7,7 @@ Building a pyproj Transformer costs ~60 ms (FACTS.md), so each pair is built onc
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -58,6 +59,24 @@ def is_supported(epsg: int) -> bool:
 def transformer(src_epsg: int, dst_epsg: int) -> pyproj.Transformer:
     """Cached lon/lat-ordered transformer (GK CRSs are northing-first without always_xy)."""
     return pyproj.Transformer.from_crs(src_epsg, dst_epsg, always_xy=True)
+
+
+_NOOP: dict[tuple[int, int], bool] = {}
+_NOOP_ASKED = threading.Lock()
+
+
+def is_noop(src_epsg: int, dst_epsg: int) -> bool:
+    """PROJ's operation between the two CRSs moves no coordinate (`proj=noop`: WGS-84 ↔ CGCS2000 is
+    a ballpark zero offset, the frames differ by centimetres). Asked once per process, under a lock
+    (the first reports arrive together, in many threads): a pyproj Transformer builds its PROJ object
+    again in every thread that uses it (~80 ms of CPU each, and the server's worker threads come and
+    go), which made it most of an event report's CPU."""
+    key = (src_epsg, dst_epsg)
+    if key not in _NOOP:
+        with _NOOP_ASKED:
+            if key not in _NOOP:
+                _NOOP[key] = "proj=noop" in transformer(src_epsg, dst_epsg).definition.split()
+    return _NOOP[key]
 
 
 def transform(geom: BaseGeometry, src_epsg: int, dst_epsg: int) -> BaseGeometry:

@@ -21,8 +21,9 @@ Conventions and limits (why the numbers are what they are):
   ``bd09_to_gcj02``); ``bd09_to_gcj02_exact`` iterates it down to 0.01 m and is what
   ``to_cgcs2000`` uses. Baidu applies BD-09 everywhere, so there is no China box check.
 * WGS-84 -> CGCS2000 is a null shift at metre level (the frames differ by centimetres);
-  it still goes through ``gis.crs.transformer`` so the datum step is explicit and
-  picks up a real transformation if PROJ ever provides one.
+  it still asks PROJ (``gis.crs``) which operation applies, so the datum step is explicit and
+  picks up a real transformation if PROJ ever provides one; while PROJ's answer is its no-op,
+  the coordinates are passed through without a PROJ object per thread (``crs.is_noop``).
 
 Every public function accepts scalars (floats back) or numpy arrays (arrays back).
 """
@@ -306,5 +307,7 @@ def to_cgcs2000(lon: Coord, lat: Coord, datum: str) -> Pair:
 
 def _reproject(lon: Coord, lat: Coord, src: int, dst: int) -> Pair:
     x, y, scalar = coordinate_arrays(lon, lat)
+    if crs.is_noop(src, dst):
+        return _out(np.array(x), np.array(y), scalar)  # copies, as PROJ's would be (the inputs may be views)
     rx, ry = crs.transformer(src, dst).transform(x, y)
     return _out(np.asarray(rx, dtype=float), np.asarray(ry, dtype=float), scalar)

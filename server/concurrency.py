@@ -12,7 +12,11 @@ PostgreSQL: a request holds its pooled connection (idle in transaction) across t
 its endpoint and of FastAPI's response validation, so with more requests in flight than pooled
 connections the requests that have a thread wait for connections held by requests waiting for a
 thread, until the pool times out (bench/bench_load.py, 200 users: 80 connections idle in
-transaction, 10 active). The cap there is the pool's size (GRIDOPS_DB_POOL_SIZE + MAX_OVERFLOW).
+transaction, 10 active). The cap there is the pool's size (GRIDOPS_DB_POOL_SIZE + MAX_OVERFLOW), or
+GRIDOPS_DB_MAX_REQUESTS if lower. That default stays because a lower cap did not measure faster:
+bench_events on PostGIS, 50 clients: cap 40 gave 25–55 events/s (p95 1.4–3.4 s), 8 gave 41–59
+(p95 1.65–1.7 s), 4 gave 38 (p95 2.0 s), spread by other tenants' load (0.9–1.5 cores) more than by
+the cap; reports queue on the serial counter's row and the feed lock, not on threads.
 
 A request whose client left while it waited (a phone's or a proxy's time-out) is dropped when its
 turn comes, unanswered: under overload the queue otherwise fills with requests nobody waits for,
@@ -25,6 +29,17 @@ from __future__ import annotations
 import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.config import Settings
+
+
+def request_cap(settings: Settings, sqlite: bool) -> int:
+    """Requests in flight per process: GRIDOPS_SQLITE_MAX_REQUESTS on SQLite; on PostgreSQL
+    GRIDOPS_DB_MAX_REQUESTS, else the pool's size (never more requests than pooled connections)."""
+    if sqlite:
+        return settings.sqlite_max_requests
+    pool = settings.db_pool_size + settings.db_max_overflow
+    return min(settings.db_max_requests, pool) if settings.db_max_requests else pool
 
 
 class ConcurrencyLimit:

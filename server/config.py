@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 20
     db_pool_timeout_s: float = 10.0  # then 503 database_busy, not a 30 s wait and a 500
+    db_max_requests: int | None = None  # requests in flight on PostgreSQL; None: pool + overflow (server.concurrency)
     # PgBouncer in transaction mode between the servers and PostgreSQL: GRIDOPS_DATABASE_URL points at
     # it, so no server-side prepared statements (PgBouncer 1.18 cannot carry them), and the work that
     # needs a session of its own (the locks that keep jobs single, the live feeds' LISTEN) goes to

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from common.errors import InputError
 from server.auth.views import app_router, users_router
 from server.auth.views import router as auth_router
-from server.concurrency import ConcurrencyLimit
+from server.concurrency import ConcurrencyLimit, request_cap
 from server.database.core import is_busy
 from server.database.types import utcnow
 from server.config import Settings, get_settings
@@ -115,8 +115,7 @@ def create_app() -> FastAPI:
                   openapi_url="/openapi.json" if docs else None)
     app.add_middleware(BodySizeLimit, limit=int(settings.max_body_mb * MB), routes=upload_limits(settings))
     sqlite = make_url(settings.database_url).get_backend_name() == "sqlite"
-    app.add_middleware(ConcurrencyLimit, limit=settings.sqlite_max_requests if sqlite else settings.db_pool_size
-                       + settings.db_max_overflow)  # PostgreSQL: no more requests than pooled connections
+    app.add_middleware(ConcurrencyLimit, limit=request_cap(settings, sqlite))
     app.add_middleware(RequestId)  # every response has its id, no error escapes bare
     app.add_exception_handler(Exception, internal_error_handler)  # what is raised outside RequestId
     app.add_middleware(SecurityHeaders, docs=docs, hsts=settings.hsts,  # last added: outermost

@@ -16,6 +16,10 @@ The same statement sends `NOTIFY gridops_feed, '<feed table>'`: PostgreSQL deliv
 shared reader (server.feed_hub) wakes when rows are there to read and not before. In the process
 that wrote, on either database, `on_commit` listeners hear of it at once too: on SQLite (one
 machine, usually one process) the reader wakes at the commit instead of at its next poll.
+
+A writer whose first statement under the lock can carry it (`lock_columns` in that statement, then
+`taken`: the event serial's counter bump) saves the flush its own round trip: every round trip made
+under the lock is one that every other writer of the feed waits for.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from itertools import chain
 
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import ColumnElement, event, func, select
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from server.database.singleton import advisory_key
 
@@ -32,6 +36,7 @@ CHANNEL = "gridops_feed"
 _LOCK_KEYS: dict[type, tuple[int, str]] = {}  # class → (its feed's lock key, its feed's table)
 _ON_COMMIT: list[Callable[[str], None]] = []
 _WRITTEN = "gridops feeds written"  # Session.info key: the feed tables this transaction wrote
+_HELD = "gridops feed locks held"  # Session.info key: [(transaction, key)] taken by a caller's own statement
 
 
 def on_commit(listener: Callable[[str], None]) -> Callable[[], None]:
@@ -60,6 +65,29 @@ def lock_feed(session: Session, feed: type) -> None:
         _lock_and_notify(session, _LOCK_KEYS[feed])
 
 
+def lock_columns(feed: type) -> tuple[ColumnElement[None], ColumnElement[None]]:
+    """The lock and notification of `feed` as columns, for a PostgreSQL statement to evaluate before
+    its writes (from a subquery in its FROM: volatile calls there are always evaluated); call `taken`
+    once that statement has run."""
+    key, table = _LOCK_KEYS[feed]
+    return func.pg_advisory_xact_lock(key), func.pg_notify(CHANNEL, table)
+
+
+def taken(session: Session, feed: type) -> None:
+    """`feed`'s lock was taken by a statement of the current transaction: the flushes skip it. Tied to
+    that (sub)transaction: a rolled-back savepoint released the lock, and it is taken again."""
+    key = _LOCK_KEYS[feed]
+    session.info.setdefault(_WRITTEN, set()).add(key[1])
+    held: list[tuple[SessionTransaction, tuple[int, str]]] = session.info.setdefault(_HELD, [])
+    held.append((session.get_nested_transaction() or session.get_transaction(), key))  # type: ignore[arg-type]
+
+
+def _held(session: Session) -> set[tuple[int, str]]:
+    held = [(txn, key) for txn, key in session.info.get(_HELD, ()) if txn.is_active]
+    session.info[_HELD] = held  # ended transactions forgotten
+    return {key for _txn, key in held}
+
+
 def _keys_for(objects: Iterable[object]) -> list[tuple[int, str]]:
     return sorted({key for obj in objects if (key := _LOCK_KEYS.get(type(obj))) is not None})
 
@@ -71,6 +99,7 @@ def _take_feed_locks(session: Session, _flush: UOWTransaction, _instances: objec
         session.info.setdefault(_WRITTEN, set()).update(table for _, table in keys)
     if not keys or session.get_bind().dialect.name != "postgresql":
         return
+    keys = [key for key in keys if key not in _held(session)]
     for key in keys:  # sorted: two feeds are always locked in the same order; re-taking one is harmless
         _lock_and_notify(session, key)
 

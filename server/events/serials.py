@@ -5,9 +5,20 @@ when the event is created. The year is the year the event was reported, in Asia/
 district-year has one counter row (`EventSerialCounter`), bumped by an INSERT … ON CONFLICT DO
 UPDATE … RETURNING in the creating transaction: on PostgreSQL the row stays locked until that
 transaction ends, so two creations never get the same number; on SQLite writers are serialised
-anyway. The bump runs inside the savepoint that inserts the event, so a retry that loses the
-uuid race rolls its number back with it. The stored value carries the district
+anyway. The bump is written together with the event (one statement on PostgreSQL, one savepoint on
+SQLite), so a retry that loses the uuid race rolls its number back with it. The stored value carries the district
 ("440112-2026-000123", unique index); documents of one district show it without.
+
+On PostgreSQL the bump of a creation also takes the event feed's commit-order lock (feed_order) in
+the same statement, first: every report of a district queues on the counter's row and every report
+on that lock, and each round trip made while holding them is one the queue waits for (bench_events).
+Lock order is the feed's lock, then the counter row, as for every writer of the feed.
+
+On PostgreSQL a report goes further (`insert_numbered`): the feed's lock, the bump, the event and its
+history row are ONE statement (data-modifying CTEs, each reading the one before, so the lock is
+taken before the counter's row and before the history id is drawn), then the commit: two round trips
+under the locks instead of four. SQLite cannot write in a CTE and holds one writer anyway: it bumps
+in the event's savepoint, then the ORM flushes.
 """
 
 from __future__ import annotations
@@ -17,14 +28,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Text, bindparam, cast, func, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.sql import Executable
 
 from gis.codes import district_of
 from server.config import get_settings
-from server.events.models import Event, EventSerialCounter
+from server.database import feed_order
+from server.events.models import Event, EventHistory, EventSerialCounter
 
 DIGITS = 6
 
@@ -42,32 +55,117 @@ def shown(serial: str | None) -> str:
     return serial.split("-", 1)[1] if serial else ""
 
 
-def _bump_statement(dialect: str):  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump)."""
-    if dialect not in _BUMPS:
+def _bump_statement(dialect: str, feed_locked: bool = False):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump).
+
+    `feed_locked` (PostgreSQL): the inserted row is selected from the event feed's advisory lock (and
+    its NOTIFY), so the lock is taken before the counter's row is (a volatile call in FROM is always
+    evaluated)."""
+    if (dialect, feed_locked) not in _BUMPS:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         counter = EventSerialCounter.__table__
-        stmt = insert(counter).values(district_code=bindparam("district"), year=bindparam("year"),
-                                      last_value=bindparam("by"))
-        _BUMPS[dialect] = stmt.on_conflict_do_update(
+        values = (bindparam("district", type_=counter.c.district_code.type), bindparam("year", type_=counter.c.year.type),
+                  bindparam("by", type_=counter.c.last_value.type))
+        if feed_locked:
+            locked, notified = feed_order.lock_columns(EventHistory)
+            lock = select(locked.label("locked"), notified.label("notified")).subquery("feed_lock")
+            stmt = insert(counter).from_select(["district_code", "year", "last_value"],
+                                               select(*values).select_from(lock))
+        else:
+            stmt = insert(counter).values(district_code=values[0], year=values[1], last_value=values[2])
+        _BUMPS[dialect, feed_locked] = stmt.on_conflict_do_update(
             index_elements=[counter.c.district_code, counter.c.year],
             set_={"last_value": counter.c.last_value + bindparam("by")}).returning(counter.c.last_value)
-    return _BUMPS[dialect]
+    return _BUMPS[dialect, feed_locked]
 
 
-_BUMPS: dict[str, Any] = {}
+_BUMPS: dict[tuple[str, bool], Any] = {}
 
 
-def _bump(db_session: Session, district_code: str, year: int, by: int = 1) -> int:
+def _bump(db_session: Session, district_code: str, year: int, by: int = 1, feed_locked: bool = False) -> int:
     """The counter after adding `by` (created at `by` if absent), atomically; the last number taken."""
-    stmt = _bump_statement(db_session.get_bind().dialect.name)
+    stmt = _bump_statement(db_session.get_bind().dialect.name, feed_locked)
     return int(db_session.execute(stmt, {"district": district_code, "year": year, "by": by}).scalar_one())
 
 
 def next_serial(db_session: Session, street_code: str, reported_at: datetime) -> str:
-    """The next number of the event's district and year; call inside the creating transaction."""
+    """The next number of the event's district and year; call inside the creating transaction, right
+    before the event is flushed: on PostgreSQL it takes the event feed's lock (see the module)."""
     district, year = district_of(street_code), year_of(reported_at)
-    return key(district, year, _bump(db_session, district, year))
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    number = _bump(db_session, district, year, feed_locked=postgres)
+    if postgres:
+        feed_order.taken(db_session, EventHistory)
+    return key(district, year, number)
+
+
+def _columns(table: Any) -> list[Any]:
+    """The columns a report writes: all but the id (drawn by the statement) and the serial (computed)."""
+    return [c for c in table.columns if not c.primary_key and c.key != "serial"]
+
+
+_NUMBERED: list[Executable] = []
+
+
+def _numbered_statement() -> Executable:
+    """WITH bump (the feed-locked counter bump), ev (INSERT event … SELECT … FROM bump), hist
+    (INSERT event_history … SELECT … FROM ev) SELECT both ids: built once per process. Each INSERT
+    selects from the statement before it, so its row (and its id from the sequence) is made only
+    after the locks are held; the event's values are bound as `e_<column>`, the history's as
+    `h_<column>`."""
+    if not _NUMBERED:
+        events, history = Event.__table__, EventHistory.__table__
+        bump = _bump_statement("postgresql", feed_locked=True).cte("bump")
+        number = cast(bump.c.last_value, Text)
+        serial = func.concat(bindparam("district"), "-", cast(bindparam("year"), Text), "-",
+                             func.lpad(number, func.greatest(DIGITS, func.length(number)), "0"))  # = key()
+        ev_cols = _columns(events)
+        ev = insert(events).from_select(
+            [*(c.key for c in ev_cols), "serial"],
+            select(*(bindparam(f"e_{c.key}", type_=c.type) for c in ev_cols), serial).select_from(bump),
+        ).returning(events.c.id, events.c.serial).cte("ev")
+        hist_cols = [c for c in _columns(history) if c.key != "event_id"]
+        hist = insert(history).from_select(
+            ["event_id", *(c.key for c in hist_cols)],
+            select(ev.c.id, *(bindparam(f"h_{c.key}", type_=c.type) for c in hist_cols)).select_from(ev),
+        ).returning(history.c.id, history.c.event_id).cte("hist")
+        _NUMBERED.append(select(ev.c.id, ev.c.serial, hist.c.id.label("history_id"))
+                         .select_from(ev.join(hist, hist.c.event_id == ev.c.id)))
+    return _NUMBERED[0]
+
+
+def _values(obj: object, columns: list[Any], prefix: str) -> dict[str, Any]:
+    """The row of a transient object, every column set on it (None or the column's scalar default if
+    not), so that once persistent none of its attributes is expired and none is read back."""
+    mapper = inspect(obj).mapper
+    row = {}
+    for column in columns:
+        attr = mapper.get_property_by_column(column).key
+        if attr not in obj.__dict__:
+            default = column.default
+            if default is not None and not default.is_scalar:
+                raise ValueError(f"{column.table.name}.{column.key} must be set: its default is computed")
+            setattr(obj, attr, default.arg if default is not None else None)
+        row[f"{prefix}{column.key}"] = getattr(obj, attr)
+    return row
+
+
+def insert_numbered(db_session: Session, event: Event, history: EventHistory) -> None:
+    """PostgreSQL: number `event` and insert it with `history` (its `create` row) in one statement under
+    the event feed's lock (see the module); both become persistent in the session, as if flushed.
+
+    The two are transient and not linked by their relationship (the event's id is the statement's).
+    A uuid already taken raises IntegrityError and writes nothing: no number is used up."""
+    district, year = district_of(event.street_code), year_of(event.reported_at)
+    params = {"district": district, "year": year, "by": 1,
+              **_values(event, _columns(Event.__table__), "e_"),
+              **_values(history, [c for c in _columns(EventHistory.__table__) if c.key != "event_id"], "h_")}
+    event_id, event.serial, history_id = db_session.execute(_numbered_statement(), params).one()
+    feed_order.taken(db_session, EventHistory)
+    event.id, history.id, history.event_id = event_id, history_id, event_id
+    for obj in (event, history):
+        make_transient_to_detached(obj)
+        db_session.add(obj)
 
 
 def backfill(db_session: Session) -> int:

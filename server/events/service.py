@@ -89,8 +89,9 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     Everything that only reads comes first (on SQLite in a read transaction of its own, ReadsFirst,
     so the write lock is not held for it); the locks that serialise creations, SQLite's write lock,
     the serial counter's row lock and PostgreSQL's feed-order lock, are taken by the writes at the
-    end: the counter bump and the one flush of the event and its history row, then the caller's
-    commit. A retry that loses the race to its own first copy meets the uuid's unique index there.
+    end: on PostgreSQL one statement (the feed's lock, the counter bump, the event and its history
+    row), on SQLite the bump and one flush of the two rows; then the caller's commit. A retry that
+    loses the race to its own first copy meets the uuid's unique index there.
     """
     request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
                                                else set()))  # the hashes of reports from before the flag hold
@@ -123,17 +124,23 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         closure_due_at=time_limits.due_under(limits[TimeLimitStep.closure], data.reported_at),
     )
     event.possible_duplicate_of_id = duplicates.find_candidate(db_session=db_session, event=event)
-    # Inserted by the same flush as the event (the relationship gives it the event's id): one flush,
-    # so on PostgreSQL the feed-order lock is taken once, just before the two INSERTs.
-    EventHistory(event=event, kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
-                 actor_role=reporter.role, at=now, attachments=list(data.photos), data={"grid_code": grid.code})
+    history = EventHistory(kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
+                           actor_role=reporter.role, at=now, attachments=list(data.photos),
+                           data={"grid_code": grid.code})
     phase.writes()  # SQLite's write lock from here: the counter, the two INSERTs, the commit
+    postgres = db_session.get_bind().dialect.name == "postgresql"
     try:
-        with db_session.begin_nested():  # the number is rolled back with the event if a retry won the race
-            event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
-            db_session.add(event)
-            db_session.flush()
+        if postgres:  # the feed lock, the number, the event and its history row: one statement (serials)
+            serials.insert_numbered(db_session, event, history)
+        else:  # the number is rolled back with the event if a retry won the race
+            with db_session.begin_nested():
+                event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
+                history.event = event  # inserted by the same flush, given the event's id
+                db_session.add(event)
+                db_session.flush()
     except IntegrityError:  # a concurrent retry inserted the same uuid first
+        if postgres:  # nothing written: the transaction has only read so far
+            db_session.rollback()
         found = _existing(db_session, uuid, request_hash, reporter)
         if found is None:
             raise

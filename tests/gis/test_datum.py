@@ -248,3 +248,19 @@ def test_non_convergence_raises(monkeypatch):
 def test_empty_arrays():
     lon, lat = datum.to_cgcs2000(np.array([]), np.array([]), "bd09")
     assert lon.shape == (0,) and lat.shape == (0,)
+
+
+def test_the_wgs84_to_cgcs2000_step_is_projs_noop_and_passed_through_without_proj(monkeypatch):
+    """PROJ's operation WGS-84 → CGCS2000 moves nothing; while that is its answer the point is passed
+    through (no PROJ object per server thread), with PROJ's own result; a real operation still runs."""
+    from gis import crs
+
+    lon, lat = np.array([113.3, 113.31]), np.array([23.1, 23.12])
+    by_proj = crs.transformer(crs.WGS84, crs.CGCS2000).transform(lon, lat)
+    assert crs.is_noop(crs.WGS84, crs.CGCS2000) and crs.is_noop(crs.CGCS2000, crs.WGS84)
+    assert not crs.is_noop(crs.CGCS2000, crs.gk_epsg(38))  # a projection is never passed through
+    monkeypatch.setattr(crs, "transformer", lambda *_: pytest.fail("PROJ called for its no-op"))
+    out = datum.to_cgcs2000(lon, lat, "wgs84")
+    np.testing.assert_array_equal(out, by_proj)
+    assert datum.to_cgcs2000(113.3, 23.1, "wgs84") == (113.3, 23.1)
+    assert out[0] is not lon  # a new array, as PROJ gives

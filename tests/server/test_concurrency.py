@@ -1,11 +1,13 @@
-"""The request cap: never more requests in flight than the limit; streams are exempt; a request whose
-client left while it was queued is dropped unanswered, the others see their body as sent."""
+"""The request cap: never more requests in flight than the limit; streams are exempt; its setting per
+back end; a request whose client left while it was queued is dropped unanswered, the others see their
+body as sent."""
 
 from __future__ import annotations
 
 import asyncio
 
-from server.concurrency import ConcurrencyLimit
+from server.concurrency import ConcurrencyLimit, request_cap
+from server.config import Settings
 
 EVENTS = {"type": "http", "path": "/api/v1/events"}
 
@@ -37,6 +39,14 @@ def test_cap_holds_and_feed_is_exempt() -> None:
     capped = asyncio.run(main())
     assert capped == 3
     assert peak == 10  # the live feed is not queued behind the cap
+
+
+def test_the_postgresql_cap_is_its_setting_never_above_the_pool() -> None:
+    pool = Settings(db_pool_size=20, db_max_overflow=20)
+    assert request_cap(pool, sqlite=False) == 40
+    assert request_cap(Settings(db_pool_size=20, db_max_overflow=20, db_max_requests=8), sqlite=False) == 8
+    assert request_cap(Settings(db_pool_size=2, db_max_overflow=2, db_max_requests=8), sqlite=False) == 4
+    assert request_cap(Settings(sqlite_max_requests=5, db_max_requests=8), sqlite=True) == 5
 
 
 def test_a_request_abandoned_while_queued_is_dropped_and_the_others_get_their_body() -> None:

@@ -1,4 +1,5 @@
-"""A flaky phone's retries arriving at the same moment still make exactly one event."""
+"""A flaky phone's retries arriving at the same moment still make exactly one event, and the copies
+that lose the race give back the serial number they took (the next report gets the next number)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from server.auth.enums import Role
 from server.database.core import make_engine
 from server.events import service
-from server.events.models import Event, EventHistory
+from server.events.models import Event, EventHistory, EventSerialCounter
 from server.events.schemas import EventCreate
 from tests import factories
 from tests.conftest import NOW
@@ -44,4 +45,6 @@ def test_concurrent_duplicate_reports_make_one_event(fresh_db_url: str) -> None:
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 1
         assert s.scalar(select(func.count()).select_from(EventHistory)) == 1
+        assert s.scalar(select(EventSerialCounter.last_value)) == 1
+        assert s.scalar(select(Event.serial)).endswith("-000001")
     engine.dispose()

@@ -10,11 +10,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.database.core import make_engine
-from server.events import service
-from server.events.models import EventHistory
+from server.database.singleton import advisory_key
+from server.events import serials, service
+from server.events.models import Event, EventHistory
 from server.events.schemas import EventCreate
 from tests import factories
 from tests.conftest import NOW
+from tests.statements import counted
 
 
 def _report(s: Session, reporter, cell: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
@@ -45,4 +47,40 @@ def test_a_second_writer_waits_for_the_first_to_commit(fresh_db_url: str) -> Non
     finally:
         first.close()
         second.close()
+        engine.dispose()
+
+
+def _feed_lock_held(s: Session) -> bool:
+    key = advisory_key(f"feed {EventHistory.__name__}")
+    return bool(s.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                              " AND pid = pg_backend_pid() AND objid = :key"), {"key": key}))
+
+
+def test_the_serial_bump_takes_the_feed_lock_and_a_rolled_back_savepoint_gives_it_back(fresh_db_url: str) -> None:
+    """The bump carries the lock (so the flush skips it); a savepoint rolled back released it, and
+    the next flush that writes the feed takes it again."""
+    if not fresh_db_url.startswith("postgresql"):
+        pytest.skip("the feed lock is PostgreSQL's")
+    engine = make_engine(fresh_db_url)
+    try:
+        with Session(engine) as s:
+            users = factories.event_world(s)["users"]
+            s.commit()
+            assert not _feed_lock_held(s)
+            _report(s, users["worker_a"], (0, 0))
+            assert _feed_lock_held(s)
+            s.commit()
+            assert not _feed_lock_held(s)
+            with s.begin_nested() as savepoint:
+                serials.next_serial(s, "440112001001", NOW)
+                assert _feed_lock_held(s)
+                savepoint.rollback()
+            assert not _feed_lock_held(s)
+            s.scalars(select(Event)).one().description = "改"
+            with counted(s) as statements:
+                s.flush()
+            assert any("pg_advisory_xact_lock" in statement for statement in statements)
+            assert _feed_lock_held(s)
+            s.commit()
+    finally:
         engine.dispose()
