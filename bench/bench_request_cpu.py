@@ -27,7 +27,6 @@ import argparse
 import os
 import random
 import sys
-import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -70,6 +69,7 @@ class Tokens:
     command: str
     scope: str
     uuids: list[str]
+    cursor: int
 
 
 def request_types(t: Tokens) -> dict[str, Send]:
@@ -91,7 +91,7 @@ def request_types(t: Tokens) -> dict[str, Send]:
         "GET /health (no token, no database)": lambda c, rnd, k: c.get("/health"),
         "GET /auth/me": lambda c, rnd, k: c.get("/auth/me", headers=w),
         "sync: app session": lambda c, rnd, k: c.post("/app/sessions", json={"app_version": APP_VERSION}, headers=w),
-        "sync: changes (none new)": lambda c, rnd, k: c.get("/events/changes", params={"cursor": 10**12, "limit": 500},
+        "sync: changes (none new)": lambda c, rnd, k: c.get("/events/changes", params={"cursor": t.cursor, "limit": 500},
                                                             headers=w),
         "sync: event detail": lambda c, rnd, k: c.get(f"/events/{t.uuids[k % len(t.uuids)]}", headers=w),
         "sync: events page (100)": lambda c, rnd, k: c.get(
@@ -136,7 +136,12 @@ def tokens(base: str) -> Tokens:
         r = c.get("/events", params={"page_size": 100}, headers={"Authorization": f"Bearer {wk.token}"})
         r.raise_for_status()
         uuids = [e["uuid"] for e in r.json()["items"]]
-    return Tokens(wk.token, wk, street, command, f"district:{me['district_code']}", uuids)
+        cursor, more = 0, True
+        while more:  # the worker's newest cursor: a sync that finds nothing new, the usual one
+            page = c.get("/events/changes", params={"cursor": cursor, "limit": 1000},
+                         headers={"Authorization": f"Bearer {wk.token}"}).json()
+            cursor, more = page["next_cursor"], page["has_more"]
+    return Tokens(wk.token, wk, street, command, f"district:{me['district_code']}", uuids, cursor)
 
 
 @contextmanager

@@ -39,4 +39,4 @@ def test_one_event_with_its_history_costs_two_statements(db_session: Session) ->
         read = event_read(db_session, event, history=True)
     assert len(statements) == 2
     assert read.reporter == users["worker_a"].username and read.history
-    assert all(h.actor == users["worker_a"].username for h in read.history if h.kind == "reported")
+    assert [h.actor for h in read.history] == [users["worker_a"].username] * len(read.history)
