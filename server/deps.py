@@ -26,6 +26,10 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+# Dependencies that neither block nor touch the database are `async def`: FastAPI runs every plain
+# `def` dependency in a worker thread of its own, one hop to the thread pool and back each, and a
+# request used to make four or five such hops before its view (bench/bench_request_cpu.py).
+
 
 async def _session(maker: sessionmaker[Session]) -> AsyncIterator[Session]:
     """Async on purpose: the endpoint uses the session in a worker thread, and closing it here, on
@@ -67,7 +71,7 @@ ReadDbSession = Annotated[Session, Depends(get_read_db)]
 WriteDbSession = Annotated[Session, Depends(get_write_db)]
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """The wall clock, read here for every request and nowhere below: services take `now`, and
     tests override this dependency to freeze time."""
     return utcnow()
@@ -77,15 +81,15 @@ Now = Annotated[datetime, Depends(get_now)]
 
 
 @contextmanager
-def _session_scope() -> Iterator[Session]:
+def session_scope() -> Iterator[Session]:
     with get_read_sessionmaker()() as session:
         yield session
 
 
-def get_session_scope() -> Callable[[], AbstractContextManager[Session]]:
+async def get_session_scope() -> Callable[[], AbstractContextManager[Session]]:
     """Short read sessions, closed when their block ends: one per poll of the live feed, and the
     user lookup of every request, so no request holds a session (nor, on SQLite, a lock) for it."""
-    return _session_scope
+    return session_scope
 
 
 SessionScope = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_session_scope)]
@@ -123,7 +127,7 @@ def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Dep
 AuthenticatedUser = Annotated[User, Depends(get_authenticated_user)]
 
 
-def get_current_user(user: AuthenticatedUser) -> User:
+async def get_current_user(user: AuthenticatedUser) -> User:
     """The token's user, once they have set their own password: an initial or reset password was
     known to someone else, so until it is changed only /auth/me, /auth/password and the policy answer."""
     if user.must_change_password:
@@ -140,7 +144,7 @@ def require_roles(*roles: Role) -> Callable[..., User]:
     not nothing (a district role without a district has the role's name, not its powers)."""
     allowed = frozenset(roles)
 
-    def _check(user: CurrentUser, now: Now) -> User:
+    async def _check(user: CurrentUser, now: Now) -> User:
         role = auth_service.role_of(user)
         if role in allowed and territory(user, now).nothing:
             raise Forbidden(f"user {user.username} has no valid district or street for role {user.role}",

@@ -117,9 +117,10 @@ def year_in_range(year: int) -> bool:
     return EARLIEST.year <= year < LATEST.year
 
 
-def clean_url(request: Request) -> None:
+async def clean_url(request: Request) -> None:
     """Router dependency: path and query parameters hold no control characters (a NUL in a
-    `q=` or a grid code would reach PostgreSQL, which refuses it with a 500)."""
+    `q=` or a grid code would reach PostgreSQL, which refuses it with a 500). Async because it
+    only reads the URL: FastAPI runs a plain `def` dependency in a worker thread (see server.deps)."""
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if isinstance(value, str) and has_control_characters(value):
             en, zh = MESSAGES["control_characters"]

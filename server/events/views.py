@@ -52,7 +52,7 @@ def report_event(db_session: DbSession, user: Writer, body: EventCreate, respons
                         dispute=result.dispute)
 
 
-def _filter(
+async def _filter(  # async: pure parsing, no worker thread (see server.deps)
     state: Annotated[list[EventState] | None, Query()] = None, category: str | None = None,
     grid_code: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
     street_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,

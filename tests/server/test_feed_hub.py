@@ -31,7 +31,7 @@ from server.cli.main import SHUTDOWN_GRACE_S
 from server.database.core import make_engine
 from server.database.listen import libpq_url
 from server.database.migrate import upgrade
-from server.deps import get_session_scope
+from server.deps import session_scope
 from server.events import service
 from server.events.models import EventHistory
 from server.events.schemas import EventCreate
@@ -172,7 +172,7 @@ def test_a_disabled_users_stream_ends_and_the_others_go_on(fresh_db_url: str, li
 def test_the_reader_reads_once_per_territory_not_per_stream(fresh_db_url: str, live_server) -> None:  # type: ignore[no-untyped-def]
     users = _world(fresh_db_url)
     base = live_server(fresh_db_url)
-    feeds = hub(FEED, get_session_scope())
+    feeds = hub(FEED, session_scope)
     streams = [Stream(base, users["admin" if i % 4 else "street1"], {}, seconds=SHORT_S) for i in range(40)]
     assert all(s.opened.wait(10) for s in streams)
     time.sleep(0.5)  # every stream has joined its group

@@ -13,6 +13,7 @@ from server.indicators import service
 from server.indicators.app_queries import app_usage_rates, not_using
 from server.indicators.periods import parse_period, parse_scope
 from tests import factories
+from tests.statements import counted
 
 NOV, Q4 = parse_period("2026-11"), parse_period("2026-Q4")
 STREET1, DISTRICT = parse_scope("street:440112001"), parse_scope("district:440112")
@@ -45,6 +46,17 @@ def test_one_row_per_worker_and_shanghai_day(db_session, world) -> None:  # type
     assert [(str(r.day), r.syncs) for r in rows] == [("2026-11-05", 2), ("2026-11-06", 1)]
     b = db_session.scalar(select(AppSession).where(AppSession.user_id == world["users"]["worker_b"].id))
     assert str(b.day) == "2026-10-31"
+
+
+def test_a_sync_is_one_statement_first_of_the_day_or_not(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """Every phone records a sync a minute: one upsert, whether the day's row exists or not."""
+    user, later = world["users"]["worker_c"], datetime.fromisoformat("2026-11-21T02:00Z")
+    for at, syncs in ((later, 1), (later.replace(hour=3), 2)):  # 10:00 and 11:00 in Shanghai: one day
+        with counted(db_session) as statements:
+            row = auth.record_app_session(db_session=db_session, user=user, app_version=f"0.{syncs}.0", now=at)
+        assert len(statements) == 1
+        assert (str(row.day), row.syncs, row.last_at, row.app_version) == ("2026-11-21", syncs, at, f"0.{syncs}.0")
+    assert row.first_at == later
 
 
 def test_the_rate_counts_assigned_workers_who_synced_in_the_month(db_session, world) -> None:  # type: ignore[no-untyped-def]
