@@ -9,6 +9,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     Boolean,
+    text,
     Float,
     ForeignKey,
     Index,
@@ -66,6 +67,12 @@ class Event(Base):
         Index("ix_event_grid_reported", "grid_id", "reported_at"),
         # migration 0014: a unique index (SQLite cannot add a constraint to a table)
         Index("uq_event_serial", "serial", unique=True),
+        # migration 0017: the rows the indicators still read one by one (not yet in event_rollup),
+        # by scope and period, and the final ones among them for `gridops metrics rollup`
+        Index("ix_event_live_street_reported", "street_code", "reported_at",
+              postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
+        Index("ix_event_live_state", "state", postgresql_where=text("NOT rolled_up"),
+              sqlite_where=text("rolled_up = 0")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -103,6 +110,8 @@ class Event(Base):
     possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     photos: Mapped[list[str]] = mapped_column(JSON, default=list)  # sha256 keys
+    # summed into event_rollup by `gridops metrics rollup` once final (server.indicators.rollup)
+    rolled_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     history: Mapped[list[EventHistory]] = relationship(
         back_populates="event", order_by="EventHistory.id", foreign_keys="EventHistory.event_id")
 

@@ -1,0 +1,170 @@
+"""Partial pre-aggregation of the event indicators: the events that will never change again are
+summed once into event_rollup and the statistics read only the others row by row.
+
+Why: at city scale (10 M events a year) the event statement's per-row work (case and closure
+counts, the reporter's role, two quality scores) is what costs, not the plan (README: bench_city).
+
+What is rolled up: events in a final state (server.events.enums.TERMINAL: reviewed, rejected,
+merged; transitions.py leads nowhere from them). A closed event that is not yet reviewed stays live:
+its satisfaction is set at review. Each cell is (street, grid, local month reported, local month
+closed or ''), so a period of whole months counts the closures of the months up to its last one,
+which is "closed before the period ended". Weeks and other date ranges keep the live path.
+
+Fixed when rolled up, and compared again by `check` (gridops metrics check-rollup):
+- whether the reporter is a grid worker (worker_reports): a later change of the user's role does
+  not move a rolled-up event; the check recomputes with today's roles and reports the cells;
+- the quality scores: the rules' hash is kept (event_rollup_state); with other rules in force every
+  statistic reads all the events until the next `gridops metrics rollup` rebuilds the rollup.
+
+Safe beside writers: a batch locks the final events it takes (FOR UPDATE SKIP LOCKED on PostgreSQL;
+SQLite has one writer at a time), sums exactly those ids and marks them in the same transaction, so
+an event finalised during the run is either in the batch, summed and marked, or left live. Running
+it twice adds nothing (only unmarked events are taken); `only_one` keeps the job single.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, delete, false, func, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from server.events.enums import TERMINAL
+from server.events.models import Event
+from server.indicators.event_queries import event_sums, in_scope, rules_in_force
+from server.indicators.models import EventRollup, RollupState
+from server.indicators.periods import Scope
+
+FINAL = sorted(s.value for s in TERMINAL)
+SUMS = ("events", "cases", "closed", "closed_on_time", "rated", "satisfied", "worker_reports", "score", "score_60")
+KEYS = ("street_code", "grid_id", "reported_month", "closed_month")
+CHUNK = 5000  # ids per statement (SQLite's limit of bound parameters)
+
+
+class local_month(FunctionElement[str]):  # noqa: N801  (an SQL function)
+    """YYYY-MM of a UTC timestamp in Asia/Shanghai. SQLite has no time zones: +8 hours, which is
+    Shanghai's offset since 1991 (no daylight saving since); PostgreSQL uses the zone database."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(local_month, "postgresql")
+def _pg_month(element: local_month, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('Asia/Shanghai', {compiler.process(element.clauses, **kw)}), 'YYYY-MM')"
+
+
+@compiles(local_month, "sqlite")
+def _sqlite_month(element: local_month, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+8 hours')"
+
+
+def _grouped(where: ColumnElement[bool]) -> Select[Any]:
+    """The cells of the events selected by `where`, computed from the events as the live path does."""
+    sums = event_sums(true())
+    keys = (Event.street_code, Event.grid_id, local_month(Event.reported_at),
+            func.coalesce(local_month(Event.closed_at), ""))
+    return select(*keys, *(sums[n]() for n in SUMS)).where(where).group_by(*keys)
+
+
+def _cells_of(db_session: Session, where: ColumnElement[bool]) -> dict[tuple[Any, ...], tuple[float, ...]]:
+    return {tuple(r[:4]): tuple(float(v or 0) for v in r[4:]) for r in db_session.execute(_grouped(where))}
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def _add(db_session: Session, cells: dict[tuple[Any, ...], tuple[float, ...]]) -> None:
+    """Add the sums to the rollup's cells (created when new): one upsert for all of them."""
+    if not cells:
+        return
+    insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = EventRollup.__table__
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in KEYS],
+                                      set_={n: table.c[n] + stmt.excluded[n] for n in SUMS})
+    db_session.execute(stmt, [dict(zip(KEYS, k, strict=True)) | dict(zip(SUMS, v, strict=True))
+                              for k, v in cells.items()])
+
+
+def prepare(db_session: Session, now: datetime) -> bool:
+    """Make the rollup match the quality rules in force; True when it had to be emptied (the rules
+    changed: every event is live again and the batches roll them up anew)."""
+    current = rules_in_force()
+    state = db_session.get(RollupState, 1)
+    if state is None:
+        db_session.add(RollupState(id=1, rule_hash=current, rolled_at=now))
+        db_session.flush()
+        return False
+    if state.rule_hash == current:
+        return False
+    db_session.execute(delete(EventRollup))
+    db_session.execute(update(Event).where(Event.rolled_up == true()).values(rolled_up=False))
+    state.rule_hash, state.rolled_at = current, now
+    db_session.flush()
+    return True
+
+
+def roll_up_batch(db_session: Session, now: datetime, limit: int = 50_000) -> int:
+    """Sum up to `limit` final events not yet rolled up into the rollup and mark them; the caller
+    commits. Returns how many were taken (0: nothing left)."""
+    ids = list(db_session.scalars(
+        select(Event.id).where(Event.rolled_up == false(), Event.state.in_(FINAL)).order_by(Event.id)
+        .limit(limit).with_for_update(skip_locked=True)))
+    cells: dict[tuple[Any, ...], list[float]] = {}
+    for chunk in _chunks(ids):
+        for key, sums in _cells_of(db_session, Event.id.in_(chunk)).items():
+            cell = cells.setdefault(key, [0.0] * len(SUMS))
+            for i, v in enumerate(sums):
+                cell[i] += v
+        db_session.execute(update(Event).where(Event.id.in_(chunk)).values(rolled_up=True))
+    _add(db_session, {k: tuple(v) for k, v in cells.items()})
+    if ids:
+        db_session.execute(update(RollupState).where(RollupState.id == 1).values(rolled_at=now))
+    return len(ids)
+
+
+@dataclass(frozen=True)
+class Difference:
+    cell: tuple[Any, ...]  # street, grid id, month reported, month closed
+    column: str
+    rollup: float
+    events: float
+
+    def __str__(self) -> str:
+        street, grid, reported, closed = self.cell
+        return (f"street {street} grid {grid} reported {reported} closed {closed or '-'}: {self.column} "
+                f"rollup {self.rollup:g}, from the events {self.events:g}")
+
+
+def check(db_session: Session, scope: Scope | None = None) -> list[Difference | str]:
+    """Every cell of the rollup against the same sums recomputed from the rolled-up events with
+    today's roles and rules: the differences (none when the rollup is sound)."""
+    problems: list[Difference | str] = []
+    state = db_session.get(RollupState, 1)
+    if state is not None and state.rule_hash != rules_in_force():
+        problems.append("the rollup was made with other quality rules than those in force: the statistics read "
+                        "every event until `gridops metrics rollup` rebuilds it")
+    where = Event.rolled_up == true()
+    r = EventRollup
+    stored_where: ColumnElement[bool] = true()
+    if scope is not None:
+        where = where & in_scope(scope, Event.street_code, Event.grid_id)
+        stored_where = in_scope(scope, r.street_code, r.grid_id)
+    expected = _cells_of(db_session, where)
+    stored = {tuple(row[:4]): tuple(float(v) for v in row[4:]) for row in db_session.execute(
+        select(*(getattr(r, k) for k in KEYS), *(getattr(r, n) for n in SUMS)).where(stored_where))}
+    zero = (0.0,) * len(SUMS)
+    for key in sorted(expected.keys() | stored.keys(), key=lambda k: tuple(map(str, k))):
+        have, want = stored.get(key, zero), expected.get(key, zero)
+        problems += [Difference(key, n, a, b) for n, a, b in zip(SUMS, have, want, strict=True)
+                     if abs(a - b) > 1e-6 * max(1.0, abs(b))]
+    return problems
