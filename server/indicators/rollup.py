@@ -147,12 +147,13 @@ class Difference:
 
 def check(db_session: Session, scope: Scope | None = None) -> list[Difference | str]:
     """Every cell of the rollup against the same sums recomputed from the rolled-up events with
-    today's roles and rules: the differences (none when the rollup is sound)."""
+    today's roles and rules: the differences (none when the rollup is sound), or one line when the
+    rollup was made with other quality rules (unused until rebuilt)."""
     problems: list[Difference | str] = []
     state = db_session.get(RollupState, 1)
-    if state is not None and state.rule_hash != rules_in_force():
-        problems.append("the rollup was made with other quality rules than those in force: the statistics read "
-                        "every event until `gridops metrics rollup` rebuilds it")
+    if state is not None and state.rule_hash != rules_in_force():  # its scores cannot match: nothing to compare
+        return ["the rollup was made with other quality rules than those in force: the statistics read "
+                "every event until `gridops metrics rollup` rebuilds it"]
     where = Event.rolled_up == true()
     r = EventRollup
     stored_where: ColumnElement[bool] = true()

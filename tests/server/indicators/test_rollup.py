@@ -1,0 +1,140 @@
+"""The event rollup gives the statistics the events give: written, partly finalised, rolled up,
+more finalised after, every whole-month period and a week agree with reading every event, and
+`check` finds the cells sound (and says when they are not)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from server.auth.enums import Role
+from server.config import get_settings
+from server.events import service as events
+from server.events.enums import TERMINAL, EventState
+from server.events.models import Event
+from server.events.schemas import EventCreate
+from server.events.transitions import transition
+from server.indicators import event_queries as q
+from server.indicators import service
+from server.indicators.models import EventRollup
+from server.indicators.periods import parse_period, parse_scope
+from server.indicators.quality import RULE_60
+from server.indicators.rollup import check, prepare, roll_up_batch
+from tests import factories
+
+NOW = datetime(2027, 1, 10, tzinfo=UTC)
+PERIODS = ("2026", "2026-Q4", "2026-10", "2026-11", "2026-12", "2026-W45", "2026-10-15..2026-11-14")
+CODES = list(q.INDICATORS)
+CLOSE = ["accepted", "dispatched", "handled", "closed"]
+# (states walked, satisfaction): each pattern is used for events in every month and grid below
+PATTERNS: list[tuple[list[str], str | None]] = [
+    (CLOSE + ["reviewed"], "satisfied"), (CLOSE + ["reviewed"], "dissatisfied"), (CLOSE + ["reviewed"], None),
+    (["rejected"], None), (["merged"], None), (CLOSE, None), (["accepted"], None), ([], None),
+]
+
+
+@pytest.fixture
+def world(db_session):  # type: ignore[no-untyped-def]
+    return factories.event_world(db_session)
+
+
+def _walk(db_session, world, event, states: list[str], at: datetime) -> None:  # type: ignore[no-untyped-def]
+    for i, s in enumerate(states):
+        transition(db_session=db_session, event=event, to=EventState(s), actor=world["users"]["admin"],
+                   at=at + timedelta(minutes=i))
+
+
+def _events(db_session, world) -> list[tuple[Event, list[str], str | None]]:  # type: ignore[no-untyped-def]
+    """Events around the local month ends (31 Oct 23:30 Shanghai is October, 15:30 UTC), closed days or
+    weeks later (some in the next month), by workers of three grids and a street admin."""
+    out = []
+    starts = [datetime(2026, 10, 31, 15, 30, tzinfo=UTC), datetime(2026, 11, 12, 2, tzinfo=UTC),
+              datetime(2026, 11, 30, 15, 59, tzinfo=UTC), datetime(2026, 12, 20, 3, tzinfo=UTC)]
+    reporters = [("worker_a", (0, 0)), ("worker_b", (1, 0)), ("worker_c", (5, 5)), ("street1", (0, 0))]
+    for n, (states, sat) in enumerate(PATTERNS * 2):
+        at = starts[n % len(starts)] + timedelta(hours=n)
+        who, square = reporters[n % len(reporters)]
+        body = factories.event_body(factories.gk_square(*square), reported_at=at.isoformat(), uuid=str(uuid.uuid4()),
+                                    category_code="sanitation.garbage" if n % 3 else "sanitation",
+                                    description="垃圾堆放" * (1 + n % 4))
+        event, _ = events.create(db_session=db_session, reporter=world["users"][who], data=EventCreate(**body),
+                                 now=at + timedelta(minutes=1))
+        out.append((event, states, sat))
+    return out
+
+
+def _finish(db_session, world, event, states, sat, days: int) -> None:  # type: ignore[no-untyped-def]
+    _walk(db_session, world, event, states, event.reported_at + timedelta(days=days))
+    event.satisfaction = sat if "reviewed" in states else None
+    db_session.flush()
+
+
+def _roll_up(db_session) -> int:  # type: ignore[no-untyped-def]
+    prepare(db_session, NOW)
+    total = 0
+    while n := roll_up_batch(db_session, NOW, limit=3):  # small batches: several transactions' worth
+        total += n
+    return total
+
+
+def _scopes(db_session) -> list:  # type: ignore[no-untyped-def]
+    district = parse_scope("district:440112")
+    return [district, *(s for level in ("street", "community", "grid")
+                        for s in service.scopes_below(db_session, district, level, parse_period("2026")))]
+
+
+def _agree(db_session) -> None:  # type: ignore[no-untyped-def]
+    """compute_many with the rollup equals reading every event, for every scope alone and together."""
+    scopes = _scopes(db_session)
+    for label in PERIODS:
+        period = parse_period(label)
+        for group in ([sc] for sc in scopes):
+            both = [service.compute_many(db_session=db_session, scopes=group, codes=CODES, period=period, now=NOW,
+                                         rollup=r) for r in (True, False)]
+            assert both[0] == both[1], (label, group)
+        together = [service.compute_many(db_session=db_session, scopes=scopes, codes=CODES, period=period, now=NOW,
+                                         rollup=r) for r in (True, False)]
+        assert together[0] == together[1], label
+
+
+def test_rollup_and_live_add_up_to_every_event(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    made = _events(db_session, world)
+    first, later = made[:len(PATTERNS)], made[len(PATTERNS):]
+    for event, states, sat in first:
+        _finish(db_session, world, event, states, sat, days=3)
+    rolled = _roll_up(db_session)
+    final = [e for e, states, _ in first if states and EventState(states[-1]) in TERMINAL]
+    assert rolled == len(final) > 0
+    assert db_session.scalar(select(func.sum(EventRollup.events))) == len(final)
+    assert _roll_up(db_session) == 0  # idempotent: nothing is taken twice
+    for event, states, sat in later:  # finalised after the rollup, closing a month or more later
+        _finish(db_session, world, event, states, sat, days=25)
+    _agree(db_session)
+    assert check(db_session) == []
+    assert _roll_up(db_session) == len(final) * 2 - len(final)  # the later final ones
+    _agree(db_session)
+    assert check(db_session) == [] and check(db_session, parse_scope("grid:440112001001001")) == []
+    assert db_session.scalar(select(func.count()).where(Event.rolled_up.is_(True))) == 2 * len(final)
+
+
+def test_check_finds_a_changed_role_and_other_rules(db_session, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for event, states, sat in _events(db_session, world):
+        _finish(db_session, world, event, states, sat, days=3)
+    _roll_up(db_session)
+    world["users"]["worker_a"].role = Role.street_admin.value  # left the grid: their reports were a worker's
+    db_session.flush()
+    found = check(db_session)
+    assert found and {d.column for d in found} == {"worker_reports"}  # type: ignore[union-attr]
+    assert check(db_session, parse_scope("street:440112002")) == []  # worker_c's street is untouched
+    world["users"]["worker_a"].role = Role.grid_worker.value
+    db_session.flush()
+    monkeypatch.setattr(get_settings(), "quality_rule", str(RULE_60))  # another rule in force
+    assert len(check(db_session)) == 1  # the rules differ: said once, the stale scores not compared
+    _agree(db_session)  # every statistic falls back to reading the events
+    assert prepare(db_session, NOW)  # the next run empties the rollup and rolls everything up anew
+    assert db_session.scalar(select(func.count()).select_from(EventRollup)) == 0
+    assert _roll_up(db_session) > 0 and check(db_session) == []
+    _agree(db_session)
