@@ -81,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="SQLite: time the demo district (gridops demo)")
     p.add_argument("--demo-db", type=Path, help="SQLite: a database `gridops demo` already made")
     p.add_argument("--repeat", type=int, default=2, help="times each statistic is computed (best and first shown)")
+    p.add_argument("--live", action="store_true",
+                   help="also time every statistic reading every event (the rollup ignored): the baseline")
+    p.add_argument("--check-rollup", action="store_true", help="also time `gridops metrics check-rollup` on the city")
     args = p.parse_args(argv)
     if args.backend == "both" or (args.backend == "sqlite") != args.demo:
         p.error("--backend postgis for the city, --backend sqlite --demo for the demo district")
@@ -245,6 +248,7 @@ def load_city(args: argparse.Namespace) -> tuple[str, dict[str, int], float]:
     if args.reuse:
         sizes = _sizes(url)
         if sizes.get("grid") == args.districts * 1000 and sizes.get("event") == args.events:
+            upgrade(url)  # a database loaded before the newest migrations gets them (0017: the rollup)
             return url, sizes, 0.0
         print(f"--reuse: {args.database} holds {sizes or 'nothing'}; loading afresh")
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -325,7 +329,30 @@ def show(rows: list[tuple[str, list[float], Any]], load: Load) -> None:
     print(f"other processes used {load.other_pct():.0f} % of the machine's CPU meanwhile; {machine()}")
 
 
-def city_timings(url: str, districts: int, repeat: int) -> list[tuple[str, list[float], Any]]:
+def roll_up(url: str, check_too: bool) -> None:
+    """`gridops metrics rollup` over the city (only the events final since the last run), timed;
+    with check_too `gridops metrics check-rollup` as well."""
+    from server.indicators.rollup import check, prepare, roll_up_batch
+
+    engine = make_engine(url)
+    with Session(engine) as s:
+        t, total = time.perf_counter(), 0
+        prepare(s, NOW)
+        s.commit()
+        while n := roll_up_batch(s, NOW):
+            s.commit()
+            total += n
+        print(f"rollup: {total:,} events rolled up in {time.perf_counter() - t:.1f} s "
+              f"({s.scalar(text('SELECT count(*) FROM event WHERE rolled_up')):,} in the rollup, "
+              f"{s.scalar(text('SELECT count(*) FROM event_rollup')):,} cells)", flush=True)
+        if check_too:
+            t = time.perf_counter()
+            problems = check(s)
+            print(f"check-rollup: {len(problems)} differences in {time.perf_counter() - t:.1f} s", flush=True)
+    engine.dispose()
+
+
+def city_timings(url: str, districts: int, repeat: int, rollup: bool = True) -> list[tuple[str, list[float], Any]]:
     engine = make_engine(url)
     watch(engine)
     period = parse_period(str(YEAR))
@@ -337,7 +364,8 @@ def city_timings(url: str, districts: int, repeat: int) -> list[tuple[str, list[
     def compute(scopes: Callable[[Session], list[Scope]]) -> Callable[[], int]:
         def run() -> int:
             with Session(engine) as s:
-                return len(service.compute_many(db_session=s, scopes=scopes(s), codes=codes, period=period, now=NOW))
+                return len(service.compute_many(db_session=s, scopes=scopes(s), codes=codes, period=period, now=NOW,
+                                                rollup=rollup))
         return run
 
     def self_eval() -> int:
@@ -368,6 +396,12 @@ def run_city(args: argparse.Namespace) -> None:
     url, sizes, secs = load_city(args)
     print(f"sizes: {', '.join(f'{t} {n:,}' for t, n in sizes.items())}"
           f"{f'; loaded in {secs:.0f} s' if secs else ' (reused)'}")
+    roll_up(url, args.check_rollup)
+    if args.live:
+        print("\n-- every event read row by row (the rollup ignored): the baseline")
+        load = Load()
+        show(city_timings(url, args.districts, args.repeat, rollup=False), load)
+        print("\n-- with the rollup")
     load = Load()
     show(city_timings(url, args.districts, args.repeat), load)
 
