@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
@@ -37,9 +47,15 @@ from server.database.prefix import prefix_range
 from server.events.enums import SATISFIED, EventState
 from server.events.models import Dispute, Event
 from server.grids.models import Grid, GridAssignment
-from server.indicators.periods import Period, Scope, parse_period
 from server.indicators.models import EventRollup, RollupState
-from server.indicators.quality import RULE_60, Rule, load_rule, rules_hash, score_expression
+from server.indicators.periods import Period, Scope, parse_period
+from server.indicators.quality import (
+    RULE_60,
+    Rule,
+    load_rule,
+    rules_hash,
+    score_expression,
+)
 from server.indicators.results import Ratio, under_each
 from server.visits.models import Visit
 

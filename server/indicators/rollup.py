@@ -29,7 +29,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, delete, false, func, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    delete,
+    false,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -47,7 +57,7 @@ KEYS = ("street_code", "grid_id", "reported_month", "closed_month")
 CHUNK = 5000  # ids per statement (SQLite's limit of bound parameters)
 
 
-class local_month(FunctionElement[str]):  # noqa: N801  (an SQL function)
+class local_month(FunctionElement[str]):
     """YYYY-MM of a UTC timestamp in Asia/Shanghai. SQLite has no time zones: +8 hours, which is
     Shanghai's offset since 1991 (no daylight saving since); PostgreSQL uses the zone database."""
 
@@ -152,8 +162,8 @@ def check(db_session: Session, scope: Scope | None = None) -> list[Difference | 
     problems: list[Difference | str] = []
     state = db_session.get(RollupState, 1)
     if state is not None and state.rule_hash != rules_in_force():  # its scores cannot match: nothing to compare
-        return ["the rollup was made with other quality rules than those in force: the statistics read "
-                "every event until `gridops metrics rollup` rebuilds it"]
+        return [("the rollup was made with other quality rules than those in force: the statistics read "
+                 "every event until `gridops metrics rollup` rebuilds it")]
     where = Event.rolled_up == true()
     r = EventRollup
     stored_where: ColumnElement[bool] = true()
