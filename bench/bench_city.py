@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=2, help="times each statistic is computed (best and first shown)")
     p.add_argument("--live", action="store_true",
                    help="also time every statistic reading every event (the rollup ignored): the baseline")
+    p.add_argument("--only", action="append", metavar="WORDS",
+                   help="only the statistics whose label contains WORDS (repeatable), e.g. 'one district'")
     p.add_argument("--check-rollup", action="store_true", help="also time `gridops metrics check-rollup` on the city")
     args = p.parse_args(argv)
     if args.backend == "both" or (args.backend == "sqlite") != args.demo:
@@ -312,6 +314,7 @@ def timed(label: str, repeat: int, run: Callable[[], Any]) -> tuple[str, list[fl
         t = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - t)
+        print(f"  {label}: {times[-1]:.2f} s", flush=True)
     slowest = sorted(SLOW, key=lambda x: -x[0])[:3]
     in_db = sum(x[0] for x in SLOW)
     return label, times, (result, in_db, slowest)
@@ -352,7 +355,8 @@ def roll_up(url: str, check_too: bool) -> None:
     engine.dispose()
 
 
-def city_timings(url: str, districts: int, repeat: int, rollup: bool = True) -> list[tuple[str, list[float], Any]]:
+def city_timings(url: str, districts: int, repeat: int, rollup: bool = True,
+                 only: list[str] | None = None) -> list[tuple[str, list[float], Any]]:
     engine = make_engine(url)
     watch(engine)
     period = parse_period(str(YEAR))
@@ -376,16 +380,15 @@ def city_timings(url: str, districts: int, repeat: int, rollup: bool = True) -> 
     def grids_of(scopes: list[Scope]) -> Callable[[Session], list[Scope]]:
         return lambda s: [*scopes, *(g for sc in scopes for g in service.scopes_below(s, sc, "grid", period))]
 
-    rows = [
-        timed(f"every indicator ({len(codes)}), the city's {districts} districts", repeat,
-              compute(lambda s: all_districts)),
-        timed("every indicator, one district (GET /indicators)", repeat, compute(lambda s: [d1])),
-        timed("areas level=street, one district", repeat,
-              compute(lambda s: [d1, *service.scopes_below(s, d1, "street", period)])),
-        timed("areas level=grid, one district (1,000 grids)", repeat, compute(grids_of([d1]))),
-        timed(f"areas level=grid, the city ({districts * 1000:,} grids)", repeat, compute(grids_of(all_districts))),
-        timed(f"self-evaluation table, one district ({len(declaration.rows)} rows)", repeat, self_eval),
+    statistics: list[tuple[str, Callable[[], Any]]] = [
+        (f"every indicator ({len(codes)}), the city's {districts} districts", compute(lambda s: all_districts)),
+        ("every indicator, one district (GET /indicators)", compute(lambda s: [d1])),
+        ("areas level=street, one district", compute(lambda s: [d1, *service.scopes_below(s, d1, "street", period)])),
+        ("areas level=grid, one district (1,000 grids)", compute(grids_of([d1]))),
+        (f"areas level=grid, the city ({districts * 1000:,} grids)", compute(grids_of(all_districts))),
+        (f"self-evaluation table, one district ({len(declaration.rows)} rows)", self_eval),
     ]
+    rows = [timed(label, repeat, run) for label, run in statistics if not only or any(w in label for w in only)]
     engine.dispose()
     return rows
 
@@ -400,10 +403,10 @@ def run_city(args: argparse.Namespace) -> None:
     if args.live:
         print("\n-- every event read row by row (the rollup ignored): the baseline")
         load = Load()
-        show(city_timings(url, args.districts, args.repeat, rollup=False), load)
+        show(city_timings(url, args.districts, args.repeat, rollup=False, only=args.only), load)
         print("\n-- with the rollup")
     load = Load()
-    show(city_timings(url, args.districts, args.repeat), load)
+    show(city_timings(url, args.districts, args.repeat, only=args.only), load)
 
 
 # ---------------------------------------------------------------------------------------------
