@@ -22,6 +22,10 @@ city grids  the same for all 10,000 grids of the city (the D districts' grid row
 self-eval   tables.self_evaluation for a district from tests/metrics/data/seed_003.xlsx
 
 The per-process indicator cache is off (GRIDOPS_INDICATOR_CACHE_S=0): every figure is a computation.
+First the rollup of final events runs, timed (`gridops metrics rollup`: on a fresh load every final
+event, about 2 M; on a reused one only those not yet rolled up), and with --check-rollup the check.
+--live times every statistic reading every event too (the baseline, rollup ignored; the
+self-evaluation is timed as served either way). --only 'one district' picks statistics by label.
 
 SQLite --demo: `gridops demo` into a temp database (about 1.5 min) unless --demo-db names one
 already made, then GET /indicators/areas at level=grid and level=street and GET /indicators
