@@ -352,6 +352,10 @@ def roll_up(url: str, check_too: bool) -> None:
         print(f"rollup: {total:,} events rolled up in {time.perf_counter() - t:.1f} s "
               f"({s.scalar(text('SELECT count(*) FROM event WHERE rolled_up')):,} in the rollup, "
               f"{s.scalar(text('SELECT count(*) FROM event_rollup')):,} cells)", flush=True)
+        t = time.perf_counter()
+        s.execute(text("ANALYZE event"))  # what autovacuum does after so many updates, done now
+        s.commit()
+        print(f"ANALYZE event: {time.perf_counter() - t:.1f} s", flush=True)
         if check_too:
             t = time.perf_counter()
             problems = check(s)
