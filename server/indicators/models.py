@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from typing import Any
+
+from sqlalchemy import Float, Integer, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from server.database.core import Base
 from server.database.types import UTCDateTime
+from server.events.models import Event
 
 
 class EventRollup(Base):
@@ -48,3 +51,17 @@ class RollupState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule_hash: Mapped[str] = mapped_column(String(64))
     rolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Event.photos, "set")
+def _photos_of_a_rolled_up_event(target: Event, value: Any, oldvalue: Any, initiator: Any) -> None:
+    """Report photos may arrive after an event is final (the phone's queue, actions.attach_photos),
+    and the quality score reads them: the event leaves the rollup in the writer's transaction and
+    is rolled up again, with its photos, by the next run. Here, not in events: events sit below
+    indicators and know nothing of the rollup."""
+    session = object_session(target)
+    if target.rolled_up and target.id is not None and session is not None:
+        from server.indicators.rollup import unroll  # the job's module imports this one
+
+        unroll(session, target.id)
+        target.rolled_up = False

@@ -105,6 +105,13 @@ def _add(db_session: Session, cells: dict[tuple[Any, ...], tuple[float, ...]]) -
                               for k, v in cells.items()])
 
 
+def unroll(db_session: Session, event_id: int) -> None:
+    """Take a rolled-up event's sums, as stored in its row now, out of its cell (the caller marks it live)."""
+    with db_session.no_autoflush:  # the row as it was summed, not the change being made
+        cells = _cells_of(db_session, (Event.id == event_id) & (Event.rolled_up == true()))
+    _add(db_session, {k: tuple(-v for v in sums) for k, sums in cells.items()})
+
+
 def prepare(db_session: Session, now: datetime) -> bool:
     """Make the rollup match the quality rules in force; True when it had to be emptied (the rules
     changed: every event is live again and the batches roll them up anew)."""

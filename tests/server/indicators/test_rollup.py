@@ -138,3 +138,18 @@ def test_check_finds_a_changed_role_and_other_rules(db_session, world, monkeypat
     assert db_session.scalar(select(func.count()).select_from(EventRollup)) == 0
     assert _roll_up(db_session) > 0 and check(db_session) == []
     _agree(db_session)
+
+
+def test_photos_arriving_after_the_rollup_take_the_event_out(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    made = _events(db_session, world)
+    for event, states, sat in made:
+        _finish(db_session, world, event, states, sat, days=3)
+    _roll_up(db_session)
+    late = next(e for e, states, _ in made if e.rolled_up and not e.photos)
+    late.photos = ["a" * 64]  # what actions.attach_photos does: the quality score's has_photo changes
+    db_session.flush()
+    assert not late.rolled_up
+    _agree(db_session)
+    assert check(db_session) == []
+    assert _roll_up(db_session) == 1 and check(db_session) == []
+    _agree(db_session)
