@@ -7,7 +7,6 @@ made of whole months and reads only the events not yet in it (event.rolled_up fa
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import Float, Integer, String, UniqueConstraint, event
