@@ -57,6 +57,9 @@ class TimeLimitPolicy(Base):
     time_limit: Mapped[str] = mapped_column(String(16))
 
 
+FINAL_SQL = "state IN ('merged', 'rejected', 'reviewed')"  # enums.TERMINAL, as the rollup's query says it
+
+
 class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
@@ -68,11 +71,12 @@ class Event(Base):
         # migration 0014: a unique index (SQLite cannot add a constraint to a table)
         Index("uq_event_serial", "serial", unique=True),
         # migration 0017: the rows the indicators still read one by one (not yet in event_rollup),
-        # by scope and period, and the final ones among them for `gridops metrics rollup`
+        # by scope and period; and the final ones among them, which `gridops metrics rollup` takes
+        # (an index of only those: the planner cannot know that final rows are nearly all rolled up)
         Index("ix_event_live_street_reported", "street_code", "reported_at",
               postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
-        Index("ix_event_live_state", "state", postgresql_where=text("NOT rolled_up"),
-              sqlite_where=text("rolled_up = 0")),
+        Index("ix_event_rollup_due", "id", postgresql_where=text(f"NOT rolled_up AND {FINAL_SQL}"),
+              sqlite_where=text(f"rolled_up = 0 AND {FINAL_SQL}")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

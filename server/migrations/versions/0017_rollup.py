@@ -15,6 +15,8 @@ branch_labels = None
 depends_on = None
 
 LIVE = {"postgresql_where": sa.text("NOT rolled_up"), "sqlite_where": sa.text("rolled_up = 0")}
+FINAL = "state IN ('merged', 'rejected', 'reviewed')"
+DUE = {"postgresql_where": sa.text(f"NOT rolled_up AND {FINAL}"), "sqlite_where": sa.text(f"rolled_up = 0 AND {FINAL}")}
 
 
 def upgrade() -> None:
@@ -42,11 +44,11 @@ def upgrade() -> None:
     # a plain ADD COLUMN (constant default: no rewrite on PostgreSQL, no table copy on SQLite)
     op.add_column('event', sa.Column('rolled_up', sa.Boolean(), server_default=sa.text('false'), nullable=False))
     op.create_index('ix_event_live_street_reported', 'event', ['street_code', 'reported_at'], **LIVE)
-    op.create_index('ix_event_live_state', 'event', ['state'], **LIVE)
+    op.create_index('ix_event_rollup_due', 'event', ['id'], **DUE)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_event_live_state', table_name='event')
+    op.drop_index('ix_event_rollup_due', table_name='event')
     op.drop_index('ix_event_live_street_reported', table_name='event')
     op.drop_column('event', 'rolled_up')
     op.drop_table('event_rollup_state')
