@@ -347,10 +347,11 @@ def bench_database(backend: str, tmp: Path, admin_url: str, name: str, *, keep: 
 
 
 @contextmanager
-def served(backend: str, env: dict[str, str], tmp: Path, workers: int, server_logs: str | None) -> Iterator[Server]:
+def served(backend: str, env: dict[str, str], tmp: Path, workers: int, server_logs: str | None,
+           name: str = "") -> Iterator[Server]:
     """`gridops serve` answering /health; on an error its last log lines go to stderr; stopped at the
-    end (its log copied into server_logs, if given)."""
-    server = Server(env, tmp, workers, tmp / f"server-{backend}.log")
+    end (its log copied into server_logs, if given). `name` tells apart several servers of one back end."""
+    server = Server(env, tmp, workers, tmp / f"server-{backend}{name}.log")
     try:
         server.wait_healthy()
         yield server
@@ -388,8 +389,9 @@ def db_facts(url: str) -> tuple[str, dict[str, int]]:
         engine.dispose()
 
 
-def pg_sessions(url: str) -> int:
-    """Sessions ever opened on this database (pg_stat_database.sessions, PostgreSQL 14+), this one included."""
+def pg_stat_database(url: str, column: str) -> int:
+    """A counter of this database in pg_stat_database (a fresh snapshot), e.g. `sessions` (sessions ever
+    opened, PostgreSQL 14+, this one included) or `xact_commit + xact_rollback` (transactions)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
@@ -397,10 +399,22 @@ def pg_sessions(url: str) -> int:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-            return int(conn.execute(text("SELECT sessions FROM pg_stat_database "
+            return int(conn.execute(text(f"SELECT {column} FROM pg_stat_database "
                                          "WHERE datname = current_database()")).scalar_one())
     finally:
         engine.dispose()
+
+
+def tree_memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """Memory of a process and its children from /proc: VmRSS (resident now) or VmHWM (its peak)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith(f"{field}:")), 0)
+        except OSError:
+            pass
+    return total / 1024
 
 
 # ------------------------------------------------------------------ clients
@@ -743,12 +757,12 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> BackendRes
                          per_client=[1] * len(workers), **common)
         health = run_phase("health", server.base, workers, health_step, seconds=args.seconds,
                            max_requests=args.max_requests, per_client=None, **common)
-        sessions0 = pg_sessions(url) if backend == "postgis" else None
+        sessions0 = pg_stat_database(url, "sessions") if backend == "postgis" else None
         events = run_phase("events", server.base, workers, post_step, seconds=args.seconds,
                            max_requests=args.max_requests, per_client=None, **common)
         if sessions0 is not None:
             time.sleep(1.0)  # backends report their statistics at most once a second
-            events.new_connections = pg_sessions(url) - sessions0 - 1
+            events.new_connections = pg_stat_database(url, "sessions") - sessions0 - 1
         # Retry: bodies already answered 201, spread over the clients that sent them.
         quota = [0] * len(workers)
         available = [len(w.sent) for w in workers]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import os
 import re
 import subprocess
@@ -49,7 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _harness import bench_parser, for_each_backend  # noqa: E402 - bench/, the script's own folder
 from bench_events import (  # noqa: E402
-    PASSWORD, CpuUse, _tree, bench_database, bench_env, cpu_snapshot, machine_line, other_load_pct,
+    PASSWORD, CpuUse, tree_memory_mb, bench_database, bench_env, cpu_snapshot, machine_line, other_load_pct,
     served, setup_demo,
 )
 
@@ -70,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-events", type=int, default=15_000,
                    help="the most recent events exported by both the new and the old export (the issue: 14,723)")
     p.add_argument("--baseline-ref", default="4cf51ff",
-                   help="git revision holding the in-memory export (the last commit before the streaming one)")
+                   help="git revision of the export to compare with: the default is the in-memory export (the last commit "
+                        "before the streaming one); an earlier streaming export (e.g. main) compares writers")
     p.add_argument("--no-baseline", action="store_true", help="skip the old export (and its second server)")
     p.add_argument("--pg-url", default=os.environ.get("GRIDOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL),
                    help="PostgreSQL URL for the admin connection that creates --pg-database; "
@@ -165,17 +165,6 @@ def window(url: str, k: int) -> tuple[str, int, int]:
 # ------------------------------------------------------------------ measuring one download
 
 
-def rss_mb(pid: int) -> float:
-    total = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-    return total / 1024
-
-
 @dataclass
 class Download:
     label: str
@@ -188,6 +177,7 @@ class Download:
     rss_before_mb: float
     rss_peak_mb: float
     other_load_pct: float
+    server_cpu_s: float  # CPU seconds of the server's process tree during the download
 
     @property
     def ok(self) -> bool:
@@ -208,13 +198,13 @@ def counted_rows(fmt: str, path: Path) -> int:
 
 def download(base: str, token: str, pid: int, label: str, fmt: str, params: dict[str, str], expected: int,
              pg_database: str | None) -> Download:
-    before = rss_mb(pid)
+    before = tree_memory_mb(pid)
     peak = [before]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], rss_mb(pid))
+            peak[0] = max(peak[0], tree_memory_mb(pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -239,10 +229,11 @@ def download(base: str, token: str, pid: int, label: str, fmt: str, params: dict
         finally:
             stop.set()
             sampler.join()
-    cpu = CpuUse.between(cpu0, cpu_snapshot(pid, pg_database))
+    cpu1 = cpu_snapshot(pid, pg_database)
+    cpu = CpuUse.between(cpu0, cpu1)
     try:
         return Download(label, fmt, counted_rows(fmt, path), expected, path.stat().st_size, ttfb or total, total,
-                        before, peak[0], other_load_pct(cpu))
+                        before, peak[0], other_load_pct(cpu), cpu1.server - cpu0.server)
     finally:
         path.unlink()
 
@@ -298,7 +289,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> Result:
             with served(f"{backend}-baseline", old_env, old, 1, None) as server:
                 token = login(server.base)
                 for fmt in ("csv", "xlsx"):
-                    downloads.append(download(server.base, token, server.proc.pid, f"recent, in memory ({args.baseline_ref})",
+                    downloads.append(download(server.base, token, server.proc.pid, f"recent, baseline {args.baseline_ref}",
                                               fmt, recent, in_window, pg_db))
         return Result(backend, setup, total, in_window, downloads)
 
@@ -307,18 +298,19 @@ def show(r: Result) -> None:
     print(f"\n== backend: {r.backend} ==")
     print(f"setup                : {r.setup}")
     print(f"district             : {r.events:,} events; recent window: {r.window_events:,} events")
-    print(f"{'export':34} {'fmt':4} {'rows':>8} {'MB':>7} {'first byte s':>12} {'total s':>8} {'MB/s':>6} "
+    print(f"{'export':34} {'fmt':4} {'rows':>8} {'MB':>7} {'first byte s':>12} {'total s':>8} {'CPU s':>6} {'MB/s':>6} "
           f"{'µs/event':>8} {'RSS before':>10} {'RSS peak':>9} {'other load':>10}")
     for d in r.downloads:
         mb = d.size / 1e6
-        print(f"{d.label:34} {d.fmt:4} {d.rows:8,d} {mb:7.1f} {d.ttfb_s:12.2f} {d.total_s:8.2f} {mb / d.total_s:6.1f} "
+        print(f"{d.label:34} {d.fmt:4} {d.rows:8,d} {mb:7.1f} {d.ttfb_s:12.2f} {d.total_s:8.2f} {d.server_cpu_s:6.1f} {mb / d.total_s:6.1f} "
               f"{1e6 * d.total_s / max(d.rows, 1):8.0f} {d.rss_before_mb:8.0f}MB {d.rss_peak_mb:7.0f}MB "
               f"{d.other_load_pct:8.0f} %" + ("" if d.ok else f"  ROWS WRONG: expected {d.expected:,}"))
     new = {d.fmt: d for d in r.downloads if d.label == "recent, streamed"}
     for d in r.downloads:
-        if d.label.startswith("recent, in memory") and d.fmt in new:
+        if d.label.startswith("recent, baseline") and d.fmt in new:
             n = new[d.fmt]
             print(f"speed-up on the recent window, {d.fmt}: {d.total_s / n.total_s:.1f}x total time, "
+                  f"server CPU {d.server_cpu_s:.1f} -> {n.server_cpu_s:.1f} s, "
                   f"first byte {d.ttfb_s:.1f} s -> {n.ttfb_s:.2f} s, memory growth {d.rss_peak_mb - d.rss_before_mb:.0f} MB "
                   f"-> {n.rss_peak_mb - n.rss_before_mb:.0f} MB")
     print("issue 17's figures (14,723 events, nothing else running): 27.3 s CSV, 33.7 s xlsx = "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,9 +37,12 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = 10.0  # then 503 database_busy, not a 30 s wait and a 500
     # PgBouncer in transaction mode between the servers and PostgreSQL: GRIDOPS_DATABASE_URL points at
     # it, so no server-side prepared statements (PgBouncer 1.18 cannot carry them), and the work that
-    # needs a session of its own (the locks that keep jobs single) goes to GRIDOPS_DATABASE_DIRECT_URL
+    # needs a session of its own (the locks that keep jobs single, the live feeds' LISTEN) goes to
+    # GRIDOPS_DATABASE_DIRECT_URL
     db_pgbouncer: bool = False
     database_direct_url: str | None = None
+    # live feeds (server.feed_hub): "shared", one reader per feed per process; "poll", one poll per stream
+    feed_mode: Literal["shared", "poll"] = "shared"
     sqlite_busy_timeout_ms: int = 5000  # how long a SQLite write waits for the write lock before 503 database_busy
     timezone: str = "Asia/Shanghai"
     holiday_calendar: str | None = None  # JSON file of public holidays and make-up days; None: server/events/holidays_cn.json

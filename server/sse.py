@@ -1,20 +1,21 @@
-"""Server-Sent Events feeds (events, device status): one polling loop, resumable by cursor.
+"""Server-Sent Events feeds (events, device status), resumable by cursor.
 
-A feed is stateless: each poll reads the rows after the cursor in a short session of its own
-(the stream holds no session, nor on SQLite a lock), so any number of server processes can serve
-it behind a proxy. A browser's EventSource reconnects by itself and sends the last `id:` it saw
-as the `Last-Event-ID` header; that header wins over `?cursor=`, so a reconnect resumes exactly.
-The loop is an entry point: it reads the clock once per poll, for territories that change in time.
+A stream reads its backlog after its cursor in short sessions of its own, then takes the new rows
+from its feed's shared reader (server.feed_hub: one per feed per process, not one poll per stream).
+The stream holds no session, nor on SQLite a lock, and the process keeps nothing a reconnect
+needs, so any number of server processes can serve it behind a proxy. A browser's EventSource
+reconnects by itself and sends the last `id:` it saw as the `Last-Event-ID` header; that header
+wins over `?cursor=`, so a reconnect resumes exactly. GRIDOPS_FEED_MODE=poll brings back one
+polling loop per stream (the bench's baseline). The loop is an entry point: it reads the clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,9 +24,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.auth.models import User
+from server.config import get_settings
 from server.database.core import is_busy
 from server.database.types import utcnow
 from server.errors import InvalidInput
+from server.feed_hub import PAGE, Feed, Message, Read, hub, sse_text
 from server.inputs import MAX_ID
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=32,
@@ -33,9 +36,9 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=32,
 Seconds = Annotated[float, Query(ge=0, le=3600, description="the stream ends after this; the client reconnects")]
 PollSeconds = Annotated[float, Query(ge=0.2, le=60, description="how often the server looks for new rows")]
 # (cursor, event name, data) of each message, oldest first: what one poll found after `cursor` at `now`.
-Message = tuple[int, str, dict[str, Any]]
 Poll = Callable[[int, datetime], list[Message] | None]  # None: the stream ends
-Read = Callable[[Session, User, int, datetime], list[Message]]
+Scope = Callable[[], AbstractContextManager[Session]]
+__all__ = ["PAGE", "Feed", "LastEventId", "Message", "PollSeconds", "Seconds", "feed_response", "resume_from"]
 
 
 def user_poll(scope: Callable[[], AbstractContextManager[Session]], user: User, read: Read) -> Poll:
@@ -65,28 +68,81 @@ def resume_from(cursor: int | None, last_event_id: str | None) -> int | None:
     return int(text)
 
 
-def sse_response(request: Request, poll: Poll, cursor: int, *, seconds: float, every: float,
-                 comment: str) -> StreamingResponse:
-    """Stream what `poll` finds after `cursor` every `every` seconds, for `seconds`."""
+def feed_response(request: Request, feed: Feed, scope: Scope, user: User, cursor: int, *, seconds: float,
+                  every: float, comment: str) -> StreamingResponse:
+    """The stream of `feed` after `cursor` for `seconds`, as `user` sees it."""
+    poll = user_poll(scope, user, feed.read)
+    if get_settings().feed_mode == "poll":
+        return _response(_polling(request, poll, cursor, seconds=seconds, every=every), comment)
+    return _response(_shared(feed, scope, user, poll, cursor, seconds=seconds, every=every), comment)
 
-    async def stream():  # type: ignore[no-untyped-def]
-        nonlocal cursor
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
+
+def _response(messages: AsyncIterator[str], comment: str) -> StreamingResponse:
+    async def stream() -> AsyncIterator[str]:
         yield f": {comment}\n\n"
-        while True:
-            try:
-                items = await run_in_threadpool(poll, cursor, utcnow())
-                if items is None:
-                    return
-            except OperationalError as exc:  # a busy database: the next poll catches up from the cursor
-                if not is_busy(exc):
-                    raise
-                items = []
-            for cursor, name, data in items:
-                yield f"id: {cursor}\nevent: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-            if loop.time() >= end or await request.is_disconnected():
-                return
-            await asyncio.sleep(every)
+        async for text in messages:
+            yield text
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def _backlog(poll: Poll, cursor: int, every: float) -> list[Message] | None:
+    """One page after `cursor` (a busy database: after a pause, again); None: the stream ends."""
+    while True:
+        try:
+            return await run_in_threadpool(poll, cursor, utcnow())
+        except OperationalError as exc:
+            if not is_busy(exc):
+                raise
+        await asyncio.sleep(every)
+
+
+async def _shared(feed: Feed, scope: Scope, user: User, poll: Poll, cursor: int, *, seconds: float,
+                  every: float) -> AsyncIterator[str]:
+    """Join the feed's hub, read the backlog, then send what the hub pushes and was not sent yet.
+    `seconds=0` (a one-shot read of one page) joins nothing."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    sub = await hub(feed, scope).join(user, every) if seconds > 0 else None
+    try:
+        while True:
+            items = await _backlog(poll, cursor, every)
+            if items is None:
+                return
+            if items:
+                yield "".join(sse_text(*item) for item in items)
+                cursor = items[-1][0]
+            if len(items) < PAGE or loop.time() >= end:
+                break
+        while sub is not None and (left := end - loop.time()) > 0:
+            chunks = await sub.next(left)
+            if chunks is None:
+                return
+            fresh = [text for c, text in chunks if c > cursor]
+            if fresh:
+                cursor = chunks[-1][0]
+                yield "".join(fresh)
+    finally:
+        if sub is not None:
+            hub(feed, scope).leave(sub)
+
+
+async def _polling(request: Request, poll: Poll, cursor: int, *, seconds: float, every: float) -> AsyncIterator[str]:
+    """One poll every `every` seconds for this stream alone (GRIDOPS_FEED_MODE=poll)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while True:
+        try:
+            items = await run_in_threadpool(poll, cursor, utcnow())
+            if items is None:
+                return
+        except OperationalError as exc:  # a busy database: the next poll catches up from the cursor
+            if not is_busy(exc):
+                raise
+            items = []
+        for item in items:
+            yield sse_text(*item)
+        cursor = items[-1][0] if items else cursor
+        if loop.time() >= end or await request.is_disconnected():
+            return
+        await asyncio.sleep(every)

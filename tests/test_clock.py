@@ -24,6 +24,7 @@ ENTRY_POINTS = {
     "server/main.py": "the app factory checks the holiday calendar at start-up",
     "server/auth/security.py": "token expiry is checked by PyJWT against the wall clock, so it is issued on it",
     "server/sse.py": "the live feeds are long-running entry points: each poll reads the clock",
+    "server/feed_hub.py": "the live feeds' shared reader runs on its own: it reads the clock for each read",
     "server/rentals/scheduled.py": "the card-sync timer is a scheduled job",
     "server/devices/embedded.py": "the demo broker's start-up registers the simulated fleet",
     "server/devices/ingester.py": "the MQTT ingester is an entry point: message age, sweeps, lag figures",

@@ -80,6 +80,24 @@ def _mobile(args: list[str]) -> int:
     return mobile_main(args)
 
 
+OPEN_FILES = 65536  # sockets: 2,000 live feeds and the requests beside them, with room (bench/bench_feeds.py)
+
+
+def raise_open_files(wanted: int = OPEN_FILES) -> int:
+    """Raise this process's soft limit on open files (inherited by uvicorn's workers) to `wanted`, or
+    the hard limit if lower, and return it. Each open live feed holds a socket for up to an hour, and
+    the usual soft limit of 1,024 refuses connections well before 2,000 feeds; raising a soft limit
+    needs no privilege. Past the hard limit: `ulimit -Hn` / systemd's LimitNOFILE= (README)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -90,6 +108,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     docs = f"  (API docs: http://{args.host}:{args.port}/docs)" if settings.docs_enabled else ""
     print(f"gridops at http://{args.host}:{args.port}/{docs}")
+    if (files := raise_open_files()) < OPEN_FILES:
+        print(f"warning: at most {files:,} open files (ulimit -Hn): fewer connections and live feeds at once")
     if settings.demo:
         print(f"demo login: admin / {DEMO_PASSWORD}")
     from server.cli.devices_cmd import start_embedded  # MQTT broker + ingester for the demo (GRIDOPS_MQTT_EMBEDDED)

@@ -212,6 +212,32 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+class ReadsFirst:
+    """A write whose reads come first, outside SQLite's write lock.
+
+    A write session takes the lock at its first statement (BEGIN IMMEDIATE), so a service that reads
+    for a while before it writes holds the lock for all of it, and every other writer of the process
+    queues behind that Python. Created before the reads, this opens a read transaction (deferred: no
+    lock); `writes()` ends it and opens the write transaction, which takes the lock only now. A race
+    with a writer in between is the caller's to settle the way it settles a concurrent one (a unique
+    key). No-op on PostgreSQL (reading takes no lock; one more COMMIT would only add a round trip) and
+    in a session already in a transaction (a caller's, a test's): its reads are part of that one.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.reading = not session.in_transaction() and session.get_bind().dialect.name == "sqlite"
+        if self.reading:
+            session.connection(execution_options={READ_ONLY: True})
+
+    def writes(self) -> None:
+        """End the reads (nothing was written) and begin the write transaction: the lock from here."""
+        if self.reading:
+            self.reading = False
+            self.session.commit()
+            self.session.connection(execution_options={READ_ONLY: False})
+
+
 @lru_cache
 def get_engine() -> Engine:
     """One engine per process, built from settings on first use."""

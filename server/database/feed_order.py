@@ -10,11 +10,17 @@ transaction at a time, and a reader can never see a later id before an earlier o
 The lock is also taken by flushes that change the feed's parent rows (an event's own row), so every
 such transaction takes the advisory lock before any row lock of that table: the two locks are always
 taken in the same order and cannot deadlock. SQLite has one writer anyway and needs none of this.
+
+The same statement sends `NOTIFY gridops_feed, '<feed table>'`: PostgreSQL delivers it at COMMIT
+(never for a rollback, once per transaction however many flushes repeat it), so the live feeds'
+shared reader (server.feed_hub) wakes when rows are there to read and not before. In the process
+that wrote, on either database, `on_commit` listeners hear of it at once too: on SQLite (one
+machine, usually one process) the reader wakes at the commit instead of at its next poll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 
 from sqlalchemy import event, func, select
@@ -22,32 +28,60 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from server.database.singleton import advisory_key
 
-_LOCK_KEYS: dict[type, int] = {}
+CHANNEL = "gridops_feed"
+_LOCK_KEYS: dict[type, tuple[int, str]] = {}  # class → (its feed's lock key, its feed's table)
+_ON_COMMIT: list[Callable[[str], None]] = []
+_WRITTEN = "gridops feeds written"  # Session.info key: the feed tables this transaction wrote
+
+
+def on_commit(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call `listener(feed table)` after each commit in this process that wrote the feed's rows
+    (in the committing thread); returns what removes it."""
+    _ON_COMMIT.append(listener)
+    return lambda: _ON_COMMIT.remove(listener)
 
 
 def commit_ordered(feed: type, *parents: type) -> None:
     """Rows of `feed` (and changes to `parents`) are written one transaction at a time on PostgreSQL."""
-    key = advisory_key(f"feed {feed.__name__}")
+    key = (advisory_key(f"feed {feed.__name__}"), str(feed.__tablename__))  # type: ignore[attr-defined]
     for cls in (feed, *parents):
         _LOCK_KEYS[cls] = key
+
+
+def _lock_and_notify(session: Session, key: tuple[int, str]) -> None:
+    session.execute(select(func.pg_advisory_xact_lock(key[0]), func.pg_notify(CHANNEL, key[1])))
 
 
 def lock_feed(session: Session, feed: type) -> None:
     """Take `feed`'s lock now, for writers that insert its rows past the ORM (SQLAlchemy Core
     executemany: the device status intervals the ingester writes), so no before_flush sees them."""
-    key = _LOCK_KEYS[feed]
+    session.info.setdefault(_WRITTEN, set()).add(_LOCK_KEYS[feed][1])
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+        _lock_and_notify(session, _LOCK_KEYS[feed])
 
 
-def _keys_for(objects: Iterable[object]) -> list[int]:
+def _keys_for(objects: Iterable[object]) -> list[tuple[int, str]]:
     return sorted({key for obj in objects if (key := _LOCK_KEYS.get(type(obj))) is not None})
 
 
 @event.listens_for(Session, "before_flush")
 def _take_feed_locks(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     keys = _keys_for(chain(session.new, session.dirty, session.deleted))
+    if keys:
+        session.info.setdefault(_WRITTEN, set()).update(table for _, table in keys)
     if not keys or session.get_bind().dialect.name != "postgresql":
         return
     for key in keys:  # sorted: two feeds are always locked in the same order; re-taking one is harmless
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+        _lock_and_notify(session, key)
+
+
+@event.listens_for(Session, "after_commit")
+def _tell_listeners(session: Session) -> None:
+    for table in session.info.pop(_WRITTEN, ()):
+        for listener in _ON_COMMIT.copy():  # another thread may add or remove one meanwhile
+            listener(table)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: object) -> None:
+    session.info.pop(_WRITTEN, None)

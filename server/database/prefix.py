@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, and_, func, true
 
 
 def prefix_range(column, prefix: str) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
@@ -17,3 +17,9 @@ def prefix_range(column, prefix: str) -> ColumnElement[bool]:  # type: ignore[no
     if set(prefix) == {"9"}:
         return column >= prefix
     return and_(column >= prefix, column < str(int(prefix) + 1).zfill(len(prefix)))
+
+
+def leading(column, length: int) -> ColumnElement[str]:  # type: ignore[no-untyped-def]
+    """The first `length` digits of a stored code in SQL (its area at that level), to group rows by
+    area in the database: the one place a statement cuts a code."""
+    return func.substr(column, 1, length)

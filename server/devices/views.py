@@ -23,7 +23,7 @@ from server.auth.models import User
 from server import sheets
 from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.devices import imports, live, placement, rates, service
-from server.devices.models import DeadLetter, Device
+from server.devices.models import DeadLetter, Device, DeviceStatusInterval
 from server.devices.schemas import (
     Credentials, DeadLetterPage, DeadLetterRead, DeviceCreate, DeviceCreated, DeviceDetail, DeviceFeatureCollection,
     DeviceImportReport, DevicePage, DeviceRead, DeviceRetireRequest, DeviceStatus, DeviceUpdate, GroupBy, IntervalRead,
@@ -31,7 +31,7 @@ from server.devices.schemas import (
 )
 from server.inputs import MAX_ID, ApiDatetime, Page, PageSize
 from server.openapi import UPLOAD_RESPONSES, file_response
-from server.sse import LastEventId, Message, PollSeconds, Seconds, resume_from, sse_response, user_poll
+from server.sse import PAGE, Feed, LastEventId, Message, PollSeconds, Seconds, feed_response, resume_from
 from server.territory import ensure_holds
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -110,7 +110,10 @@ def devices_geojson(db_session: DbSession, user: CurrentUser, now: Now, scope: A
 
 def _changes(db_session: Session, user: User, cursor: int, now: datetime) -> list[Message]:
     return [(c.cursor, "status", c.model_dump(mode="json"))
-            for c in live.changes_since(db_session=db_session, user=user, cursor=cursor, limit=500, now=now)]
+            for c in live.changes_since(db_session=db_session, user=user, cursor=cursor, limit=PAGE, now=now)]
+
+
+FEED = Feed(DeviceStatusInterval.__tablename__, _changes, live.last_cursor)
 
 
 def _last_cursor(scope: Callable[[], AbstractContextManager[Session]]) -> int:
@@ -131,8 +134,8 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope,
     start = resume_from(cursor, last_event_id)
     if start is None:
         start = await run_in_threadpool(_last_cursor, scope)
-    return sse_response(request, user_poll(scope, user, _changes), start, seconds=seconds, every=poll,
-                        comment="gridops device status feed")
+    return feed_response(request, FEED, scope, user, start, seconds=seconds, every=poll,
+                         comment="gridops device status feed")
 
 
 @router.post("/import", response_model=DeviceImportReport, responses=UPLOAD_RESPONSES)

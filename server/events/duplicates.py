@@ -10,7 +10,7 @@ import math
 from datetime import timedelta
 
 from pyproj import Geod
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from server.events.enums import EventState
@@ -22,22 +22,29 @@ _GEOD = Geod(ellps="GRS80")  # the CGCS2000 ellipsoid
 _METRES_PER_DEGREE = 111_320.0
 
 
+# Built once (a statement keeps its cache key): building it per report cost more than running it.
+_NEAR = select(Event.id, Event.lon, Event.lat).where(
+    Event.category_code == bindparam("category_code"),
+    Event.reporter_id != bindparam("reporter_id"),
+    Event.state.not_in([EventState.merged.value, EventState.rejected.value]),
+    Event.lon.between(bindparam("lon0"), bindparam("lon1")),
+    Event.lat.between(bindparam("lat0"), bindparam("lat1")),
+    Event.reported_at.between(bindparam("t0"), bindparam("t1")),
+)
+
+
 def find_candidate(*, db_session: Session, event: Event, metres: float = DUPLICATE_METRES,
                    hours: float = DUPLICATE_HOURS) -> int | None:
     """Id of the nearest open event that looks like the same incident, or None."""
     dlat = metres / _METRES_PER_DEGREE
     dlon = metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(event.lat)), 0.01))
     window = timedelta(hours=hours)
-    q = select(Event.id, Event.lon, Event.lat).where(
-        Event.category_code == event.category_code,
-        Event.reporter_id != event.reporter_id,
-        Event.state.not_in([EventState.merged.value, EventState.rejected.value]),
-        Event.lon.between(event.lon - dlon, event.lon + dlon),
-        Event.lat.between(event.lat - dlat, event.lat + dlat),
-        Event.reported_at.between(event.reported_at - window, event.reported_at + window),
-    )
     best: tuple[float, int] | None = None
-    for eid, lon, lat in db_session.execute(q):
+    for eid, lon, lat in db_session.execute(_NEAR, {
+        "category_code": event.category_code, "reporter_id": event.reporter_id,
+        "lon0": event.lon - dlon, "lon1": event.lon + dlon, "lat0": event.lat - dlat, "lat1": event.lat + dlat,
+        "t0": event.reported_at - window, "t1": event.reported_at + window,
+    }):
         _, _, dist = _GEOD.inv(event.lon, event.lat, lon, lat)
         if dist <= metres and (best is None or (dist, eid) < best):
             best = (dist, eid)

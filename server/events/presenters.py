@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from server.auth.models import User
 from server.events import serials
@@ -98,6 +98,17 @@ def _read(e: Event, *, category_name: str, grid_code: str, reporter: str, duplic
         possible_duplicate_of=duplicate_of, merged_into=merged_into, photos=e.photos or [],
         dispute=dispute_read(dispute) if dispute else None,
     )
+
+
+def created_read(e: Event, *, category: EventCategory, grid_code: str, reporter: User,
+                 dispute: Dispute | None) -> EventRead:
+    """A report just created, from the rows its creation held (its own duplicate-of pointer, if
+    any, is the one lookup): the same shape as event_read without the four lookups per answer."""
+    duplicate_of = None
+    if e.possible_duplicate_of_id is not None:
+        duplicate_of = object_session(e).scalar(select(Event.uuid).where(Event.id == e.possible_duplicate_of_id))
+    return _read(e, category_name=category.name, grid_code=grid_code, reporter=reporter.username,
+                 duplicate_of=duplicate_of, merged_into=None, dispute=dispute)
 
 
 def event_read(db_session: Session, e: Event, *, history: bool = False) -> EventRead:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
@@ -41,15 +42,26 @@ def shown(serial: str | None) -> str:
     return serial.split("-", 1)[1] if serial else ""
 
 
+def _bump_statement(dialect: str):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump)."""
+    if dialect not in _BUMPS:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        counter = EventSerialCounter.__table__
+        stmt = insert(counter).values(district_code=bindparam("district"), year=bindparam("year"),
+                                      last_value=bindparam("by"))
+        _BUMPS[dialect] = stmt.on_conflict_do_update(
+            index_elements=[counter.c.district_code, counter.c.year],
+            set_={"last_value": counter.c.last_value + bindparam("by")}).returning(counter.c.last_value)
+    return _BUMPS[dialect]
+
+
+_BUMPS: dict[str, Any] = {}
+
+
 def _bump(db_session: Session, district_code: str, year: int, by: int = 1) -> int:
     """The counter after adding `by` (created at `by` if absent), atomically; the last number taken."""
-    dialect = db_session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    counter = EventSerialCounter.__table__
-    stmt = insert(counter).values(district_code=district_code, year=year, last_value=by)
-    stmt = stmt.on_conflict_do_update(index_elements=[counter.c.district_code, counter.c.year],
-                                      set_={"last_value": counter.c.last_value + by}).returning(counter.c.last_value)
-    return int(db_session.execute(stmt).scalar_one())
+    stmt = _bump_statement(db_session.get_bind().dialect.name)
+    return int(db_session.execute(stmt, {"district": district_code, "year": year, "by": by}).scalar_one())
 
 
 def next_serial(db_session: Session, street_code: str, reported_at: datetime) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from gis.codes import street_of
 from gis.datum import to_cgcs2000
 from server.auth.models import User
 from server.config import get_settings
+from server.database.core import ReadsFirst
 from server.errors import InvalidInput, NotFound
 from server.events import duplicates, serials, time_limits
 from server.events.enums import CLOSED_STATES, TERMINAL, EventState, TimeLimitStep
@@ -54,21 +55,49 @@ def is_dispute(category: EventCategory) -> bool:
     return category.code == "dispute" or category.parent_code == "dispute"
 
 
+_BY_UUID = select(Event).where(Event.uuid == bindparam("uuid"))
+
+
 def _existing(db_session: Session, uuid: str, request_hash: str, reporter: User) -> Event | None:
-    event = db_session.scalar(select(Event).where(Event.uuid == uuid))
+    event = db_session.scalar(_BY_UUID, {"uuid": uuid})
     if event is not None:
         check_replay(key=uuid, stored_hash=event.request_hash, request_hash=request_hash, owner_id=event.reporter_id,
                      user_id=reporter.id)
     return event
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A report's outcome with the rows its creation already read, so the answer needs no query."""
+
+    event: Event
+    created: bool
+    category: EventCategory | None = None  # None on a replay: only the created path holds them
+    grid_code: str | None = None
+    dispute: Dispute | None = None
+
+
 def create(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> tuple[Event, bool]:
     """(event, created). A retry with the same uuid and body returns the first event."""
+    result = submit(db_session=db_session, reporter=reporter, data=data, now=now)
+    return result.event, result.created
+
+
+def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> Submitted:
+    """Create an event exactly once: a retry with the same uuid and body returns the first event.
+
+    Everything that only reads comes first (on SQLite in a read transaction of its own, ReadsFirst,
+    so the write lock is not held for it); the locks that serialise creations, SQLite's write lock,
+    the serial counter's row lock and PostgreSQL's feed-order lock, are taken by the writes at the
+    end: the counter bump and the one flush of the event and its history row, then the caller's
+    commit. A retry that loses the race to its own first copy meets the uuid's unique index there.
+    """
     request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
                                                else set()))  # the hashes of reports from before the flag hold
     uuid = str(data.uuid)
+    phase = ReadsFirst(db_session)
     if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
-        return found, False
+        return Submitted(found, False)
     category = _category(db_session, data.category_code)
     _check_time(data.reported_at, now)
     lon, lat = to_cgcs2000(data.lon, data.lat, data.datum.value)
@@ -81,6 +110,8 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     if data.dispute is not None and not is_dispute(category):
         raise InvalidInput("dispute fields are only for dispute categories", "仅矛盾纠纷类事件可填写纠纷信息",
                            code="not_a_dispute")
+    limits = time_limits.limits(db_session=db_session, category=category,
+                                steps=(TimeLimitStep.accept, TimeLimitStep.closure))
     event = Event(
         uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
         address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,
@@ -88,12 +119,15 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         location_mock=data.location_mock, reporter_id=reporter.id,
         grid_id=grid.id, street_code=street_of(grid.code), state=EventState.reported.value,
         reported_at=data.reported_at, created_at=now, updated_at=now, photos=list(data.photos),
-        due_at=time_limits.due(db_session=db_session, category_code=category.code, step=TimeLimitStep.accept,
-                               start=data.reported_at),
-        closure_due_at=time_limits.due(db_session=db_session, category_code=category.code,
-                                       step=TimeLimitStep.closure, start=data.reported_at),
+        due_at=time_limits.due_under(limits[TimeLimitStep.accept], data.reported_at),
+        closure_due_at=time_limits.due_under(limits[TimeLimitStep.closure], data.reported_at),
     )
     event.possible_duplicate_of_id = duplicates.find_candidate(db_session=db_session, event=event)
+    # Inserted by the same flush as the event (the relationship gives it the event's id): one flush,
+    # so on PostgreSQL the feed-order lock is taken once, just before the two INSERTs.
+    EventHistory(event=event, kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
+                 actor_role=reporter.role, at=now, attachments=list(data.photos), data={"grid_code": grid.code})
+    phase.writes()  # SQLite's write lock from here: the counter, the two INSERTs, the commit
     try:
         with db_session.begin_nested():  # the number is rolled back with the event if a retry won the race
             event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
@@ -103,17 +137,16 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
         found = _existing(db_session, uuid, request_hash, reporter)
         if found is None:
             raise
-        return found, False
+        return Submitted(found, False)
     photos.link(db_session=db_session, keys=data.photos, record_type="event", record_id=event.id,
                 street_code=event.street_code, grid_id=event.grid_id, owner_id=reporter.id)
-    db_session.add(EventHistory(event_id=event.id, kind="create", from_state=None, to_state=event.state,
-                                actor_id=reporter.id, actor_role=reporter.role, at=now, attachments=list(data.photos),
-                                data={"grid_code": grid.code}))
+    dispute = None
     if data.dispute is not None or is_dispute(category):
         parties = [p.model_dump() for p in data.dispute.parties] if data.dispute else []
-        db_session.add(Dispute(event_id=event.id, parties=parties, reply_due_at=data.reported_at + timedelta(days=30)))
-    db_session.flush()
-    return event, True
+        dispute = Dispute(event_id=event.id, parties=parties, reply_due_at=data.reported_at + timedelta(days=30))
+        db_session.add(dispute)
+    db_session.flush()  # nothing to write (no SQL) unless photos or a dispute came with the report
+    return Submitted(event, True, category, grid.code, dispute)
 
 
 def get_visible(*, db_session: Session, user: User, uuid: str, now: datetime) -> Event:
@@ -174,6 +207,11 @@ def changes_since(*, db_session: Session, user: User, cursor: int, limit: int,
          .where(EventHistory.id > cursor, visible_events(user, now))
          .order_by(EventHistory.id).limit(limit))
     return [(h, u) for h, u in db_session.execute(q)]
+
+
+def last_change_cursor(db_session: Session) -> int:
+    """The largest cursor of the changes (0: none yet), whoever may see it: the live feed's wake-up check."""
+    return db_session.scalar(select(func.coalesce(func.max(EventHistory.id), 0))) or 0
 
 
 def open_counts(*, db_session: Session, grid_id: int) -> dict[str, int]:

@@ -20,7 +20,7 @@ from server.deps import CurrentUser, DbSession, Now, SessionScope, require_roles
 from server.errors import Forbidden
 from server.events import actions, catalogue, export, service
 from server.events.enums import EventState, TimeLimitStep
-from server.events.presenters import change, event_read, event_reads
+from server.events.presenters import change, created_read, event_read, event_reads
 from server.inputs import ApiDatetime, Cursor, Page, PageSize
 from server.events.schemas import (
     CategoryIn, CategoryRead, ChangePage, DisputeRead, DisputeUpdate, EventCreate, EventPage, EventPhotosIn, EventRead,
@@ -28,7 +28,8 @@ from server.events.schemas import (
     TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
-from server.sse import LastEventId, Message, PollSeconds, Seconds, resume_from, sse_response, user_poll
+from server.events.models import EventHistory
+from server.sse import PAGE, Feed, LastEventId, Message, PollSeconds, Seconds, feed_response, resume_from
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/events", tags=["events"])
@@ -41,11 +42,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
              responses={200: {"model": EventRead,
                               "description": "a retry of an event already received: the first result"}})
 def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response, now: Now) -> EventRead:
-    event, created = service.create(db_session=db_session, reporter=user, data=body, now=now)
+    result = service.submit(db_session=db_session, reporter=user, data=body, now=now)
     db_session.commit()
-    if not created:
+    if not result.created:
         response.status_code = 200
-    return event_read(db_session, event)
+        return event_read(db_session, result.event)
+    assert result.category is not None and result.grid_code is not None
+    return created_read(result.event, category=result.category, grid_code=result.grid_code, reporter=user,
+                        dispute=result.dispute)
 
 
 def _filter(
@@ -125,7 +129,10 @@ def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Cursor =
 
 def _changes(db_session: Session, user: User, cursor: int, now: datetime) -> list[Message]:
     return [(h.id, h.kind, change(h, u).model_dump(mode="json")) for h, u in
-            service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=500, now=now)]
+            service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=PAGE, now=now)]
+
+
+FEED = Feed(EventHistory.__tablename__, _changes, service.last_change_cursor)
 
 
 @router.get("/feed", response_class=StreamingResponse,
@@ -135,11 +142,10 @@ async def feed(request: Request, user: CurrentUser, scope: SessionScope, cursor:
                poll: PollSeconds = 1.0, last_event_id: LastEventId = None) -> StreamingResponse:
     """Server-Sent Events of new events and transitions after `cursor` (or the `Last-Event-ID` header,
     which wins: a reconnecting EventSource resumes exactly). The user was looked up in a session
-    already closed (get_current_user); each poll opens its own (server.sse)."""
+    already closed (get_current_user); the backlog and the shared reader open their own (server.sse)."""
     start = resume_from(cursor, last_event_id)
     assert start is not None
-    return sse_response(request, user_poll(scope, user, _changes), start, seconds=seconds, every=poll,
-                        comment="gridops event feed")
+    return feed_response(request, FEED, scope, user, start, seconds=seconds, every=poll, comment="gridops event feed")
 
 
 Admin = Annotated[User, Depends(require_roles(Role.district_admin))]

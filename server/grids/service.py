@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
-from geoalchemy2.shape import from_shape
-from shapely import box
-from sqlalchemy import func, select, text
+import shapely
+from geoalchemy2 import WKBElement
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from gis.assign import OUTSIDE, GridIndex
@@ -148,6 +150,31 @@ def worker_grid_codes(*, db_session: Session, worker: User, at: datetime) -> lis
     return list(db_session.scalars(q))
 
 
+_SQLITE_FRAME = text("SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grid' AND f_geometry_column = 'geom' "
+                     "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, 4490)")
+# Built once: a statement object keeps its cache key, so each call skips building and keying it.
+_CANDIDATES = {
+    "sqlite": select(Grid).where(Grid.retired_at.is_(None), Grid.id.in_(_SQLITE_FRAME)),
+    "postgresql": select(Grid).where(Grid.retired_at.is_(None), func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(
+        bindparam("x0"), bindparam("y0"), bindparam("x1"), bindparam("y1"), CGCS2000))),
+}
+
+
+def _ewkb(geom: WKBElement) -> bytes | str:
+    """The geometry as the database sent it (EWKB bytes, or hex text), hashable: a cache key."""
+    return geom.data if isinstance(geom.data, str) else bytes(geom.data)
+
+
+@lru_cache(maxsize=512)
+def _index(layer: tuple[tuple[str, bytes | str], ...]) -> tuple[GridIndex, threading.Lock]:
+    """The GridIndex of candidate grids, keyed by their codes *and geometries* (the WKB read just now),
+    so an edited or retired grid is a new key, never a stale answer; it saves parsing, validating
+    and indexing the same polygons for every report from the same place. With its lock: request
+    threads share it, and GEOS's prepared polygons build their caches lazily, unsafe to race on
+    (shapely releases the GIL inside intersects_xy); one point's lookup holds it for microseconds."""
+    return GridIndex([code for code, _ in layer], [shapely.from_wkb(wkb) for _, wkb in layer]), threading.Lock()
+
+
 def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None]) -> list[Grid | None]:
     """The active grid holding each CGCS2000 point (None outside every grid, or for no point).
 
@@ -161,20 +188,16 @@ def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None
     if not real:
         return [None] * len(points)
     xs, ys = np.array([p[0] for p in real]), np.array([p[1] for p in real])
-    frame = {"x0": xs.min() - MARGIN_DEG, "y0": ys.min() - MARGIN_DEG,
-             "x1": xs.max() + MARGIN_DEG, "y1": ys.max() + MARGIN_DEG}
-    q = select(Grid).where(Grid.retired_at.is_(None))
-    if db_session.get_bind().dialect.name == "sqlite":
-        candidates = text("SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grid' AND f_geometry_column = 'geom' "
-                          "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, 4490)")
-        q = q.where(Grid.id.in_(candidates.bindparams(**{k: float(v) for k, v in frame.items()})))
-    else:
-        envelope = from_shape(box(frame["x0"], frame["y0"], frame["x1"], frame["y1"]), srid=CGCS2000)
-        q = q.where(func.ST_Intersects(Grid.geom, envelope))
-    rows = list(db_session.scalars(q))
+    frame = {"x0": float(xs.min() - MARGIN_DEG), "y0": float(ys.min() - MARGIN_DEG),
+             "x1": float(xs.max() + MARGIN_DEG), "y1": float(ys.max() + MARGIN_DEG)}
+    dialect = db_session.get_bind().dialect.name
+    rows = list(db_session.scalars(_CANDIDATES["sqlite" if dialect == "sqlite" else "postgresql"], frame))
     if not rows:
         return [None] * len(points)
-    hits = iter(GridIndex([g.code for g in rows], [to_shapely(g.geom) for g in rows]).assign(xs, ys).tolist())
+    index, lock = _index(tuple((g.code, _ewkb(g.geom)) for g in rows))
+    with lock:
+        assigned = index.assign(xs, ys)
+    hits = iter(assigned.tolist())
     return [None if p is None or (i := next(hits)) == OUTSIDE else rows[i] for p in points]
 
 

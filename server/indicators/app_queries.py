@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
 from server.auth.models import AppSession, User
-from server.database.prefix import prefix_range
+from server.database.prefix import leading, prefix_range
 from server.database.types import UTCDateTime
 from server.grids.models import Grid, GridAssignment
 from server.indicators.event_queries import common_prefix
@@ -100,7 +100,7 @@ def _counts(months: list[Period], prefix: str, lengths: set[int]) -> Select:  # 
               .join(month_rows, and_(GridAssignment.valid_from < month_rows.c.stop,
                                      or_(GridAssignment.valid_to.is_(None), GridAssignment.valid_to > month_rows.c.start)))
               .where(User.role == Role.grid_worker.value, prefix_range(Grid.code, prefix)).cte("marked"))
-    key = {n: func.substr(marked.c.code, 1, n) for n in sorted(lengths)}
+    key = {n: leading(marked.c.code, n) for n in sorted(lengths)}
     return union_all(*(select(literal(n, Integer), k, marked.c.i, func.count(func.distinct(marked.c.user_id)),
                               func.count(func.distinct(marked.c.synced))).group_by(k, marked.c.i)
                        for n, k in key.items()))

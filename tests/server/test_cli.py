@@ -116,3 +116,14 @@ def test_pyproj_and_spatialite_coexist_at_exit(tmp_path: Path) -> None:
             "import pyproj; pyproj.Transformer.from_crs(4490, 4547, always_xy=True).transform(113.3, 23.1)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
+
+
+def test_serve_raises_the_open_files_soft_limit_for_its_live_feeds() -> None:
+    """In a child process, so this one keeps its limits: a soft limit of 256 is raised, never past the hard one."""
+    code = ("import resource; from server.cli.main import raise_open_files; "
+            "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); "
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)); "
+            "print(raise_open_files(1000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], "
+            "raise_open_files(10**9) == (hard if hard != resource.RLIM_INFINITY else 10**9))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1000", "1000", "True"]

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.database.core import (
+    ReadsFirst,
     WriteQueue,
     is_busy,
     make_engine,
@@ -124,6 +125,32 @@ def test_read_sessions_skip_the_lock_and_write_sessions_read_after_their_commit(
             t0 = time.monotonic()
             assert s.scalar(select(factories.User.full_name).where(factories.User.id == user_id)) == "改名"
             assert time.monotonic() - t0 < 0.2
+    engine.dispose()
+
+
+def test_reads_first_reads_without_the_lock_then_writes_with_it(sqlite_url: str) -> None:
+    """A report's reads (ReadsFirst) run while another process holds the write lock; its writes then
+    take the lock: they wait for the holder (busy) and, once it is gone, go through."""
+    world = _world(sqlite_url)
+    engine = make_engine(sqlite_url, busy_timeout_ms=300)
+    user_id = world["users"]["admin"].id  # type: ignore[index]
+    with write_once_sessions(engine)() as s:
+        with _writer_holding_the_lock(sqlite_url):
+            phase = ReadsFirst(s)
+            t0 = time.monotonic()
+            user = s.get(factories.User, user_id)
+            assert user is not None and time.monotonic() - t0 < 0.2
+            with pytest.raises(OperationalError) as caught:
+                phase.writes()
+            assert is_busy(caught.value)
+        s.rollback()
+        phase = ReadsFirst(s)
+        user = s.get(factories.User, user_id)
+        phase.writes()
+        user.full_name = "改名"  # type: ignore[union-attr]
+        s.commit()
+    with read_sessions(engine)() as s:
+        assert s.scalar(select(factories.User.full_name).where(factories.User.id == user_id)) == "改名"
     engine.dispose()
 
 

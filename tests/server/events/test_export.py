@@ -197,3 +197,28 @@ def test_a_failure_mid_stream_breaks_the_download_and_is_logged(fresh_db_url, li
             received += chunk
     assert received.decode("utf-8-sig").count("\n") == 3  # the headers and the first page, then the cut
     assert "event export cut off after" in caplog.text
+
+
+def test_xlsx_text_that_looks_like_a_formula_or_a_link_stays_text() -> None:
+    """A description typed as "=1+1" or a URL is what was reported, not a formula or a hyperlink."""
+    row = [None] * len(export.HEADERS)
+    row[export.HEADERS.index("事件描述")], row[export.HEADERS.index("地址")] = "=1+1", "https://example.org/a"
+    row[export.HEADERS.index("经度(CGCS2000)")] = 113.4512345
+    ws = load_workbook(io.BytesIO(export.render_xlsx([row])[0])).active
+    description, address = ws.cell(2, export.HEADERS.index("事件描述") + 1), ws.cell(2, export.HEADERS.index("地址") + 1)
+    assert (description.value, description.data_type) == ("=1+1", "s") and address.hyperlink is None
+    assert address.value == "https://example.org/a" and ws.cell(2, 15).value == 113.4512345
+
+
+def test_a_failed_xlsx_leaves_no_file_behind(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Neither the half-written export nor the writer's own temporary row file."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    row = ["2026-000001", *[""] * (len(export.HEADERS) - 1)]
+
+    def pages():  # type: ignore[no-untyped-def]
+        yield [row]
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        export.xlsx_file(pages())
+    assert list(tmp_path.iterdir()) == []

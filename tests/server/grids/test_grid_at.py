@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon
 from sqlalchemy import event as sa_event
 
 from gis.assign import OUTSIDE, GridIndex
+from gis.crs import CGCS2000
 from server.auth.enums import Role
 from server.devices import placement
 from server.devices import service as devices
@@ -63,6 +66,21 @@ def _points() -> list[tuple[float, float]]:
     edges = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in map(sorted, shared)]
     assert len(shared) == 4
     return inner + sorted(corners) + sorted(edges) + [(100.0, 30.0)]
+
+
+def test_a_grid_whose_outline_changes_is_looked_up_by_its_new_outline(db_session) -> None:  # type: ignore[no-untyped-def]
+    """The candidates' index is cached by their codes and geometries: a changed outline is a new key."""
+    factories.tree(db_session)
+    grid = factories.grid(db_session, "440112001001001", factories.gk_square(0, 0))
+    c = factories.gk_square(0, 0).centroid
+    assert service.grid_at(db_session=db_session, lon=c.x, lat=c.y).code == grid.code  # cached now
+    holed = factories.gk_square(0, 0).difference(c.buffer(0.0001))  # same frame, a hole at the point
+    grid.geom = from_shape(MultiPolygon([holed]), srid=CGCS2000)
+    db_session.flush()
+    assert service.grid_at(db_session=db_session, lon=c.x, lat=c.y) is None  # a hole where the point is
+    grid.geom = from_shape(MultiPolygon([factories.gk_square(0, 0)]), srid=CGCS2000)
+    db_session.flush()
+    assert service.grid_at(db_session=db_session, lon=c.x, lat=c.y).code == grid.code
 
 
 def test_one_point_and_many_agree_with_the_index(db_session, four) -> None:  # type: ignore[no-untyped-def]

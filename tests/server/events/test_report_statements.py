@@ -1,0 +1,65 @@
+"""POST /events costs a fixed, small number of SQL statements (bench/bench_events.py measures the
+time; this pins the count, so a lookup per report cannot creep back: it once took 20, with four for
+the two time limits and four more to present the answer), and the answer it builds from the rows
+the creation read is the one the presenter gives from the database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from server.events.models import Event, EventHistory
+from server.events.presenters import event_read
+from tests import factories
+from tests.statements import counted
+
+API = "/api/v1/events"
+# user; uuid; category; grid candidates; time limits; duplicate candidates | serial bump; the event and
+# its history row (one flush); on PostgreSQL also the feed-order lock, once. Test savepoints apart.
+READS = 6
+WRITES = 3
+
+
+def _real(statements: list[str]) -> list[str]:
+    return [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def _as_presented(db_session: Session, uuid: str) -> dict[str, object]:
+    return event_read(db_session, db_session.query(Event).filter_by(uuid=uuid).one()).model_dump(mode="json")
+
+
+def test_a_report_takes_a_fixed_number_of_statements(client, db_session: Session) -> None:  # type: ignore[no-untyped-def]
+    world = factories.event_world(db_session)
+    headers = factories.auth_headers(world["users"]["worker_a"])
+    assert client.post(API, json=factories.event_body(), headers=headers).status_code == 201  # warm
+    body = factories.event_body()
+    with counted(db_session) as statements:
+        created = client.post(API, json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    locks = [s for s in statements if "pg_advisory_xact_lock" in s]
+    assert len(locks) == (1 if db_session.get_bind().dialect.name == "postgresql" else 0)
+    assert len(_real(statements)) - len(locks) == READS + WRITES, "\n".join(_real(statements))
+    assert created.json() == _as_presented(db_session, body["uuid"])
+    event_id = db_session.query(Event.id).filter_by(uuid=body["uuid"]).scalar()
+    assert db_session.query(EventHistory).filter_by(event_id=event_id, kind="create").count() == 1
+
+    with counted(db_session) as again:
+        retry = client.post(API, json=body, headers=headers)
+    assert retry.status_code == 200 and retry.json() == created.json()
+    assert len(_real(again)) <= 2 + 5  # user and uuid, then the presenter's lookups (a replay holds no rows)
+
+
+@pytest.mark.parametrize("extra", [
+    {"category_code": "dispute.neighbour", "dispute": {"parties": [{"name": "张三", "role": "申请人"}]}},
+    {},  # the same spot as worker_b's report just before: flagged as its possible duplicate
+])
+def test_the_answer_is_the_presenters(client, db_session: Session, extra: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    world = factories.event_world(db_session)
+    first = client.post(API, json=factories.event_body(), headers=factories.auth_headers(world["users"]["worker_b"]))
+    assert first.status_code == 201, first.text
+    body = factories.event_body(**extra)
+    created = client.post(API, json=body, headers=factories.auth_headers(world["users"]["worker_a"]))
+    assert created.status_code == 201, created.text
+    assert created.json() == _as_presented(db_session, body["uuid"])
+    assert (created.json()["dispute"] is not None) == bool(extra)
+    assert (created.json()["possible_duplicate_of"] == first.json()["uuid"]) == (not extra)
