@@ -57,7 +57,6 @@ class TimeLimitPolicy(Base):
     time_limit: Mapped[str] = mapped_column(String(16))
 
 
-FINAL_SQL = "state IN ('merged', 'rejected', 'reviewed')"  # enums.TERMINAL, as the rollup's query says it
 
 
 class Event(Base):
@@ -71,12 +70,10 @@ class Event(Base):
         # migration 0014: a unique index (SQLite cannot add a constraint to a table)
         Index("uq_event_serial", "serial", unique=True),
         # migration 0017: the rows the indicators still read one by one (not yet in event_rollup),
-        # by scope and period; and the final ones among them, which `gridops metrics rollup` takes
-        # (an index of only those: the planner cannot know that final rows are nearly all rolled up)
+        # by scope and period; and the same rows by id, in the order `gridops metrics rollup` takes them
         Index("ix_event_live_street_reported", "street_code", "reported_at",
               postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
-        Index("ix_event_rollup_due", "id", postgresql_where=text(f"NOT rolled_up AND {FINAL_SQL}"),
-              sqlite_where=text(f"rolled_up = 0 AND {FINAL_SQL}")),
+        Index("ix_event_rollup_due", "id", postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,7 +1,8 @@
-"""The event rollup: the indicator sums of the events that will never change again, kept per cell.
+"""The event rollup: the indicator sums of the events that have settled, kept per cell, and the
+hook that takes an event out of it whenever a write changes what it sums.
 
 `gridops metrics rollup` (server.indicators.rollup) fills it; event_queries reads it for periods
-made of whole months and reads only the events not yet in it (event.rolled_up false) one by one.
+made of whole months and reads only the events not in it (event.rolled_up false) one by one.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, mapped_column, object_session
+from sqlalchemy import Float, Integer, String, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from server.database.core import Base
 from server.database.types import UTCDateTime
@@ -52,15 +53,45 @@ class RollupState(Base):
     rolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-@event.listens_for(Event.photos, "set")
-def _photos_of_a_rolled_up_event(target: Event, value: Any, oldvalue: Any, initiator: Any) -> None:
-    """Report photos may arrive after an event is final (the phone's queue, actions.attach_photos),
-    and the quality score reads them: the event leaves the rollup in the writer's transaction and
-    is rolled up again, with its photos, by the next run. Here, not in events: events sit below
-    indicators and know nothing of the rollup."""
-    session = object_session(target)
-    if target.rolled_up and target.id is not None and session is not None:
-        from server.indicators.rollup import unroll  # the job's module imports this one
+def _changes_sums(target: Event, columns: frozenset[str]) -> bool:
+    state = inspect(target)
+    return any(state.attrs[name].history.has_changes() for name in columns)
 
-        unroll(session, target.id)
-        target.rolled_up = False
+
+@event.listens_for(Session, "before_flush")
+def _unroll_before_a_change(session: Session, flush_context: Any, instances: Any) -> None:
+    """The one place every ORM write of an event passes (transitions, review, rating, merge, photos
+    arriving late, whatever comes next): a rolled-up event whose summed columns change, or that is
+    deleted, leaves its cell in the writer's transaction, and the next rollup run takes it again.
+    Here, not in events: events sit below indicators and know nothing of the rollup."""
+    from server.indicators.rollup import summed, unroll_changed  # the job's module imports this one
+
+    events = [o for o in session.dirty if isinstance(o, Event)]
+    deleted = [o for o in session.deleted if isinstance(o, Event)]
+    if not events and not deleted:
+        return
+    columns = summed()
+    for target in [*(o for o in events if _changes_sums(o, columns)), *deleted]:
+        unroll_changed(session, target)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_change_of_summed_columns(state: ORMExecuteState) -> None:
+    """A Core or bulk UPDATE/DELETE of the event table bypasses the flush above: refuse one that
+    could move rolled-up sums (an UPDATE setting a summed column, any DELETE), so that such a path
+    has to take the events out of the rollup first (and say so with `execution_options(unrolled=True)`).
+    The serial backfill and the rollup's own marking set other columns and pass."""
+    if not (state.is_update or state.is_delete) or state.execution_options.get("unrolled"):
+        return
+    if getattr(getattr(state.statement, "table", None), "name", None) != Event.__tablename__:
+        return  # (an ORM statement's table is an annotated copy of the table: compared by name)
+    from server.indicators.rollup import summed
+
+    params = state.parameters or {}
+    rows = params if isinstance(params, list) else [params]
+    written = {getattr(c, "key", c) for c in getattr(state.statement, "_values", None) or {}}
+    written |= {name for row in rows for name in row}  # ORM bulk UPDATE by primary key: the rows' keys
+    if state.is_delete or written & summed():
+        raise RuntimeError(f"a bulk {'DELETE' if state.is_delete else 'UPDATE'} of event columns the rollup "
+                           f"sums ({sorted(written & summed())}) must unroll the events first "
+                           "(server.indicators.rollup) and pass execution_options(unrolled=True)")

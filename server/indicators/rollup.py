@@ -1,14 +1,21 @@
-"""Partial pre-aggregation of the event indicators: the events that will never change again are
-summed once into event_rollup and the statistics read only the others row by row.
+"""Partial pre-aggregation of the event indicators: every event that has not changed for a while
+is summed once into event_rollup, and the statistics read only the others row by row.
 
 Why: at city scale (10 M events a year) the event statement's per-row work (case and closure
 counts, the reporter's role, two quality scores) is what costs, not the plan (README: bench_city).
 
-What is rolled up: events in a final state (server.events.enums.TERMINAL: reviewed, rejected,
-merged; transitions.py leads nowhere from them). A closed event that is not yet reviewed stays live:
-its satisfaction is set at review. Each cell is (street, grid, local month reported, local month
-closed or ''), so a period of whole months counts the closures of the months up to its last one,
-which is "closed before the period ended". Weeks and other date ranges keep the live path.
+What may be rolled up: an event's sums depend on its row alone (and its reporter's role, below),
+never on `now` (overdue-ness is not summed: `closed_on_time` is stamped at closure). So any event
+can be rolled up, open or final, once it has not changed for SETTLE (fresh events are about to
+move on: rolling them up at once would only take them out again). Each cell is (street, grid, local
+month reported, local month closed or ''), so a period of whole months counts the closures of the
+months up to its last one, which is "closed before the period ended". Weeks and other date ranges
+keep the live path.
+
+Kept current: a write that changes a column the sums read takes the event out of its cell in the
+writer's transaction (`unroll_changed`, called for every ORM flush by server.indicators.models,
+which also refuses Core UPDATEs and DELETEs of those columns); the next run rolls it up again.
+SUMMED, the columns watched, is read off the sums' SQL, so a new sum cannot be forgotten there.
 
 Fixed when rolled up, and compared again by `check` (gridops metrics check-rollup):
 - whether the reporter is a grid worker (worker_reports): a later change of the user's role does
@@ -16,20 +23,23 @@ Fixed when rolled up, and compared again by `check` (gridops metrics check-rollu
 - the quality scores: the rules' hash is kept (event_rollup_state); with other rules in force every
   statistic reads all the events until the next `gridops metrics rollup` rebuilds the rollup.
 
-Safe beside writers: a batch locks the final events it takes (FOR UPDATE SKIP LOCKED on PostgreSQL;
-SQLite has one writer at a time), sums exactly those ids and marks them in the same transaction, so
-an event finalised during the run is either in the batch, summed and marked, or left live. Running
-it twice adds nothing (only unmarked events are taken); `only_one` keeps the job single.
+Safe beside writers: a batch locks the events it takes (FOR UPDATE SKIP LOCKED on PostgreSQL;
+SQLite has one writer at a time), sums exactly those ids and marks them in the same transaction; a
+writer locks its event row before it looks at `rolled_up` (so it waits for a batch holding it and
+then sees it rolled up), then the cell: both take event rows first, cells second. Running it twice
+adds nothing (only unmarked events are taken); `only_one` keeps the job single.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Select,
     String,
@@ -43,15 +53,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.functions import FunctionElement
 
-from server.events.enums import TERMINAL
 from server.events.models import Event
 from server.indicators.event_queries import event_sums, in_scope, rules_in_force
 from server.indicators.models import EventRollup, RollupState
 from server.indicators.periods import Scope
 
-FINAL = sorted(s.value for s in TERMINAL)
+SETTLE = timedelta(minutes=10)  # an event unchanged for this long is rolled up by the next run
 SUMS = ("events", "cases", "closed", "closed_on_time", "rated", "satisfied", "worker_reports", "score", "score_60")
 KEYS = ("street_code", "grid_id", "reported_month", "closed_month")
 CHUNK = 5000  # ids per statement (SQLite's limit of bound parameters)
@@ -83,6 +94,20 @@ def _grouped(where: ColumnElement[bool]) -> Select[Any]:
     return select(*keys, *(sums[n]() for n in SUMS)).where(where).group_by(*keys)
 
 
+@lru_cache(maxsize=4)
+def _summed(rules: str) -> frozenset[str]:
+    table = Event.__table__
+    columns = {el for el in visitors.iterate(_grouped(true())) if isinstance(el, Column) and el.table is table}
+    return frozenset(c.name for c in columns)
+
+
+def summed() -> frozenset[str]:
+    """The event columns a cell's keys and sums read, under the quality rules in force: a change to
+    any of them moves a rolled-up event's sums, one to any other column (the sweep's overdue flags,
+    the serial) does not."""
+    return _summed(rules_in_force())
+
+
 def _cells_of(db_session: Session, where: ColumnElement[bool]) -> dict[tuple[Any, ...], tuple[float, ...]]:
     return {tuple(r[:4]): tuple(float(v or 0) for v in r[4:]) for r in db_session.execute(_grouped(where))}
 
@@ -112,6 +137,18 @@ def unroll(db_session: Session, event_id: int) -> None:
     _add(db_session, {k: tuple(-v for v in sums) for k, sums in cells.items()})
 
 
+def unroll_changed(db_session: Session, event: Event) -> None:
+    """Before a write of summed columns: lock the event's row and, if it is rolled up, take its
+    sums (the row as stored, not the change being flushed) out of its cell and mark it live. The
+    lock comes first so that a batch rolling it up now is waited for, then seen."""
+    with db_session.no_autoflush:
+        rolled = db_session.scalar(select(Event.rolled_up).where(Event.id == event.id).with_for_update())
+    if rolled:
+        unroll(db_session, event.id)
+        event.rolled_up = False
+        flag_modified(event, "rolled_up")  # the loaded value may be the stale False: write it anyway
+
+
 def prepare(db_session: Session, now: datetime) -> bool:
     """Make the rollup match the quality rules in force; True when it had to be emptied (the rules
     changed: every event is live again and the batches roll them up anew)."""
@@ -131,10 +168,10 @@ def prepare(db_session: Session, now: datetime) -> bool:
 
 
 def roll_up_batch(db_session: Session, now: datetime, limit: int = 50_000) -> int:
-    """Sum up to `limit` final events not yet rolled up into the rollup and mark them; the caller
-    commits. Returns how many were taken (0: nothing left)."""
+    """Sum up to `limit` events not yet rolled up and unchanged for SETTLE into the rollup and mark
+    them; the caller commits. Returns how many were taken (0: nothing left)."""
     ids = list(db_session.scalars(
-        select(Event.id).where(Event.rolled_up == false(), Event.state.in_(FINAL)).order_by(Event.id)
+        select(Event.id).where(Event.rolled_up == false(), Event.updated_at < now - SETTLE).order_by(Event.id)
         .limit(limit).with_for_update(skip_locked=True)))
     cells: dict[tuple[Any, ...], list[float]] = {}
     for chunk in _chunks(ids):

@@ -1,4 +1,4 @@
-"""event rollup: sums of the final events per cell, and the live events' indexes
+"""event rollup: sums of the settled events per cell, and the live events' indexes
 
 Revision ID: 0017_rollup
 Revises: 0016_assessment
@@ -15,8 +15,6 @@ branch_labels = None
 depends_on = None
 
 LIVE = {"postgresql_where": sa.text("NOT rolled_up"), "sqlite_where": sa.text("rolled_up = 0")}
-FINAL = "state IN ('merged', 'rejected', 'reviewed')"
-DUE = {"postgresql_where": sa.text(f"NOT rolled_up AND {FINAL}"), "sqlite_where": sa.text(f"rolled_up = 0 AND {FINAL}")}
 
 
 def upgrade() -> None:
@@ -44,7 +42,7 @@ def upgrade() -> None:
     # a plain ADD COLUMN (constant default: no rewrite on PostgreSQL, no table copy on SQLite)
     op.add_column('event', sa.Column('rolled_up', sa.Boolean(), server_default=sa.text('false'), nullable=False))
     op.create_index('ix_event_live_street_reported', 'event', ['street_code', 'reported_at'], **LIVE)
-    op.create_index('ix_event_rollup_due', 'event', ['id'], **DUE)
+    op.create_index('ix_event_rollup_due', 'event', ['id'], **LIVE)
 
 
 def downgrade() -> None:

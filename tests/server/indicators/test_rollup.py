@@ -1,29 +1,34 @@
 """The event rollup gives the statistics the events give: written, partly finalised, rolled up,
 more finalised after, every whole-month period and a week agree with reading every event, and
-`check` finds the cells sound (and says when they are not)."""
+`check` finds the cells sound (and says when they are not). Every way an event is written takes a
+rolled-up event out of its cell when (and only when) it changes what the cell sums."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from server.auth.enums import Role
 from server.config import get_settings
+from server.events import actions, scheduled
 from server.events import service as events
-from server.events.enums import TERMINAL, EventState
+from server.events.enums import EventState
 from server.events.models import Event
-from server.events.schemas import EventCreate
+from server.events.schemas import EventCreate, TransitionIn
 from server.events.transitions import transition
 from server.indicators import event_queries as q
 from server.indicators import service
 from server.indicators.models import EventRollup
 from server.indicators.periods import parse_period, parse_scope
 from server.indicators.quality import RULE_60
-from server.indicators.rollup import check, prepare, roll_up_batch
+from server.indicators.rollup import SETTLE, check, prepare, roll_up_batch, summed
+from server.photos import service as photos
 from tests import factories
+from tests.server.territory_world import jpeg
 
 NOW = datetime(2027, 1, 10, tzinfo=UTC)
 PERIODS = ("2026", "2026-Q4", "2026-10", "2026-11", "2026-12", "2026-W45", "2026-10-15..2026-11-14")
@@ -68,14 +73,15 @@ def _events(db_session, world) -> list[tuple[Event, list[str], str | None]]:  # 
 
 def _finish(db_session, world, event, states, sat, days: int) -> None:  # type: ignore[no-untyped-def]
     _walk(db_session, world, event, states, event.reported_at + timedelta(days=days))
-    event.satisfaction = sat if "reviewed" in states else None
+    if "reviewed" in states:
+        event.satisfaction = sat
     db_session.flush()
 
 
-def _roll_up(db_session) -> int:  # type: ignore[no-untyped-def]
-    prepare(db_session, NOW)
+def _roll_up(db_session, now: datetime = NOW) -> int:  # type: ignore[no-untyped-def]
+    prepare(db_session, now)
     total = 0
-    while n := roll_up_batch(db_session, NOW, limit=3):  # small batches: several transactions' worth
+    while n := roll_up_batch(db_session, now, limit=3):  # small batches: several transactions' worth
         total += n
     return total
 
@@ -86,10 +92,10 @@ def _scopes(db_session) -> list:  # type: ignore[no-untyped-def]
                         for s in service.scopes_below(db_session, district, level, parse_period("2026")))]
 
 
-def _agree(db_session) -> None:  # type: ignore[no-untyped-def]
+def _agree(db_session, periods: tuple[str, ...] = PERIODS) -> None:  # type: ignore[no-untyped-def]
     """compute_many with the rollup equals reading every event, for every scope alone and together."""
     scopes = _scopes(db_session)
-    for label in PERIODS:
+    for label in periods:
         period = parse_period(label)
         for group in ([sc] for sc in scopes):
             both = [service.compute_many(db_session=db_session, scopes=group, codes=CODES, period=period, now=NOW,
@@ -105,19 +111,21 @@ def test_rollup_and_live_add_up_to_every_event(db_session, world) -> None:  # ty
     first, later = made[:len(PATTERNS)], made[len(PATTERNS):]
     for event, states, sat in first:
         _finish(db_session, world, event, states, sat, days=3)
-    rolled = _roll_up(db_session)
-    final = [e for e, states, _ in first if states and EventState(states[-1]) in TERMINAL]
-    assert rolled == len(final) > 0
-    assert db_session.scalar(select(func.sum(EventRollup.events))) == len(final)
+    assert _roll_up(db_session) == len(made) > 0  # open and final alike: their sums are their rows'
+    assert db_session.scalar(select(func.sum(EventRollup.events))) == len(made)
     assert _roll_up(db_session) == 0  # idempotent: nothing is taken twice
-    for event, states, sat in later:  # finalised after the rollup, closing a month or more later
+    for event, states, sat in later:  # moved on after the rollup, closing a month or more later
         _finish(db_session, world, event, states, sat, days=25)
+    moved = [e for e, states, _ in later if states]
+    assert [e for e, _, _ in made if not e.rolled_up] == moved
     _agree(db_session)
     assert check(db_session) == []
-    assert _roll_up(db_session) == len(final) * 2 - len(final)  # the later final ones
+    last = max(e.updated_at for e in moved)
+    assert _roll_up(db_session, last + SETTLE - timedelta(seconds=1)) == len(moved) - 1  # the last not yet settled
+    assert _roll_up(db_session, last + SETTLE + timedelta(seconds=1)) == 1
     _agree(db_session)
     assert check(db_session) == [] and check(db_session, parse_scope("grid:440112001001001")) == []
-    assert db_session.scalar(select(func.count()).where(Event.rolled_up.is_(True))) == 2 * len(final)
+    assert db_session.scalar(select(func.count()).where(Event.rolled_up.is_(True))) == len(made)
 
 
 def test_check_finds_a_changed_role_and_other_rules(db_session, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -140,16 +148,80 @@ def test_check_finds_a_changed_role_and_other_rules(db_session, world, monkeypat
     _agree(db_session)
 
 
-def test_photos_arriving_after_the_rollup_take_the_event_out(db_session, world) -> None:  # type: ignore[no-untyped-def]
-    made = _events(db_session, world)
-    for event, states, sat in made:
-        _finish(db_session, world, event, states, sat, days=3)
+def _reported(db_session, world, states: list[str]) -> Event:  # type: ignore[no-untyped-def]
+    """A worker's event of 12 November walked through `states` a day later, then everything rolled up."""
+    at = datetime(2026, 11, 12, 2, tzinfo=UTC)
+    event, _ = events.create(db_session=db_session, reporter=world["users"]["worker_a"], now=at,
+                             data=EventCreate(**factories.event_body(reported_at=at.isoformat())))
+    _walk(db_session, world, event, states, at + timedelta(days=1))
     _roll_up(db_session)
-    late = next(e for e, states, _ in made if e.rolled_up and not e.photos)
-    late.photos = ["a" * 64]  # what actions.attach_photos does: the quality score's has_photo changes
+    assert event.rolled_up
+    return event
+
+
+def _move(to: str, **fields: object) -> Callable[..., None]:
+    def move(db_session, world, event, at) -> None:  # type: ignore[no-untyped-def]
+        if to == "merged":
+            fields["merged_into"] = _reported(db_session, world, []).uuid
+        actions.apply(db_session=db_session, event=event, body=TransitionIn(to_state=EventState(to), **fields),
+                      actor=world["users"]["admin"], now=at)
+    return move
+
+
+def _late_photo(db_session, world, event, at) -> None:  # type: ignore[no-untyped-def]
+    photo, _ = photos.store(db_session=db_session, data=jpeg((200, 30, 30)), uploader=world["users"]["worker_a"])
+    actions.attach_photos(db_session=db_session, event=event, keys=[photo.sha256], actor=world["users"]["worker_a"],
+                          now=at)
+
+
+WRITES: dict[str, tuple[list[str], Callable[..., None]]] = {  # the state walked to first, then the write
+    "accept": ([], _move("accepted")),
+    "reject": ([], _move("rejected", rejection_reason="不属于受理范围")),
+    "merge": ([], _move("merged")),
+    "dispatch": (["accepted"], _move("dispatched", dispatched_to="城管执法队")),
+    "return": (["accepted", "dispatched"], _move("returned", note="非本部门职责")),
+    "handle again": (CLOSE[:3], _move("dispatched", dispatched_to="城管执法队")),
+    "close": (CLOSE[:3], _move("closed")),
+    "review with a rating": (CLOSE, _move("reviewed", satisfaction="very_satisfied")),
+    "photos arriving late": (CLOSE + ["reviewed"], _late_photo),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_every_write_takes_the_event_out_and_the_next_run_back(db_session, world, write) -> None:  # type: ignore[no-untyped-def]
+    states, apply = WRITES[write]
+    event = _reported(db_session, world, states)
+    at = datetime(2026, 11, 20, 3, tzinfo=UTC)
+    apply(db_session, world, event, at)
     db_session.flush()
-    assert not late.rolled_up
-    _agree(db_session)
-    assert check(db_session) == []
+    assert not event.rolled_up
+    assert check(db_session) == []  # the cell no longer holds the event: no difference
+    _agree(db_session, ("2026", "2026-11"))  # rollup + live rows = every event read
     assert _roll_up(db_session) == 1 and check(db_session) == []
-    _agree(db_session)
+    _agree(db_session, ("2026", "2026-11"))
+
+
+def test_writes_of_other_columns_leave_the_event_rolled_up(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """The sweep's overdue flags and the serial are not summed: no unroll, no extra statements."""
+    event = _reported(db_session, world, ["accepted"])
+    found = scheduled.sweep(db_session=db_session, now=NOW)  # long past every time limit
+    assert found and event.overdue and event.rolled_up
+    db_session.execute(update(Event).where(Event.id == event.id).values(serial=None))
+    assert event.rolled_up and check(db_session) == []
+
+
+def test_bulk_writes_of_summed_columns_are_refused(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    event = _reported(db_session, world, [])
+    for stmt in (update(Event).where(Event.id == event.id).values(state="accepted"),
+                 update(Event.__table__).where(Event.id == event.id).values(description="改"), delete(Event)):
+        with pytest.raises(RuntimeError, match="must unroll the events first"):
+            db_session.execute(stmt)
+    with pytest.raises(RuntimeError, match=r"\['satisfaction'\]"):
+        db_session.execute(update(Event), [{"id": event.id, "satisfaction": "satisfied"}])
+    assert check(db_session) == []
+
+
+def test_summed_columns_are_read_off_the_sums(db_session) -> None:  # type: ignore[no-untyped-def]
+    assert {"state", "closed_at", "satisfaction", "photos", "description", "reporter_id", "reported_at",
+            "grid_id", "street_code"} <= summed()
+    assert not {"overdue", "step_overdue", "warned_at", "serial", "updated_at", "rolled_up"} & summed()
