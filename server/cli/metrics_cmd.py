@@ -169,7 +169,7 @@ def _rollup(args: argparse.Namespace) -> int:
     from server.database.core import get_direct_engine, get_sessionmaker
     from server.database.singleton import only_one
     from server.database.types import utcnow
-    from server.indicators.rollup import prepare, roll_up_batch
+    from server.indicators.rollup import prepare, roll_up_all, roll_up_batch
 
     while True:
         with only_one(get_direct_engine(), "metrics rollup") as held:
@@ -180,6 +180,9 @@ def _rollup(args: argparse.Namespace) -> int:
                         print("the quality rules changed: the rollup is emptied and made anew "
                               "(质量评分规则已变更，重新汇总)", flush=True)
                     db_session.commit()
+                    if args.all_at_once:
+                        total = roll_up_all(db_session, utcnow())
+                        db_session.commit()
                     while n := roll_up_batch(db_session, utcnow(), args.batch):
                         db_session.commit()
                         total += n
@@ -225,11 +228,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     compute.set_defaults(func=guard(_compute))
 
     rollup = metrics.add_parser(
-        "rollup", help="sum the events in final states (reviewed, rejected, merged) into the rollup the statistics "
-                       "read (README: Indicators); run it every few minutes, any number of copies (one works)")
+        "rollup", help="sum the events unchanged for 10 minutes into the rollup the statistics read (README: "
+                       "Indicators); run it every minute or few, any number of copies (one works)")
     rollup.add_argument("--every", type=float, default=0, metavar="SECONDS",
                         help="repeat every SECONDS (default: run once, e.g. from cron)")
     rollup.add_argument("--batch", type=int, default=50_000, help="events per transaction")
+    rollup.add_argument("--all-at-once", action="store_true",
+                        help="first run on a database already holding millions of events: two set-based statements "
+                             "in one transaction instead of batches (event writers wait until it commits)")
     rollup.set_defaults(func=guard(_rollup))
     check_rollup = metrics.add_parser(
         "check-rollup", help="recompute the rollup from the events and compare every cell; exit 1 on a difference")

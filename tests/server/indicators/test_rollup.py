@@ -25,7 +25,7 @@ from server.indicators import service
 from server.indicators.models import EventRollup
 from server.indicators.periods import parse_period, parse_scope
 from server.indicators.quality import RULE_60
-from server.indicators.rollup import SETTLE, check, prepare, roll_up_batch, summed
+from server.indicators.rollup import SETTLE, check, prepare, roll_up_all, roll_up_batch, summed
 from server.photos import service as photos
 from tests import factories
 from tests.server.territory_world import jpeg
@@ -126,6 +126,17 @@ def test_rollup_and_live_add_up_to_every_event(db_session, world) -> None:  # ty
     _agree(db_session)
     assert check(db_session) == [] and check(db_session, parse_scope("grid:440112001001001")) == []
     assert db_session.scalar(select(func.count()).where(Event.rolled_up.is_(True))) == len(made)
+
+
+def test_all_at_once_makes_the_cells_the_batches_make(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    made = _events(db_session, world)
+    for event, states, sat in made:
+        _finish(db_session, world, event, states, sat, days=3)
+    prepare(db_session, NOW)
+    assert roll_up_all(db_session, NOW) == len(made)
+    db_session.expire_all()
+    assert roll_up_batch(db_session, NOW) == 0 and check(db_session) == []
+    _agree(db_session, ("2026", "2026-11"))
 
 
 def test_check_finds_a_changed_role_and_other_rules(db_session, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
