@@ -14,12 +14,14 @@ keep the live path.
 
 Kept current: a write that changes a column the sums read takes the event out of its cell in the
 writer's transaction (`unroll_changed`, called for every ORM flush by server.indicators.models,
-which also refuses Core UPDATEs and DELETEs of those columns); the next run rolls it up again.
+which also refuses Session-executed bulk UPDATEs and DELETEs of those columns); the next run rolls
+it up again.
 SUMMED, the columns watched, is read off the sums' SQL, so a new sum cannot be forgotten there.
 
 Fixed when rolled up, and compared again by `check` (gridops metrics check-rollup):
-- whether the reporter is a grid worker (worker_reports): a later change of the user's role does
-  not move a rolled-up event; the check recomputes with today's roles and reports the cells;
+- whether the reporter is a grid worker (worker_reports): a change of a user's role through the
+  ORM takes their reports out first (`unroll_reports_of`); one made behind its back (SQL by hand)
+  does not, and the check, recomputing with today's roles, reports the cells;
 - the quality scores: the rules' hash is kept (event_rollup_state); with other rules in force every
   statistic reads all the events until the next `gridops metrics rollup` rebuilds the rollup.
 
@@ -155,6 +157,20 @@ def unroll_changed(db_session: Session, event: Event) -> None:
         unroll(db_session, event.id)
         event.rolled_up = False
         flag_modified(event, "rolled_up")  # the loaded value may be the stale False: write it anyway
+
+
+def unroll_reports_of(db_session: Session, user_id: int) -> int:
+    """Before a user's role changes: their rolled-up reports counted as a grid worker's or not
+    (worker_reports) by the role they had; take them all out (locked first, as above), and the next
+    run sums them with the new one. Rare (a role is not changed by any request), so set-based."""
+    with db_session.no_autoflush:
+        ids = list(db_session.scalars(select(Event.id).where(Event.reporter_id == user_id, Event.rolled_up == true())
+                                      .order_by(Event.id).with_for_update()))
+        for chunk in _chunks(ids):
+            cells = _cells_of(db_session, Event.id.in_(chunk))
+            _add(db_session, {k: tuple(-v for v in sums) for k, sums in cells.items()})
+            db_session.execute(update(Event).where(Event.id.in_(chunk)).values(rolled_up=False))
+    return len(ids)
 
 
 def prepare(db_session: Session, now: datetime) -> bool:

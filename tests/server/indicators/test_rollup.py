@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from server.auth.enums import Role
+from server.auth.models import User
 from server.config import get_settings
 from server.events import actions, scheduled
 from server.events import service as events
@@ -139,17 +140,25 @@ def test_all_at_once_makes_the_cells_the_batches_make(db_session, world) -> None
     _agree(db_session, ("2026", "2026-11"))
 
 
-def test_check_finds_a_changed_role_and_other_rules(db_session, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_role_change_takes_the_reports_out_and_check_finds_one_made_by_hand(  # type: ignore[no-untyped-def]
+        db_session, world, monkeypatch) -> None:
     for event, states, sat in _events(db_session, world):
         _finish(db_session, world, event, states, sat, days=3)
     _roll_up(db_session)
     world["users"]["worker_a"].role = Role.street_admin.value  # left the grid: their reports were a worker's
     db_session.flush()
+    assert check(db_session) == []  # their reports left the rollup with the role they had
+    _agree(db_session, ("2026", "2026-11"))
+    assert _roll_up(db_session) > 0 and check(db_session) == []
+    db_session.connection().execute(text('UPDATE "user" SET role = :r WHERE id = :id'),  # by hand, unseen
+                                    {"r": Role.grid_worker.value, "id": world["users"]["worker_a"].id})
     found = check(db_session)
     assert found and {d.column for d in found} == {"worker_reports"}  # type: ignore[union-attr]
     assert check(db_session, parse_scope("street:440112002")) == []  # worker_c's street is untouched
-    world["users"]["worker_a"].role = Role.grid_worker.value
-    db_session.flush()
+    db_session.connection().execute(text('UPDATE "user" SET role = :r WHERE id = :id'),  # back, by hand
+                                    {"r": Role.street_admin.value, "id": world["users"]["worker_a"].id})
+    db_session.expire_all()
+    assert check(db_session) == []
     monkeypatch.setattr(get_settings(), "quality_rule", str(RULE_60))  # another rule in force
     assert len(check(db_session)) == 1  # the rules differ: said once, the stale scores not compared
     _agree(db_session)  # every statistic falls back to reading the events
@@ -229,6 +238,8 @@ def test_bulk_writes_of_summed_columns_are_refused(db_session, world) -> None:  
             db_session.execute(stmt)
     with pytest.raises(RuntimeError, match=r"\['satisfaction'\]"):
         db_session.execute(update(Event), [{"id": event.id, "satisfaction": "satisfied"}])
+    with pytest.raises(RuntimeError, match=r"\['role'\]"):
+        db_session.execute(update(User).values(role=Role.street_admin.value))
     assert check(db_session) == []
 
 
