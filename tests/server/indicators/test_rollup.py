@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
+from server.database.core import make_engine
 from server.events import actions, scheduled
 from server.events import service as events
 from server.events.enums import EventState
@@ -247,3 +249,30 @@ def test_summed_columns_are_read_off_the_sums(db_session) -> None:  # type: igno
     assert {"state", "closed_at", "satisfaction", "photos", "description", "reporter_id", "reported_at",
             "grid_id", "street_code"} <= summed()
     assert not {"overdue", "step_overdue", "warned_at", "serial", "updated_at", "rolled_up"} & summed()
+
+
+def test_a_write_after_a_run_took_the_event_unrolls_it(fresh_db_url: str) -> None:
+    """The writer's copy of the event still says `rolled_up` false (loaded before a run took it): the
+    hook asks the row (locked) and takes the event out all the same. Real sessions, real commits."""
+    engine = make_engine(fresh_db_url)
+    with Session(engine) as s:
+        world = factories.event_world(s)
+        reported = _reported(s, world, [])
+        reported.rolled_up = False  # undo the helper's rollup, by hand: the event is live again
+        s.execute(delete(EventRollup))
+        s.commit()
+        event_id, admin_id = reported.id, world["users"]["admin"].id
+    with Session(engine, expire_on_commit=False) as writer:
+        event = writer.get(Event, event_id)
+        writer.commit()  # its snapshot ends; the copy stays as loaded
+        with Session(engine) as job:
+            assert _roll_up(job) == 1
+            job.commit()
+        assert event is not None and not event.rolled_up  # stale
+        transition(db_session=writer, event=event, to=EventState.rejected, actor=writer.get(User, admin_id),
+                   at=datetime(2026, 11, 20, tzinfo=UTC))
+        writer.commit()
+    with Session(engine) as s:
+        assert s.scalar(select(Event.rolled_up).where(Event.id == event_id)) is False
+        assert check(s) == [] and s.scalar(select(func.coalesce(func.sum(EventRollup.events), 0))) == 0
+    engine.dispose()
