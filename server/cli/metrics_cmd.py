@@ -163,7 +163,7 @@ def _table_args(p: argparse.ArgumentParser) -> None:
 
 
 def _rollup(args: argparse.Namespace) -> int:
-    """Roll up the newly final events in batches, one transaction each; kept single across processes."""
+    """Roll up the events settled since the last run, in batches; kept single across processes."""
     import time
 
     from server.database.core import get_direct_engine, get_sessionmaker
