@@ -74,6 +74,9 @@ class Event(Base):
         Index("ix_event_live_street_reported", "street_code", "reported_at",
               postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
         Index("ix_event_rollup_due", "id", postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
+        # migration 0017: drill-downs list a district's events in the order reported, a few at a time
+        # (ORDER BY reported_at LIMIT n over several streets: without it every row of the year is sorted)
+        Index("ix_event_reported", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

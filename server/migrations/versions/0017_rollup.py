@@ -43,9 +43,11 @@ def upgrade() -> None:
     op.add_column('event', sa.Column('rolled_up', sa.Boolean(), server_default=sa.text('false'), nullable=False))
     op.create_index('ix_event_live_street_reported', 'event', ['street_code', 'reported_at'], **LIVE)
     op.create_index('ix_event_rollup_due', 'event', ['id'], **LIVE)
+    op.create_index('ix_event_reported', 'event', ['reported_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_event_reported', table_name='event')
     op.drop_index('ix_event_rollup_due', table_name='event')
     op.drop_index('ix_event_live_street_reported', table_name='event')
     op.drop_column('event', 'rolled_up')
