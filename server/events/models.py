@@ -65,7 +65,8 @@ class Event(Base):
         Index("ix_event_street_state", "street_code", "state"),
         Index("ix_event_category_reported", "category_code", "reported_at"),
         # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
-        Index("ix_event_street_reported", "street_code", "reported_at"),
+        # (with grid and id on PostgreSQL since 0017: the disputes' join to their events reads the index only)
+        Index("ix_event_street_reported", "street_code", "reported_at", postgresql_include=["grid_id", "id"]),
         Index("ix_event_grid_reported", "grid_id", "reported_at"),
         # migration 0014: a unique index (SQLite cannot add a constraint to a table)
         Index("uq_event_serial", "serial", unique=True),

@@ -44,9 +44,15 @@ def upgrade() -> None:
     op.create_index('ix_event_live_street_reported', 'event', ['street_code', 'reported_at'], **LIVE)
     op.create_index('ix_event_rollup_due', 'event', ['id'], **LIVE)
     op.create_index('ix_event_reported', 'event', ['reported_at'])
+    # the disputes statement joins dispute to event by id within a scope and period: from the index alone
+    op.drop_index('ix_event_street_reported', table_name='event')
+    op.create_index('ix_event_street_reported', 'event', ['street_code', 'reported_at'],
+                    postgresql_include=['grid_id', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_event_street_reported', table_name='event')
+    op.create_index('ix_event_street_reported', 'event', ['street_code', 'reported_at'])
     op.drop_index('ix_event_reported', table_name='event')
     op.drop_index('ix_event_rollup_due', table_name='event')
     op.drop_index('ix_event_live_street_reported', table_name='event')
