@@ -456,7 +456,7 @@ def run_demo(args: argparse.Namespace) -> None:
         db = Path(tempfile.mkdtemp(prefix="gridops-city-demo-")) / "demo.db"
         env = {**os.environ, "GRIDOPS_DATABASE_URL": f"sqlite:///{db}", "GRIDOPS_DEMO": "true"}
         t = time.perf_counter()
-        for command in (["db", "upgrade"], ["demo"]):
+        for command in (["db", "upgrade"], ["demo"], ["metrics", "rollup"]):  # the rollup as its service would
             subprocess.run([sys.executable, "-m", "server.cli.main", *command], cwd=ROOT, env=env, check=True,
                            stdout=subprocess.DEVNULL)
         print(f"gridops demo made {db} in {time.perf_counter() - t:.0f} s")
