@@ -22,6 +22,11 @@ city grids  the same for all 10,000 grids of the city (the D districts' grid row
 self-eval   tables.self_evaluation for a district from tests/metrics/data/seed_003.xlsx
 
 The per-process indicator cache is off (GRIDOPS_INDICATOR_CACHE_S=0): every figure is a computation.
+First the rollup runs, timed (`gridops metrics rollup`: on a fresh load every event, all at once
+with the indexes rebuilt around it; on a reused one only those not yet rolled up), and with
+--check-rollup the check.
+--live times every statistic reading every event too (the baseline, rollup ignored; the
+self-evaluation is timed as served either way). --only 'one district' picks statistics by label.
 
 SQLite --demo: `gridops demo` into a temp database (about 1.5 min) unless --demo-db names one
 already made, then GET /indicators/areas at level=grid and level=street and GET /indicators
@@ -38,7 +43,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +55,7 @@ os.environ.setdefault("GRIDOPS_SECRET_KEY", "bench-secret-key-with-at-least-32-b
 os.environ["GRIDOPS_INDICATOR_CACHE_S"] = "0"  # time the computation, not the per-process cache
 
 from _harness import bench_parser  # noqa: E402
-from sqlalchemy import Engine, create_engine, event as sa_event, text  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, event as sa_event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -66,6 +72,7 @@ YEAR = 2026
 NOW = datetime(YEAR + 1, 1, 30, 2, tzinfo=UTC)  # the self-evaluation is made in January
 SEED_003 = ROOT / "tests" / "metrics" / "data" / "seed_003.xlsx"
 SHEET = "07基层社会治理和网格化创新工作经费"
+ALL_AT_ONCE = 500_000  # events not yet rolled up above which the first run's set-based path is taken
 LOADED_TABLES = ("event", "dispute", "visit", "app_session", "device", "device_status_interval")
 
 
@@ -81,6 +88,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="SQLite: time the demo district (gridops demo)")
     p.add_argument("--demo-db", type=Path, help="SQLite: a database `gridops demo` already made")
     p.add_argument("--repeat", type=int, default=2, help="times each statistic is computed (best and first shown)")
+    p.add_argument("--live", action="store_true",
+                   help="also time every statistic reading every event (the rollup ignored): the baseline")
+    p.add_argument("--only", action="append", metavar="WORDS",
+                   help="only the statistics whose label contains WORDS (repeatable), e.g. 'one district'")
+    p.add_argument("--check-rollup", action="store_true", help="also time `gridops metrics check-rollup` on the city")
     args = p.parse_args(argv)
     if args.backend == "both" or (args.backend == "sqlite") != args.demo:
         p.error("--backend postgis for the city, --backend sqlite --demo for the demo district")
@@ -239,12 +251,31 @@ def _steps(districts: int, events: int) -> list[tuple[str, str]]:
     ]
 
 
+@contextmanager
+def secondary_indexes_dropped(conn: Connection, tables: Sequence[str]) -> Iterator[None]:
+    """Drop the tables' indexes other than constraints' for a bulk write in this transaction, and
+    rebuild them after it (one sorted build each instead of an entry at a time, at random)."""
+    names = ", ".join(f"'{t}'" for t in tables)
+    ddl = conn.exec_driver_sql(
+        f"SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND i.tablename IN "
+        f"({names}) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)").all()
+    for name, _ in ddl:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+    yield
+    t = time.perf_counter()
+    for _, statement in ddl:
+        conn.exec_driver_sql(statement)
+    print(f"  indexes rebuilt ({len(ddl)})            {time.perf_counter() - t:7.1f} s", flush=True)
+
+
 def load_city(args: argparse.Namespace) -> tuple[str, dict[str, int], float]:
     """The loaded database's URL, its sizes and the seconds the load took (0 when reused)."""
     admin_url, url = _pg_urls(args.pg_url, args.database)
     if args.reuse:
         sizes = _sizes(url)
         if sizes.get("grid") == args.districts * 1000 and sizes.get("event") == args.events:
+            upgrade(url)  # a database loaded before the newest migrations gets them (0017: the rollup)
             return url, sizes, 0.0
         print(f"--reuse: {args.database} holds {sizes or 'nothing'}; loading afresh")
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -256,24 +287,14 @@ def load_city(args: argparse.Namespace) -> tuple[str, dict[str, int], float]:
     engine = make_engine(url)
     t_all = time.perf_counter()
     with engine.begin() as conn:
-        names = ", ".join(f"'{t}'" for t in LOADED_TABLES)
-        ddl = conn.exec_driver_sql(
-            f"SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND i.tablename IN "
-            f"({names}) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)").all()
-        for name, _ in ddl:
-            conn.exec_driver_sql(f'DROP INDEX "{name}"')
-        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-        for label, sql in _steps(args.districts, args.events):
-            t = time.perf_counter()
-            n = conn.exec_driver_sql(sql.replace("%", "%%")).rowcount
-            print(f"  load {label:<17} {n:>11,} rows  {time.perf_counter() - t:7.1f} s", flush=True)
-        t = time.perf_counter()
-        for _, statement in ddl:
-            conn.exec_driver_sql(statement)
+        with secondary_indexes_dropped(conn, LOADED_TABLES):
+            for label, sql in _steps(args.districts, args.events):
+                t = time.perf_counter()
+                n = conn.exec_driver_sql(sql.replace("%", "%%")).rowcount
+                print(f"  load {label:<17} {n:>11,} rows  {time.perf_counter() - t:7.1f} s", flush=True)
         for seq, table in (("grid_id_seq", "grid"), ("user_id_seq", '"user"'), ("event_id_seq", "event"),
                            ("device_id_seq", "device")):
             conn.exec_driver_sql(f"SELECT setval('{seq}', (SELECT max(id) FROM {table}))")
-        print(f"  indexes rebuilt ({len(ddl)})            {time.perf_counter() - t:7.1f} s", flush=True)
     t = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.exec_driver_sql("VACUUM ANALYZE")
@@ -308,6 +329,7 @@ def timed(label: str, repeat: int, run: Callable[[], Any]) -> tuple[str, list[fl
         t = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - t)
+        print(f"  {label}: {times[-1]:.2f} s", flush=True)
     slowest = sorted(SLOW, key=lambda x: -x[0])[:3]
     in_db = sum(x[0] for x in SLOW)
     return label, times, (result, in_db, slowest)
@@ -325,7 +347,46 @@ def show(rows: list[tuple[str, list[float], Any]], load: Load) -> None:
     print(f"other processes used {load.other_pct():.0f} % of the machine's CPU meanwhile; {machine()}")
 
 
-def city_timings(url: str, districts: int, repeat: int) -> list[tuple[str, list[float], Any]]:
+def roll_up(url: str, check_too: bool) -> None:
+    """`gridops metrics rollup` over the city (only the events not yet rolled up), timed; with
+    check_too `gridops metrics check-rollup` as well. A database holding more than ALL_AT_ONCE of
+    them (a fresh load, or one rolled up by an older rule) gets the first run's set-based path,
+    `--all-at-once`, with the event table's secondary indexes rebuilt around it (a maintenance window's
+    way: batches rewrite each row through 10 indexes at random, about 1.6 ms a row here)."""
+    from server.indicators.rollup import check, prepare, roll_up_all, roll_up_batch
+
+    engine = make_engine(url)
+    with Session(engine) as s:
+        t, total = time.perf_counter(), 0
+        prepare(s, NOW)
+        s.commit()
+        due = s.scalar(text("SELECT count(*) FROM event WHERE NOT rolled_up")) or 0
+        if due > ALL_AT_ONCE:
+            with secondary_indexes_dropped(s.connection(), ("event",)):
+                total = roll_up_all(s, NOW)
+                print(f"  rollup all at once: {total:,} events in {time.perf_counter() - t:.1f} s", flush=True)
+            s.commit()
+        while n := roll_up_batch(s, NOW):
+            s.commit()
+            total += n
+        print(f"rollup: {total:,} events rolled up in {time.perf_counter() - t:.1f} s "
+              f"({s.scalar(text('SELECT count(*) FROM event WHERE rolled_up')):,} in the rollup, "
+              f"{s.scalar(text('SELECT count(*) FROM event_rollup')):,} cells)", flush=True)
+    if total > ALL_AT_ONCE:
+        t = time.perf_counter()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE event")  # what autovacuum does after so many updates, done now
+        print(f"VACUUM ANALYZE event: {time.perf_counter() - t:.1f} s", flush=True)
+    if check_too:
+        with Session(engine) as s:
+            t = time.perf_counter()
+            problems = check(s)
+            print(f"check-rollup: {len(problems)} differences in {time.perf_counter() - t:.1f} s", flush=True)
+    engine.dispose()
+
+
+def city_timings(url: str, districts: int, repeat: int, rollup: bool = True,
+                 only: list[str] | None = None) -> list[tuple[str, list[float], Any]]:
     engine = make_engine(url)
     watch(engine)
     period = parse_period(str(YEAR))
@@ -337,7 +398,8 @@ def city_timings(url: str, districts: int, repeat: int) -> list[tuple[str, list[
     def compute(scopes: Callable[[Session], list[Scope]]) -> Callable[[], int]:
         def run() -> int:
             with Session(engine) as s:
-                return len(service.compute_many(db_session=s, scopes=scopes(s), codes=codes, period=period, now=NOW))
+                return len(service.compute_many(db_session=s, scopes=scopes(s), codes=codes, period=period, now=NOW,
+                                                rollup=rollup))
         return run
 
     def self_eval() -> int:
@@ -348,16 +410,15 @@ def city_timings(url: str, districts: int, repeat: int) -> list[tuple[str, list[
     def grids_of(scopes: list[Scope]) -> Callable[[Session], list[Scope]]:
         return lambda s: [*scopes, *(g for sc in scopes for g in service.scopes_below(s, sc, "grid", period))]
 
-    rows = [
-        timed(f"every indicator ({len(codes)}), the city's {districts} districts", repeat,
-              compute(lambda s: all_districts)),
-        timed("every indicator, one district (GET /indicators)", repeat, compute(lambda s: [d1])),
-        timed("areas level=street, one district", repeat,
-              compute(lambda s: [d1, *service.scopes_below(s, d1, "street", period)])),
-        timed("areas level=grid, one district (1,000 grids)", repeat, compute(grids_of([d1]))),
-        timed(f"areas level=grid, the city ({districts * 1000:,} grids)", repeat, compute(grids_of(all_districts))),
-        timed(f"self-evaluation table, one district ({len(declaration.rows)} rows)", repeat, self_eval),
+    statistics: list[tuple[str, Callable[[], Any]]] = [
+        (f"every indicator ({len(codes)}), the city's {districts} districts", compute(lambda s: all_districts)),
+        ("every indicator, one district (GET /indicators)", compute(lambda s: [d1])),
+        ("areas level=street, one district", compute(lambda s: [d1, *service.scopes_below(s, d1, "street", period)])),
+        ("areas level=grid, one district (1,000 grids)", compute(grids_of([d1]))),
+        (f"areas level=grid, the city ({districts * 1000:,} grids)", compute(grids_of(all_districts))),
+        (f"self-evaluation table, one district ({len(declaration.rows)} rows)", self_eval),
     ]
+    rows = [timed(label, repeat, run) for label, run in statistics if not only or any(w in label for w in only)]
     engine.dispose()
     return rows
 
@@ -368,8 +429,14 @@ def run_city(args: argparse.Namespace) -> None:
     url, sizes, secs = load_city(args)
     print(f"sizes: {', '.join(f'{t} {n:,}' for t, n in sizes.items())}"
           f"{f'; loaded in {secs:.0f} s' if secs else ' (reused)'}")
+    roll_up(url, args.check_rollup)
+    if args.live:
+        print("\n-- every event read row by row (the rollup ignored): the baseline")
+        load = Load()
+        show(city_timings(url, args.districts, args.repeat, rollup=False, only=args.only), load)
+        print("\n-- with the rollup")
     load = Load()
-    show(city_timings(url, args.districts, args.repeat), load)
+    show(city_timings(url, args.districts, args.repeat, only=args.only), load)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +456,7 @@ def run_demo(args: argparse.Namespace) -> None:
         db = Path(tempfile.mkdtemp(prefix="gridops-city-demo-")) / "demo.db"
         env = {**os.environ, "GRIDOPS_DATABASE_URL": f"sqlite:///{db}", "GRIDOPS_DEMO": "true"}
         t = time.perf_counter()
-        for command in (["db", "upgrade"], ["demo"]):
+        for command in (["db", "upgrade"], ["demo"], ["metrics", "rollup"]):  # the rollup as its service would
             subprocess.run([sys.executable, "-m", "server.cli.main", *command], cwd=ROOT, env=env, check=True,
                            stdout=subprocess.DEVNULL)
         print(f"gridops demo made {db} in {time.perf_counter() - t:.0f} s")

@@ -162,6 +162,59 @@ def _table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="xlsx to write")
 
 
+def _rollup(args: argparse.Namespace) -> int:
+    """Roll up the events settled since the last run, in batches; kept single across processes."""
+    import time
+
+    from server.database.core import get_direct_engine, get_sessionmaker
+    from server.database.singleton import only_one
+    from server.database.types import utcnow
+    from server.indicators.rollup import prepare, roll_up_all, roll_up_batch
+
+    while True:
+        with only_one(get_direct_engine(), "metrics rollup") as held:
+            if held:
+                total, started = 0, time.perf_counter()
+                with get_sessionmaker()() as db_session:
+                    if prepare(db_session, utcnow()):
+                        print("the quality rules changed: the rollup is emptied and made anew "
+                              "(质量评分规则已变更，重新汇总)", flush=True)
+                    db_session.commit()
+                    if args.all_at_once:
+                        total = roll_up_all(db_session, utcnow())
+                        db_session.commit()
+                    while n := roll_up_batch(db_session, utcnow(), args.batch):
+                        db_session.commit()
+                        total += n
+                print(f"{utcnow().isoformat(timespec='seconds')} rollup: {total:,} events rolled up "
+                      f"in {time.perf_counter() - started:.1f} s", flush=True)
+            else:
+                print(f"{utcnow().isoformat(timespec='seconds')} rollup: another process is rolling up now; "
+                      "this one skips the run (另一进程正在执行，本次跳过)", flush=True)
+        if not args.every:
+            return 0
+        time.sleep(args.every)
+
+
+def _check_rollup(args: argparse.Namespace) -> int:
+    from server.database.core import get_sessionmaker
+    from server.indicators.periods import parse_scope
+    from server.indicators.rollup import check
+
+    scope = parse_scope(args.scope) if args.scope else None
+    with get_sessionmaker()() as db_session:
+        problems = check(db_session, scope)
+    for p in problems[:args.limit]:
+        print(p)
+    if len(problems) > args.limit:
+        print(f"… and {len(problems) - args.limit:,} more")
+    if problems:
+        print(f"rollup differs from the events: {len(problems):,} differences (汇总与事件不一致)", file=sys.stderr)
+        return 1
+    print("rollup matches the events (汇总与事件一致)")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     metrics = sub.add_parser("metrics", help="indicators computed from operational data").add_subparsers(
         dest="metrics_command", required=True)
@@ -173,6 +226,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                          help="also every area of this level inside the scope, one row each (one pass over the data)")
     compute.add_argument("--json", action="store_true", help="JSON instead of a table")
     compute.set_defaults(func=guard(_compute))
+
+    rollup = metrics.add_parser(
+        "rollup", help="sum the events unchanged for 10 minutes into the rollup the statistics read (README: "
+                       "Indicators); run it every minute or few, any number of copies (one works)")
+    rollup.add_argument("--every", type=float, default=0, metavar="SECONDS",
+                        help="repeat every SECONDS (default: run once, e.g. from cron)")
+    rollup.add_argument("--batch", type=int, default=50_000, help="events per transaction")
+    rollup.add_argument("--all-at-once", action="store_true",
+                        help="first run on a database already holding millions of events: two set-based statements "
+                             "in one transaction instead of batches (event writers wait until it commits)")
+    rollup.set_defaults(func=guard(_rollup))
+    check_rollup = metrics.add_parser(
+        "check-rollup", help="recompute the rollup from the events and compare every cell; exit 1 on a difference")
+    check_rollup.add_argument("--scope", help="only this area: district:440112 | street:… | community:… | grid:…")
+    check_rollup.add_argument("--limit", type=int, default=50, help="differences printed (all are counted)")
+    check_rollup.set_defaults(func=guard(_check_rollup))
 
     self_eval = metrics.add_parser("self-eval", help="绩效自评表 from a declaration and the data")
     _table_args(self_eval)

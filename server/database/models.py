@@ -11,3 +11,4 @@ from server.reports.models import Training, WeeklyReport  # noqa: F401
 from server.rentals.models import CardCursor, PiiAccess, Rental, RentalAccessController, Tenant, TenantRecord  # noqa: F401
 from server.keypersons.models import KeyPerson, KeyPersonUpdate  # noqa: F401
 from server.assessment.models import AssessmentAdjustment, AssessmentScore, AssessmentSignoff  # noqa: F401
+from server.indicators.models import EventRollup, RollupState  # noqa: F401

@@ -9,6 +9,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     Boolean,
+    text,
     Float,
     ForeignKey,
     Index,
@@ -56,16 +57,27 @@ class TimeLimitPolicy(Base):
     time_limit: Mapped[str] = mapped_column(String(16))
 
 
+
+
 class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
         Index("ix_event_street_state", "street_code", "state"),
         Index("ix_event_category_reported", "category_code", "reported_at"),
         # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
-        Index("ix_event_street_reported", "street_code", "reported_at"),
+        # (with grid and id on PostgreSQL since 0017: the disputes' join to their events reads the index only)
+        Index("ix_event_street_reported", "street_code", "reported_at", postgresql_include=["grid_id", "id"]),
         Index("ix_event_grid_reported", "grid_id", "reported_at"),
         # migration 0014: a unique index (SQLite cannot add a constraint to a table)
         Index("uq_event_serial", "serial", unique=True),
+        # migration 0017: the rows the indicators still read one by one (not yet in event_rollup),
+        # by scope and period; and the same rows by id, in the order `gridops metrics rollup` takes them
+        Index("ix_event_live_street_reported", "street_code", "reported_at",
+              postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
+        Index("ix_event_rollup_due", "id", postgresql_where=text("NOT rolled_up"), sqlite_where=text("rolled_up = 0")),
+        # migration 0017: drill-downs list a district's events in the order reported, a few at a time
+        # (ORDER BY reported_at LIMIT n over several streets: without it every row of the year is sorted)
+        Index("ix_event_reported", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -103,6 +115,8 @@ class Event(Base):
     possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     photos: Mapped[list[str]] = mapped_column(JSON, default=list)  # sha256 keys
+    # summed into event_rollup by `gridops metrics rollup` once final (server.indicators.rollup)
+    rolled_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     history: Mapped[list[EventHistory]] = relationship(
         back_populates="event", order_by="EventHistory.id", foreign_keys="EventHistory.event_id")
 

@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from server.auth.enums import Role
@@ -37,8 +47,15 @@ from server.database.prefix import prefix_range
 from server.events.enums import SATISFIED, EventState
 from server.events.models import Dispute, Event
 from server.grids.models import Grid, GridAssignment
+from server.indicators.models import EventRollup, RollupState
 from server.indicators.periods import Period, Scope, parse_period
-from server.indicators.quality import RULE_60, Rule, load_rule, score_expression
+from server.indicators.quality import (
+    RULE_60,
+    Rule,
+    load_rule,
+    rules_hash,
+    score_expression,
+)
 from server.indicators.results import Ratio, under_each
 from server.visits.models import Visit
 
@@ -108,11 +125,13 @@ QUALITY_RULES: dict[str, Callable[[], Rule]] = {  # score column → its rule (l
 }
 
 
-def _event_columns(period: Period) -> dict[str, Callable[[], ColumnElement]]:  # type: ignore[type-arg]
+def event_sums(closed_by: ColumnElement[bool]) -> dict[str, Callable[[], ColumnElement]]:  # type: ignore[type-arg]
     """The sums an event cell can carry, built only when an indicator asks for them: a statement
-    sums only what its indicators read (the quality scores cost the most per row)."""
+    sums only what its indicators read (the quality scores cost the most per row). `closed_by`
+    says which closures count: before the period ended here, any in the rollup (which keeps the
+    month of closure instead)."""
     case_ = Event.state.not_in(NOT_CASES)
-    before_end = and_(Event.closed_at.is_not(None), Event.closed_at < period.end)
+    before_end = and_(Event.closed_at.is_not(None), closed_by)
     return {
         "events": func.count,
         "cases": lambda: _count(case_),
@@ -125,6 +144,47 @@ def _event_columns(period: Period) -> dict[str, Callable[[], ColumnElement]]:  #
         **{name: (lambda rule=rule: func.sum(score_expression(rule())))  # type: ignore[misc]
            for name, rule in QUALITY_RULES.items()},
     }
+
+
+def _event_columns(period: Period) -> dict[str, Callable[[], ColumnElement]]:  # type: ignore[type-arg]
+    return event_sums(Event.closed_at < period.end)
+
+
+def rules_in_force() -> str:
+    """The hash of the quality rules the scores are computed with now (the rollup's must match)."""
+    return rules_hash([rule() for rule in QUALITY_RULES.values()])
+
+
+def whole_months(period: Period) -> bool:
+    """A year, quarter, month or date range of whole months: what the rollup's cells can sum."""
+    return all((m.start, m.end) == (w.start, w.end) for m in period.months() for w in [parse_period(m.label)])
+
+
+def _rolled_columns(last_month: str) -> dict[str, ColumnElement]:  # type: ignore[type-arg]
+    """The rollup's sums for a period ending with `last_month`: closures of the months up to it."""
+    r = EventRollup
+    return {
+        **{name: func.sum(getattr(r, name)) for name in ("events", "cases", "rated", "satisfied",
+                                                          "worker_reports", *QUALITY_RULES)},
+        **{name: func.sum(case((r.closed_month <= last_month, getattr(r, name)), else_=0))
+           for name in ("closed", "closed_on_time")},  # '' (not closed) sorts first but holds 0
+    }
+
+
+def _rollup_cells(db_session: Session, scopes: Sequence[Scope], months: Sequence[Period], monthly: bool,
+                  names: Iterable[str], by_area: bool) -> list[Cell] | None:
+    """The rolled-up events' cells of a whole-month period, or None when the rollup was made with
+    other quality rules than those in force (then every event is read one by one)."""
+    if db_session.scalar(select(RollupState.rule_hash)) not in (None, rules_in_force()):
+        return None
+    r = EventRollup
+    first, last = months[0].label, months[-1].label
+    columns = _rolled_columns(last)
+    bucket = case(*((r.reported_month == m.label, i) for i, m in enumerate(months)), else_=0) \
+        if monthly and len(months) > 1 else literal_column("0")
+    base = select(r).where(_covering(scopes, r.street_code, r.grid_id, street_of_grid=True),
+                           r.reported_month >= first, r.reported_month <= last)
+    return _cells(db_session, base, r.street_code, r.grid_id, bucket, {n: columns[n] for n in names}, by_area)
 
 
 def _dispute_columns(now: datetime) -> dict[str, Callable[[], ColumnElement]]:  # type: ignore[type-arg]
@@ -239,8 +299,11 @@ def _worker_months(mine: Sequence[tuple[str, int, datetime, datetime | None]], m
 
 
 def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], period: Period,
-           now: datetime) -> dict[tuple[Scope, str], Ratio]:
-    """Every (scope, code) for the codes of INDICATORS, from one grouped statement per table needed."""
+           now: datetime, *, rollup: bool = True) -> dict[tuple[Scope, str], Ratio]:
+    """Every (scope, code) for the codes of INDICATORS, from one grouped statement per table needed.
+    With `rollup` a period of whole months sums the rolled-up events' cells (event_rollup) and
+    reads only the other events row by row; without it every event is read (what the rollup is
+    checked against)."""
     codes = list(dict.fromkeys(codes))
     if not scopes or not codes:
         return {}
@@ -254,8 +317,12 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
 
     cells: list[Cell] = []
     if sums := pick(_event_columns(period)):
+        rolled = _rollup_cells(db_session, scopes, months, monthly, sums, by_area) \
+            if rollup and whole_months(period) else None
         base = select(Event).where(_covering(scopes, Event.street_code, Event.grid_id, street_of_grid=True),
-                                   Event.reported_at >= period.start, Event.reported_at < period.end)
+                                   Event.reported_at >= period.start, Event.reported_at < period.end,
+                                   *(() if rolled is None else (Event.rolled_up == false(),)))
+        cells += rolled or []
         bucket = month_bucket(Event.reported_at, months if monthly else months[:1])
         cells += _cells(db_session, base, Event.street_code, Event.grid_id, bucket, sums, by_area)
     if sums := pick(_dispute_columns(now)):

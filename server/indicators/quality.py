@@ -9,6 +9,7 @@ the average of those months.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,3 +56,10 @@ def load_rule(path: str | None = None) -> Rule:
 def score_expression(rule: Rule) -> ColumnElement[float]:
     return sum((case((CHECKS[check](value), points), else_=0.0) for check, value, points, _ in rule.criteria),
                start=cast(0.0, Float))  # type: ignore[return-value]
+
+
+def rules_hash(rules: list[Rule]) -> str:
+    """A fingerprint of what the rules score (not of their files' layout): kept with the rollup's
+    sums, which hold scores computed with them."""
+    text = json.dumps([[r.max_points, [list(c[:3]) for c in r.criteria]] for r in rules], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()

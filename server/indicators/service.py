@@ -93,16 +93,17 @@ def check_scope(*, db_session: Session, user: User, scope: Scope, now: datetime)
 
 
 def compute_many(*, db_session: Session, scopes: Sequence[Scope], codes: Sequence[str], period: Period,
-                 now: datetime, targets: Mapping[str, float | None] | None = None
+                 now: datetime, targets: Mapping[str, float | None] | None = None, rollup: bool = True
                  ) -> dict[tuple[Scope, str], IndicatorValue]:
     """Every (scope, code): a board or a table for a district, its streets and communities costs
     one grouped statement per table for the event, visit and dispute indicators and one load of
-    the devices per online rate, whatever the number of scopes."""
+    the devices per online rate, whatever the number of scopes. `rollup` False reads every event
+    one by one, ignoring event_rollup (what `gridops metrics check-rollup` compares with)."""
     for code in codes:
         if code not in COMPUTABLE:
             raise NotFound(f"indicator {code} is not computed from data", f"指标 {code} 无法由数据计算",
                            code="indicator_not_computable", detail={"computable": sorted(COMPUTABLE)})
-    ratios = q.ratios(db_session, scopes, [c for c in codes if c in q.INDICATORS], period, now)
+    ratios = q.ratios(db_session, scopes, [c for c in codes if c in q.INDICATORS], period, now, rollup=rollup)
     for code in codes:
         if code in MANY:
             ratios.update(((sc, code), r) for sc, r in MANY[code](db_session, scopes, period, now).items())
