@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from common.errors import InputError
 from metrics.declaration import DeclarationError
 from server.config import Settings
+from server.database.types import utcnow
 from server.errors import GridopsError
 from server.keys import InsecureSettings, enforce
 from server.sheets import RowError
@@ -66,3 +68,21 @@ def outcome(*, committed: bool, blocked: bool) -> tuple[str, int]:
     if blocked:
         return "未写入：有错误，请修正后重试", 1
     return "未写入（试运行：检查通过，确认无误后加 --apply 写入）", 0
+
+
+def single_job(name: str, every: float | None, run: Callable[[], str]) -> int:
+    """Run a job that must not run twice at once over every process and machine (the sweep, the
+    rollup): each run holds the database lock `name` (server.database.singleton), or is skipped
+    while another process holds it, and prints one line; `every` seconds repeats it (a service),
+    none runs it once (cron)."""
+    from server.database.core import get_direct_engine
+    from server.database.singleton import only_one
+
+    while True:
+        with only_one(get_direct_engine(), name) as held:
+            line = run() if held else (f"another process is running {name} now; this one skips the run "
+                                       "(另一进程正在执行，本次跳过)")
+        print(f"{utcnow().isoformat(timespec='seconds')} {name}: {line}", flush=True)
+        if not every:
+            return 0
+        time.sleep(every)

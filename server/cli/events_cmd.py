@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
+from server.cli.common import single_job
 from server.database.types import utcnow
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from server.database.core import get_direct_engine, get_sessionmaker
-    from server.database.singleton import only_one
+    from server.database.core import get_sessionmaker
     from server.events.scheduled import sweep
 
-    while True:
-        with only_one(get_direct_engine(), "events sweep") as held:
-            if held:
-                with get_sessionmaker()() as db_session:
-                    counts = sweep(db_session=db_session, now=utcnow())
-                    db_session.commit()
-                print(f"{utcnow().isoformat(timespec='seconds')} sweep: "
-                      + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
-            else:
-                print(f"{utcnow().isoformat(timespec='seconds')} sweep: another process is sweeping now; "
-                      "this one skips the run (另一进程正在执行，本次跳过)", flush=True)
-        if not args.every:
-            return 0
-        time.sleep(args.every)
+    def run() -> str:
+        with get_sessionmaker()() as db_session:
+            counts = sweep(db_session=db_session, now=utcnow())
+            db_session.commit()
+        return ", ".join(f"{k}={v}" for k, v in counts.items())
+
+    return single_job("events sweep", args.every, run)
 
 
 def _calendar_check(args: argparse.Namespace) -> int:

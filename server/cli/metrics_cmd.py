@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from server.cli.common import guard
+from server.cli.common import guard, single_job
 
 if TYPE_CHECKING:  # the commands import the server lazily, so that --help stays fast
     from server.indicators.periods import Scope
@@ -166,34 +166,26 @@ def _rollup(args: argparse.Namespace) -> int:
     """Roll up the events settled since the last run, in batches; kept single across processes."""
     import time
 
-    from server.database.core import get_direct_engine, get_sessionmaker
-    from server.database.singleton import only_one
+    from server.database.core import get_sessionmaker
     from server.database.types import utcnow
     from server.indicators.rollup import prepare, roll_up_all, roll_up_batch
 
-    while True:
-        with only_one(get_direct_engine(), "metrics rollup") as held:
-            if held:
-                total, started = 0, time.perf_counter()
-                with get_sessionmaker()() as db_session:
-                    if prepare(db_session, utcnow()):
-                        print("the quality rules changed: the rollup is emptied and made anew "
-                              "(质量评分规则已变更，重新汇总)", flush=True)
-                    db_session.commit()
-                    if args.all_at_once:
-                        total = roll_up_all(db_session, utcnow())
-                        db_session.commit()
-                    while n := roll_up_batch(db_session, utcnow(), args.batch):
-                        db_session.commit()
-                        total += n
-                print(f"{utcnow().isoformat(timespec='seconds')} rollup: {total:,} events rolled up "
-                      f"in {time.perf_counter() - started:.1f} s", flush=True)
-            else:
-                print(f"{utcnow().isoformat(timespec='seconds')} rollup: another process is rolling up now; "
-                      "this one skips the run (另一进程正在执行，本次跳过)", flush=True)
-        if not args.every:
-            return 0
-        time.sleep(args.every)
+    def run() -> str:
+        total, started = 0, time.perf_counter()
+        with get_sessionmaker()() as db_session:
+            if prepare(db_session, utcnow()):
+                print("the quality rules changed: the rollup is emptied and made anew "
+                      "(质量评分规则已变更，重新汇总)", flush=True)
+            db_session.commit()
+            if args.all_at_once:
+                total = roll_up_all(db_session, utcnow())
+                db_session.commit()
+            while n := roll_up_batch(db_session, utcnow(), args.batch):
+                db_session.commit()
+                total += n
+        return f"{total:,} events rolled up in {time.perf_counter() - started:.1f} s"
+
+    return single_job("metrics rollup", args.every, run)
 
 
 def _check_rollup(args: argparse.Namespace) -> int:

@@ -36,11 +36,15 @@ def engines(fresh_db_url: str) -> Iterator[Callable[[], Engine]]:
         engine.dispose()
 
 
-def _sweep(url: str) -> subprocess.CompletedProcess[str]:
-    run = subprocess.run([sys.executable, "-m", "server.cli.main", "events", "sweep"], capture_output=True,
+def _gridops(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    run = subprocess.run([sys.executable, "-m", "server.cli.main", *args], capture_output=True,
                          text=True, timeout=120, env={**os.environ, "GRIDOPS_DATABASE_URL": url})
     assert run.returncode == 0, run.stderr
     return run
+
+
+def _sweep(url: str) -> subprocess.CompletedProcess[str]:
+    return _gridops(url, "events", "sweep")
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(engines) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +62,7 @@ def test_a_second_holder_is_refused_until_the_first_lets_go(engines) -> None:  #
 def test_the_sweep_skips_its_run_while_another_sweeps(fresh_db_url: str, engines) -> None:  # type: ignore[no-untyped-def]
     with only_one(engines(), "events sweep") as held:
         assert held
-        assert "another process is sweeping now" in _sweep(fresh_db_url).stdout
+        assert "another process is running events sweep now" in _sweep(fresh_db_url).stdout
     run = _sweep(fresh_db_url)
     assert "sweep: " in run.stdout and "another" not in run.stdout
 
@@ -72,6 +76,20 @@ def test_the_sweep_command_marks_open_events(fresh_db_url: str, engines) -> None
                               data=EventCreate(**factories.event_body()), now=NOW)
         s.commit()
     assert "sweep: " in _sweep(fresh_db_url).stdout
+
+
+def test_the_rollup_command_skips_its_run_while_another_rolls_up_then_rolls_up(  # type: ignore[no-untyped-def]
+        fresh_db_url: str, engines) -> None:
+    with Session(engines()) as s:
+        world = factories.event_world(s)
+        events_service.create(db_session=s, reporter=world["users"]["worker_a"],
+                              data=EventCreate(**factories.event_body()), now=NOW)
+        s.commit()
+    with only_one(engines(), "metrics rollup") as held:
+        assert held
+        assert "another process is running metrics rollup now" in _gridops(fresh_db_url, "metrics", "rollup").stdout
+    assert "metrics rollup: 1 events rolled up" in _gridops(fresh_db_url, "metrics", "rollup").stdout
+    assert "rollup matches the events" in _gridops(fresh_db_url, "metrics", "check-rollup").stdout
 
 
 def test_a_standby_waits_until_the_holder_is_gone(engines) -> None:  # type: ignore[no-untyped-def]
