@@ -22,6 +22,7 @@ from server.events.enums import CLOSED_STATES, TERMINAL, EventState, TimeLimitSt
 from server.events.models import Dispute, Event, EventCategory, EventHistory
 from server.events.schemas import EventCreate
 from server.events.scope import visible_events
+from server.events.workcal import TimeLimit
 from server.grids import service as grids
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
@@ -44,11 +45,13 @@ def _check_time(reported_at: datetime, now: datetime) -> None:
                            f"上报时间早于{settings.late_sync_days}天前", code="report_too_old")
 
 
-def _category(db_session: Session, code: str) -> EventCategory:
-    category = db_session.get(EventCategory, code)
+def _category(db_session: Session, code: str) -> tuple[EventCategory, dict[TimeLimitStep, TimeLimit | None]]:
+    """The report's category and its accept and closure time limits (one read)."""
+    category, limits = time_limits.category_with_limits(db_session=db_session, code=code,
+                                                        steps=(TimeLimitStep.accept, TimeLimitStep.closure))
     if category is None or not category.active:
         raise InvalidInput(f"unknown event category {code}", f"事件类别 {code} 不存在", code="unknown_category")
-    return category
+    return category, limits
 
 
 def is_dispute(category: EventCategory) -> bool:
@@ -99,7 +102,7 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     phase = ReadsFirst(db_session)
     if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return Submitted(found, False)
-    category = _category(db_session, data.category_code)
+    category, limits = _category(db_session, data.category_code)
     _check_time(data.reported_at, now)
     lon, lat = to_cgcs2000(data.lon, data.lat, data.datum.value)
     grid = grids.grid_at(db_session=db_session, lon=lon, lat=lat)
@@ -111,8 +114,6 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     if data.dispute is not None and not is_dispute(category):
         raise InvalidInput("dispute fields are only for dispute categories", "仅矛盾纠纷类事件可填写纠纷信息",
                            code="not_a_dispute")
-    limits = time_limits.limits(db_session=db_session, category=category,
-                                steps=(TimeLimitStep.accept, TimeLimitStep.closure))
     event = Event(
         uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
         address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,

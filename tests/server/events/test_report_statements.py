@@ -14,10 +14,10 @@ from tests import factories
 from tests.statements import counted
 
 API = "/api/v1/events"
-# user; uuid; category; grid candidates; time limits; duplicate candidates | SQLite: serial bump; the
+# user; uuid; category and its time limits (one join); grid candidates; duplicate candidates | SQLite: serial bump; the
 # event and its history row (one flush). PostgreSQL: the feed-order lock, the bump and both INSERTs in
 # one statement (fewer round trips under the locks every report queues on). Test savepoints apart.
-READS = 6
+READS = 5
 WRITES = {"sqlite": 3, "postgresql": 1}
 
 
