@@ -37,34 +37,28 @@ def _most_specific(lineage: list[str], rows: dict[str, str]) -> TimeLimit | None
     return None
 
 
-# The category and the policies of its lineage in one statement: a report needs both, and the
-# category row says which parent's policies apply, so the join does what two reads did in a row.
-_CATEGORY_AND_POLICIES = (
-    select(EventCategory, TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit)
-    .outerjoin(TimeLimitPolicy, and_(
-        TimeLimitPolicy.step.in_(bindparam("steps", expanding=True)),
-        or_(TimeLimitPolicy.category_code == EventCategory.code,
-            TimeLimitPolicy.category_code == EventCategory.parent_code,
-            TimeLimitPolicy.category_code == literal(DEFAULT))))
-    .where(EventCategory.code == bindparam("code")))
+# Joined to a category row: the policies of its lineage, one row per (step, code) that has one.
+# A report reads its category and these in one statement (server.events.service): the category row
+# says which parent's policies apply, so the join does what two reads did in a row.
+POLICIES_OF_CATEGORY = and_(
+    TimeLimitPolicy.step.in_(bindparam("steps", expanding=True)),
+    or_(TimeLimitPolicy.category_code == EventCategory.code,
+        TimeLimitPolicy.category_code == EventCategory.parent_code,
+        TimeLimitPolicy.category_code == literal(DEFAULT)))
+POLICY_COLUMNS = (TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit)
 
 
-def category_with_limits(*, db_session: Session, code: str, steps: Iterable[TimeLimitStep]
-                         ) -> tuple[EventCategory | None, dict[TimeLimitStep, TimeLimit | None]]:
-    """A category's row and the most specific policy of each step for it, in one statement (None and
-    no limits for an unknown code). Read, not cached: an admin's change (PUT /events/time-limits,
-    in any process) applies to the next event at once; creating an event once took five statements for this."""
-    wanted = tuple(steps)
-    category = None
-    rows: dict[str, dict[str, str]] = defaultdict(dict)
-    for category, step, code_of_row, text in db_session.execute(
-            _CATEGORY_AND_POLICIES, {"code": code, "steps": [s.value for s in wanted]}):
-        if step is not None:
-            rows[step][code_of_row] = text
-    if category is None:
-        return None, {}
+def of_category(category: EventCategory, rows: Iterable[tuple[str | None, str | None, str | None]],
+                steps: Iterable[TimeLimitStep]) -> dict[TimeLimitStep, TimeLimit | None]:
+    """The most specific limit of each step, from the (step, category_code, time_limit) rows that
+    POLICIES_OF_CATEGORY joined to `category` (all None where it found none). Read, not cached: an
+    admin's change (PUT /events/time-limits, in any process) applies to the next event at once."""
+    by_step: dict[str, dict[str, str]] = defaultdict(dict)
+    for step, code, text in rows:
+        if step is not None and code is not None and text is not None:
+            by_step[step][code] = text
     lineage = _lineage(category.code, category.parent_code)
-    return category, {step: _most_specific(lineage, rows[step.value]) for step in wanted}
+    return {step: _most_specific(lineage, by_step[step.value]) for step in steps}
 
 
 def time_limit(*, db_session: Session, category_code: str, step: TimeLimitStep) -> TimeLimit | None:
