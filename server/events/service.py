@@ -47,9 +47,9 @@ def _check_time(reported_at: datetime, now: datetime) -> None:
 
 LIMITED_STEPS = (TimeLimitStep.accept, TimeLimitStep.closure)  # the due times a new event gets
 # A report's first read: is its uuid taken (a retry), its category, and that category's time limits,
-# in one statement (the category and its policies outer-joined to one row, so an unknown code still
-# answers whether the uuid is taken). It once took three statements; the event itself is read only
-# for a retry.
+# in one statement: the category and its policies are outer-joined to a one-row select, so an unknown
+# code still answers whether the uuid is taken (one row per policy found, at least one row). It once
+# took three statements; the event itself is read only for a retry.
 _FIRST_READ = (
     select(select(Event.id).where(Event.uuid == bindparam("uuid")).scalar_subquery().label("taken_by"),
            EventCategory, *time_limits.POLICY_COLUMNS)
