@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,9 +19,10 @@ from server.database.core import ReadsFirst
 from server.errors import InvalidInput, NotFound
 from server.events import duplicates, serials, time_limits
 from server.events.enums import CLOSED_STATES, TERMINAL, EventState, TimeLimitStep
-from server.events.models import Dispute, Event, EventCategory, EventHistory
+from server.events.models import Dispute, Event, EventCategory, EventHistory, TimeLimitPolicy
 from server.events.schemas import EventCreate
 from server.events.scope import visible_events
+from server.events.workcal import TimeLimit
 from server.grids import service as grids
 from server.idempotency import check_replay, fingerprint
 from server.photos import service as photos
@@ -44,8 +45,35 @@ def _check_time(reported_at: datetime, now: datetime) -> None:
                            f"上报时间早于{settings.late_sync_days}天前", code="report_too_old")
 
 
-def _category(db_session: Session, code: str) -> EventCategory:
-    category = db_session.get(EventCategory, code)
+LIMITED_STEPS = (TimeLimitStep.accept, TimeLimitStep.closure)  # the due times a new event gets
+# A report's first read: is its uuid taken (a retry), its category, and that category's time limits,
+# in one statement: the category and its policies are outer-joined to a one-row select, so an unknown
+# code still answers whether the uuid is taken (one row per policy found, at least one row). It once
+# took three statements; the event itself is read only for a retry.
+_FIRST_READ = (
+    select(select(Event.id).where(Event.uuid == bindparam("uuid")).scalar_subquery().label("taken_by"),
+           EventCategory, *time_limits.POLICY_COLUMNS)
+    .select_from(select(literal(1).label("one")).subquery("one_row"))
+    .outerjoin(EventCategory, EventCategory.code == bindparam("code"))
+    .outerjoin(TimeLimitPolicy, time_limits.POLICIES_OF_CATEGORY))
+
+
+@dataclass(frozen=True)
+class _FirstRead:
+    taken_by: int | None  # the id of the event that has the uuid already
+    category: EventCategory | None  # None: no such category
+    limits: dict[TimeLimitStep, TimeLimit | None]
+
+
+def _first_read(db_session: Session, uuid: str, category_code: str) -> _FirstRead:
+    rows = db_session.execute(_FIRST_READ, {"uuid": uuid, "code": category_code,
+                                            "steps": [s.value for s in LIMITED_STEPS]}).all()
+    taken_by, category = rows[0][0], rows[0][1]
+    limits = time_limits.of_category(category, (r[2:] for r in rows), LIMITED_STEPS) if category else {}
+    return _FirstRead(taken_by, category, limits)
+
+
+def _active(category: EventCategory | None, code: str) -> EventCategory:
     if category is None or not category.active:
         raise InvalidInput(f"unknown event category {code}", f"事件类别 {code} 不存在", code="unknown_category")
     return category
@@ -97,9 +125,10 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
                                                else set()))  # the hashes of reports from before the flag hold
     uuid = str(data.uuid)
     phase = ReadsFirst(db_session)
-    if (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
+    first = _first_read(db_session, uuid, data.category_code)
+    if first.taken_by is not None and (found := _existing(db_session, uuid, request_hash, reporter)) is not None:
         return Submitted(found, False)
-    category = _category(db_session, data.category_code)
+    category, limits = _active(first.category, data.category_code), first.limits
     _check_time(data.reported_at, now)
     lon, lat = to_cgcs2000(data.lon, data.lat, data.datum.value)
     grid = grids.grid_at(db_session=db_session, lon=lon, lat=lat)
@@ -111,8 +140,6 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     if data.dispute is not None and not is_dispute(category):
         raise InvalidInput("dispute fields are only for dispute categories", "仅矛盾纠纷类事件可填写纠纷信息",
                            code="not_a_dispute")
-    limits = time_limits.limits(db_session=db_session, category=category,
-                                steps=(TimeLimitStep.accept, TimeLimitStep.closure))
     event = Event(
         uuid=uuid, request_hash=request_hash, category_code=category.code, description=data.description,
         address=data.address, geom=WKTElement(f"POINT({lon!r} {lat!r})", srid=CGCS2000), lon=lon, lat=lat,

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, literal, or_, select
 from sqlalchemy.orm import Session
 
 from server.config import get_settings
@@ -37,20 +37,28 @@ def _most_specific(lineage: list[str], rows: dict[str, str]) -> TimeLimit | None
     return None
 
 
-_POLICIES = select(TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit).where(
-    TimeLimitPolicy.category_code.in_(bindparam("lineage", expanding=True)))
+# Joined to a category row: the policies of its lineage, one row per (step, code) that has one.
+# A report reads its category and these in one statement (server.events.service): the category row
+# says which parent's policies apply, so the join does what two reads did in a row.
+POLICIES_OF_CATEGORY = and_(
+    TimeLimitPolicy.step.in_(bindparam("steps", expanding=True)),
+    or_(TimeLimitPolicy.category_code == EventCategory.code,
+        TimeLimitPolicy.category_code == EventCategory.parent_code,
+        TimeLimitPolicy.category_code == literal(DEFAULT)))
+POLICY_COLUMNS = (TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit)
 
 
-def limits(*, db_session: Session, category: EventCategory,
-           steps: Iterable[TimeLimitStep] = tuple(TimeLimitStep)) -> dict[TimeLimitStep, TimeLimit | None]:
-    """The most specific policy of each step for a category whose row the caller holds, in one
-    statement. Read, not cached: an admin's change (PUT /events/time-limits, in any process) applies
-    to the next event at once; creating an event needs two steps and once took four statements."""
+def of_category(category: EventCategory, rows: Iterable[tuple[str | None, str | None, str | None]],
+                steps: Iterable[TimeLimitStep]) -> dict[TimeLimitStep, TimeLimit | None]:
+    """The most specific limit of each step, from the (step, category_code, time_limit) rows that
+    POLICIES_OF_CATEGORY joined to `category` (all None where it found none). Read, not cached: an
+    admin's change (PUT /events/time-limits, in any process) applies to the next event at once."""
+    by_step: dict[str, dict[str, str]] = defaultdict(dict)
+    for step, code, text in rows:
+        if step is not None and code is not None and text is not None:
+            by_step[step][code] = text
     lineage = _lineage(category.code, category.parent_code)
-    rows: dict[str, dict[str, str]] = defaultdict(dict)
-    for step, code, text in db_session.execute(_POLICIES, {"lineage": lineage}):
-        rows[step][code] = text
-    return {step: _most_specific(lineage, rows[step.value]) for step in steps}
+    return {step: _most_specific(lineage, by_step[step.value]) for step in steps}
 
 
 def time_limit(*, db_session: Session, category_code: str, step: TimeLimitStep) -> TimeLimit | None:

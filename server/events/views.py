@@ -28,6 +28,7 @@ from server.events.schemas import (
     TimeLimitRead, TransitionIn,
 )
 from server.openapi import error, file_response
+from server.responses import model_response
 from server.events.models import EventHistory
 from server.sse import PAGE, Feed, LastEventId, Message, PollSeconds, Seconds, feed_response, resume_from
 
@@ -41,15 +42,15 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 @router.post("", response_model=EventRead, status_code=201,
              responses={200: {"model": EventRead,
                               "description": "a retry of an event already received: the first result"}})
-def report_event(db_session: DbSession, user: Writer, body: EventCreate, response: Response, now: Now) -> EventRead:
+def report_event(db_session: DbSession, user: Writer, body: EventCreate, now: Now) -> Response:
+    """201 and the new event, or 200 and the first one for a retry (the answer built once: server.responses)."""
     result = service.submit(db_session=db_session, reporter=user, data=body, now=now)
     db_session.commit()
     if not result.created:
-        response.status_code = 200
-        return event_read(db_session, result.event)
+        return model_response(event_read(db_session, result.event), 200)
     assert result.category is not None and result.grid_code is not None
-    return created_read(result.event, category=result.category, grid_code=result.grid_code, reporter=user,
-                        dispute=result.dispute)
+    return model_response(created_read(result.event, category=result.category, grid_code=result.grid_code,
+                                       reporter=user, dispute=result.dispute), 201)
 
 
 async def _filter(  # async: pure parsing, no worker thread (see server.deps)
