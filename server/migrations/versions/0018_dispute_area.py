@@ -1,0 +1,44 @@
+"""dispute area: the event's street, grid and time copied onto its dispute, so the disputes
+statistic reads the dispute table alone instead of joining it to every event of the period
+
+Revision ID: 0018_dispute_area
+Revises: 0017_rollup
+Create Date: 2026-12-01
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from server.database.types import UTCDateTime
+
+revision = '0018_dispute_area'
+down_revision = '0017_rollup'
+branch_labels = None
+depends_on = None
+
+COPIED = ('street_code', 'grid_id', 'reported_at')
+
+
+def upgrade() -> None:
+    op.add_column('dispute', sa.Column('street_code', sa.String(length=12), nullable=True))
+    op.add_column('dispute', sa.Column('grid_id', sa.Integer(), nullable=True))
+    op.add_column('dispute', sa.Column('reported_at', UTCDateTime(), nullable=True))
+    # one statement (UPDATE … FROM: PostgreSQL, and SQLite since 3.33); an event's street, grid and
+    # time never change after it is created, so the copies stay right
+    op.execute(f"UPDATE dispute SET {', '.join(f'{c} = event.{c}' for c in COPIED)} "
+               "FROM event WHERE event.id = dispute.event_id")
+    # SQLite cannot alter a column: batch mode copies the (small) table there, a plain ALTER elsewhere
+    with op.batch_alter_table('dispute') as batch:
+        batch.alter_column('street_code', existing_type=sa.String(length=12), nullable=False)
+        batch.alter_column('grid_id', existing_type=sa.Integer(), nullable=False)
+        batch.alter_column('reported_at', existing_type=UTCDateTime(), nullable=False)
+    op.create_index('ix_dispute_street_reported', 'dispute', ['street_code', 'reported_at'],
+                    postgresql_include=['grid_id', 'mediation_result', 'reply_due_at', 'replied_at'])
+    op.create_index('ix_dispute_grid_reported', 'dispute', ['grid_id', 'reported_at'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_dispute_grid_reported', table_name='dispute')
+    op.drop_index('ix_dispute_street_reported', table_name='dispute')
+    with op.batch_alter_table('dispute') as batch:
+        for column in reversed(COPIED):
+            batch.drop_column(column)
