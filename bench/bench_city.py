@@ -212,8 +212,9 @@ def _steps(districts: int, events: int) -> list[tuple[str, str]]:
                                random() AS r3, random() AS r4,
                                {cats}[1 + (hashint4(n + 7) & 2147483647) % 16] AS c
                         FROM generate_series(1, {events}) n) raw) e"""),
-        ("disputes", """INSERT INTO dispute (event_id, parties, mediation_result, mediated_at, reply_due_at, replied_at)
-            SELECT id, '[]', CASE WHEN closed_at IS NOT NULL THEN
+        ("disputes", """INSERT INTO dispute (event_id, street_code, grid_id, reported_at, parties, mediation_result,
+                                 mediated_at, reply_due_at, replied_at)
+            SELECT id, street_code, grid_id, reported_at, '[]', CASE WHEN closed_at IS NOT NULL THEN
                                   CASE WHEN id % 10 < 8 THEN 'success' ELSE 'failure' END END,
                    closed_at, reported_at + interval '30 days',
                    CASE WHEN id % 7 <> 0 THEN reported_at + (id % 40) * interval '1 day' END

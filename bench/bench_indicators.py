@@ -433,7 +433,9 @@ def insert_events(conn: Any, layout: Layout, workers: Workers, n: int, period: P
     dt_mediated = to_datetimes_nullable(closed_at[d_idx], closed[d_idx])
 
     def dispute_rows(lo: int, hi: int) -> list[dict[str, Any]]:
-        return [{"event_id": int(d_idx[j]) + 1, "parties": [{"name": "张某", "role": "申请人"}],
+        return [{"event_id": int(d_idx[j]) + 1, "street_code": street_of_grid[int(grid[d_idx[j]])],
+                 "grid_id": int(grid_id[int(grid[d_idx[j]])]), "reported_at": dt_reported[d_idx[j]],
+                 "parties": [{"name": "张某", "role": "申请人"}],
                  "mediation_result": result[j] if closed[d_idx[j]] else None, "mediated_at": dt_mediated[j],
                  "reply_due_at": dt_reply_due[j], "replied_at": dt_replied[j]} for j in range(lo, hi)]
 

@@ -217,7 +217,7 @@ def _dispute(g: Generator, row: dict[str, Any], state: str) -> None:
     closed = row["closed_at"]
     replied = closed + timedelta(days=r.uniform(0, 3)) if closed else None
     g.batch.disputes.append({
-        "event_id": row["id"], "parties": [{"name": "张某", "role": "申请人"}, {"name": "李某", "role": "被申请人"}],
+        "event_id": row["id"], **{name: row[name] for name in Dispute.COPIED}, "parties": [{"name": "张某", "role": "申请人"}, {"name": "李某", "role": "被申请人"}],
         "mediation_result": r.choices(["success", "failure", "transferred"], weights=[92, 5, 3])[0] if closed else None,
         "mediated_at": closed, "reply_due_at": row["reported_at"] + timedelta(days=30), "replied_at": replied})
 

@@ -148,13 +148,30 @@ class Dispute(Base):
     """矛盾纠纷 / 人民调解: the extra fields of an event in the dispute category."""
 
     __tablename__ = "dispute"
+    __table_args__ = (
+        # migration 0018: the disputes statistic reads this table alone, by scope and period; on
+        # PostgreSQL from the index alone (a city's year is 1.25 M disputes among 10 M events)
+        Index("ix_dispute_street_reported", "street_code", "reported_at",
+              postgresql_include=["grid_id", "mediation_result", "reply_due_at", "replied_at"]),
+        Index("ix_dispute_grid_reported", "grid_id", "reported_at"),
+    )
+    # the event's, copied when the dispute is created (`for_event`): they never change after it
+    COPIED = ("street_code", "grid_id", "reported_at")
 
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), primary_key=True)
+    street_code: Mapped[str] = mapped_column(String(12))
+    grid_id: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     parties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     mediation_result: Mapped[str | None] = mapped_column(String(16))  # success | failure | transferred
     mediated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reply_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @classmethod
+    def for_event(cls, event: Event, **fields: Any) -> Dispute:
+        """The dispute of a new event, with the event's scope and time the statistics filter on."""
+        return cls(event_id=event.id, **{name: getattr(event, name) for name in cls.COPIED}, **fields)
 
 
 # the history id is the feed's cursor: taken in commit order (see feed_order); an event's own row with it

@@ -177,7 +177,7 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     dispute = None
     if data.dispute is not None or is_dispute(category):
         parties = [p.model_dump() for p in data.dispute.parties] if data.dispute else []
-        dispute = Dispute(event_id=event.id, parties=parties, reply_due_at=data.reported_at + timedelta(days=30))
+        dispute = Dispute.for_event(event, parties=parties, reply_due_at=data.reported_at + timedelta(days=30))
         db_session.add(dispute)
     db_session.flush()  # nothing to write (no SQL) unless photos or a dispute came with the report
     return Submitted(event, True, category, grid.code, dispute)

@@ -326,10 +326,11 @@ def ratios(db_session: Session, scopes: Sequence[Scope], codes: Iterable[str], p
         bucket = month_bucket(Event.reported_at, months if monthly else months[:1])
         cells += _cells(db_session, base, Event.street_code, Event.grid_id, bucket, sums, by_area)
     if sums := pick(_dispute_columns(now)):
-        base = select(Dispute).join(Event, Event.id == Dispute.event_id).where(
-            _covering(scopes, Event.street_code, Event.grid_id, street_of_grid=True),
-            Event.reported_at >= period.start, Event.reported_at < period.end)
-        cells += _cells(db_session, base, Event.street_code, Event.grid_id, literal_column("0"), sums, by_area)
+        # the event's scope and time, copied onto the dispute: no join to every event of the period
+        base = select(Dispute).where(
+            _covering(scopes, Dispute.street_code, Dispute.grid_id, street_of_grid=True),
+            Dispute.reported_at >= period.start, Dispute.reported_at < period.end)
+        cells += _cells(db_session, base, Dispute.street_code, Dispute.grid_id, literal_column("0"), sums, by_area)
     if sums := pick(VISIT_COLUMNS):
         base = select(Visit).where(_covering(scopes, Visit.street_code, Visit.grid_id, street_of_grid=False),
                                    Visit.counted.is_(True), Visit.started_at >= period.start,

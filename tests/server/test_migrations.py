@@ -3,6 +3,7 @@ SpatiaLite knows the CGCS2000 CRSs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,38 @@ def test_phones_stored_before_0012_are_encrypted(fresh_db_url: str) -> None:
     engine.dispose()
     assert phones.masked(enc) == "138****8000" and hashed == phones.hash_phone("13800138000")
     assert (bool(must), version) == (False, 0)
+
+
+def test_disputes_before_0018_get_their_events_area(fresh_db_url: str) -> None:
+    """0018 copies street, grid and time from each dispute's event (one UPDATE … FROM), both ways."""
+    from sqlalchemy.orm import Session
+
+    from server.events import service as events
+    from server.events.schemas import EventCreate
+    from tests import factories
+
+    engine = make_engine(fresh_db_url)
+    reported = [datetime(2026, 11, 2, 2, 0, tzinfo=UTC), datetime(2026, 10, 5, 8, 30, tzinfo=UTC)]
+    with Session(engine) as s:
+        world = factories.event_world(s)
+        for i, at in enumerate(reported):
+            body = factories.event_body(factories.gk_square(5 * i, 5 * i), reported_at=at.isoformat(),
+                                        category_code="dispute.neighbour")
+            events.create(db_session=s, reporter=world["users"]["admin"], data=EventCreate(**body),
+                          now=at + timedelta(minutes=1))
+        s.commit()
+    area = "SELECT {} FROM {} ORDER BY {}"
+    with engine.connect() as conn:
+        expected = conn.execute(text(area.format("id, street_code, grid_id, reported_at", "event", "id"))).all()
+    assert len(expected) == 2 and expected[0][1] != expected[1][1]
+    downgrade(fresh_db_url, "0017_rollup")
+    assert "street_code" not in [c["name"] for c in inspect(engine).get_columns("dispute")]
+    upgrade(fresh_db_url)
+    with engine.connect() as conn:
+        copied = conn.execute(text(area.format("event_id, street_code, grid_id, reported_at", "dispute",
+                                               "event_id"))).all()
+        if engine.dialect.name == "postgresql":  # the planner knows a grid has one street (no sort on disk)
+            assert conn.execute(text("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'st_dispute_area'")
+                                ).scalar() == 1
+    engine.dispose()
+    assert copied == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from server.indicators import event_queries as q
 from server.indicators.periods import parse_period, parse_scope
 from server.indicators.results import Ratio
 from tests import factories
+from tests.statements import counted
 
 SH = ZoneInfo("Asia/Shanghai")
 NOV = parse_period("2026-11")
@@ -132,6 +134,26 @@ def test_dispute_rates(db_session, world) -> None:  # type: ignore[no-untyped-de
     # on 20 November none is due yet; only the one answered (5 days) counts, and it was in time
     early = ratio(db_session, "dispute_reply_within_30_days_rate", STREET1, NOV, datetime(2026, 11, 20, tzinfo=UTC))
     assert (early.numerator, early.denominator) == (2, 2)
+
+
+def test_dispute_statement_reads_the_dispute_table_alone(db_session, world) -> None:  # type: ignore[no-untyped-def]
+    """A dispute carries its event's street, grid and time (set when reported), so the statistic
+    needs no join to the period's events (10 M of them in a city's year)."""
+    t = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    e = _report(db_session, world, t, category="dispute.neighbour")
+    d = db_session.get(factories.Dispute, e.id)
+    d.mediation_result = "success"
+    db_session.flush()
+    assert (d.street_code, d.grid_id, d.reported_at) == (e.street_code, e.grid_id, e.reported_at)
+    district = parse_scope("district:440112")
+    with counted(db_session) as statements:
+        both = q.ratios(db_session, [STREET1, district], ["mediation_success_rate"], NOV, NOW)
+    assert [(both[sc, "mediation_success_rate"].numerator, both[sc, "mediation_success_rate"].denominator)
+            for sc in (STREET1, district)] == [(1, 1), (1, 1)]
+    disputes = [s for s in statements if re.search(r"\bFROM dispute\b", s)]
+    assert len(disputes) == 1
+    assert not re.search(r"\bevent\b", disputes[0]), disputes[0]
+    assert ratio(db_session, "mediation_success_rate", STREET1, OCT).denominator == 0  # by the copied time
 
 
 def test_quality_score_rule(db_session, world) -> None:  # type: ignore[no-untyped-def]
