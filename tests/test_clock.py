@@ -29,6 +29,7 @@ ENTRY_POINTS = {
     "server/devices/embedded.py": "the demo broker's start-up registers the simulated fleet",
     "server/devices/ingester.py": "the MQTT ingester is an entry point: message age, sweeps, lag figures",
     "server/cli/main.py": "CLI", "server/cli/events_cmd.py": "CLI", "server/cli/metrics_cmd.py": "CLI",
+    "server/cli/common.py": "CLI: the loop of the jobs kept single stamps each run's line",
     "server/cli/devices_cmd.py": "CLI", "server/cli/grids_cmd.py": "CLI", "server/cli/users_cmd.py": "CLI",
     "server/cli/rentals_cmd.py": "CLI", "server/cli/setup_cmd.py": "CLI", "server/cli/assessment_cmd.py": "CLI",
     "devices/simulator.py": "the device simulator stamps messages as a device would",
