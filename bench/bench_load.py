@@ -396,7 +396,7 @@ async def report(cl: Client, s: Sim, c: Api, rnd: random.Random, k: int) -> None
     uuid = sent_body["uuid"]
     sent = time.time()
     r = await cl.call("report: POST /events", lambda: c.post(
-        "/events", data=body.encode(), headers={**h, "Content-Type": "application/json"}))
+        "/events", data=body, headers={**h, "Content-Type": "application/json"}))
     if r is None or r.status_code != 201:
         return
     cl.res.posts.append(Post(uuid, s.server, sent, time.time(), w.grid_code, sent_body["reported_at"]))
