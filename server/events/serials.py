@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,31 +56,27 @@ def shown(serial: str | None) -> str:
     return serial.split("-", 1)[1] if serial else ""
 
 
+@cache
 def _bump_statement(dialect: str, feed_locked: bool = False):  # type: ignore[no-untyped-def]
     """INSERT … ON CONFLICT DO UPDATE … RETURNING for a dialect, built once per process (see _bump).
 
     `feed_locked` (PostgreSQL): the inserted row is selected from the event feed's advisory lock (and
     its NOTIFY), so the lock is taken before the counter's row is (a volatile call in FROM is always
     evaluated)."""
-    if (dialect, feed_locked) not in _BUMPS:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        counter = EventSerialCounter.__table__
-        values = (bindparam("district", type_=counter.c.district_code.type), bindparam("year", type_=counter.c.year.type),
-                  bindparam("by", type_=counter.c.last_value.type))
-        if feed_locked:
-            locked, notified = feed_order.lock_columns(EventHistory)
-            lock = select(locked.label("locked"), notified.label("notified")).subquery("feed_lock")
-            stmt = insert(counter).from_select(["district_code", "year", "last_value"],
-                                               select(*values).select_from(lock))
-        else:
-            stmt = insert(counter).values(district_code=values[0], year=values[1], last_value=values[2])
-        _BUMPS[dialect, feed_locked] = stmt.on_conflict_do_update(
-            index_elements=[counter.c.district_code, counter.c.year],
-            set_={"last_value": counter.c.last_value + bindparam("by")}).returning(counter.c.last_value)
-    return _BUMPS[dialect, feed_locked]
-
-
-_BUMPS: dict[tuple[str, bool], Any] = {}
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    counter = EventSerialCounter.__table__
+    values = (bindparam("district", type_=counter.c.district_code.type), bindparam("year", type_=counter.c.year.type),
+              bindparam("by", type_=counter.c.last_value.type))
+    if feed_locked:
+        locked, notified = feed_order.lock_columns(EventHistory)
+        lock = select(locked.label("locked"), notified.label("notified")).subquery("feed_lock")
+        stmt = insert(counter).from_select(["district_code", "year", "last_value"],
+                                           select(*values).select_from(lock))
+    else:
+        stmt = insert(counter).values(district_code=values[0], year=values[1], last_value=values[2])
+    return stmt.on_conflict_do_update(
+        index_elements=[counter.c.district_code, counter.c.year],
+        set_={"last_value": counter.c.last_value + bindparam("by")}).returning(counter.c.last_value)
 
 
 def _bump(db_session: Session, district_code: str, year: int, by: int = 1, feed_locked: bool = False) -> int:
@@ -104,34 +101,30 @@ def _columns(table: Any) -> list[Any]:
     return [c for c in table.columns if not c.primary_key and c.key != "serial"]
 
 
-_NUMBERED: list[Executable] = []
-
-
+@cache
 def _numbered_statement() -> Executable:
     """WITH bump (the feed-locked counter bump), ev (INSERT event … SELECT … FROM bump), hist
     (INSERT event_history … SELECT … FROM ev) SELECT both ids: built once per process. Each INSERT
     selects from the statement before it, so its row (and its id from the sequence) is made only
     after the locks are held; the event's values are bound as `e_<column>`, the history's as
     `h_<column>`."""
-    if not _NUMBERED:
-        events, history = Event.__table__, EventHistory.__table__
-        bump = _bump_statement("postgresql", feed_locked=True).cte("bump")
-        number = cast(bump.c.last_value, Text)
-        serial = func.concat(bindparam("district"), "-", cast(bindparam("year"), Text), "-",
-                             func.lpad(number, func.greatest(DIGITS, func.length(number)), "0"))  # = key()
-        ev_cols = _columns(events)
-        ev = insert(events).from_select(
-            [*(c.key for c in ev_cols), "serial"],
-            select(*(bindparam(f"e_{c.key}", type_=c.type) for c in ev_cols), serial).select_from(bump),
-        ).returning(events.c.id, events.c.serial).cte("ev")
-        hist_cols = [c for c in _columns(history) if c.key != "event_id"]
-        hist = insert(history).from_select(
-            ["event_id", *(c.key for c in hist_cols)],
-            select(ev.c.id, *(bindparam(f"h_{c.key}", type_=c.type) for c in hist_cols)).select_from(ev),
-        ).returning(history.c.id, history.c.event_id).cte("hist")
-        _NUMBERED.append(select(ev.c.id, ev.c.serial, hist.c.id.label("history_id"))
-                         .select_from(ev.join(hist, hist.c.event_id == ev.c.id)))
-    return _NUMBERED[0]
+    events, history = Event.__table__, EventHistory.__table__
+    bump = _bump_statement("postgresql", feed_locked=True).cte("bump")
+    number = cast(bump.c.last_value, Text)
+    serial = func.concat(bindparam("district"), "-", cast(bindparam("year"), Text), "-",
+                         func.lpad(number, func.greatest(DIGITS, func.length(number)), "0"))  # = key()
+    ev_cols = _columns(events)
+    ev = insert(events).from_select(
+        [*(c.key for c in ev_cols), "serial"],
+        select(*(bindparam(f"e_{c.key}", type_=c.type) for c in ev_cols), serial).select_from(bump),
+    ).returning(events.c.id, events.c.serial).cte("ev")
+    hist_cols = [c for c in _columns(history) if c.key != "event_id"]
+    hist = insert(history).from_select(
+        ["event_id", *(c.key for c in hist_cols)],
+        select(ev.c.id, *(bindparam(f"h_{c.key}", type_=c.type) for c in hist_cols)).select_from(ev),
+    ).returning(history.c.id, history.c.event_id).cte("hist")
+    return select(ev.c.id, ev.c.serial, hist.c.id.label("history_id")).select_from(
+        ev.join(hist, hist.c.event_id == ev.c.id))
 
 
 def _values(obj: object, columns: list[Any], prefix: str) -> dict[str, Any]:
