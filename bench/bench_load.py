@@ -152,6 +152,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "$GRIDOPS_LOAD_POSTGRES_URL, if set, is the default")
     p.add_argument("--keep-db", action="store_true", help="keep the PostGIS database afterwards")
     p.add_argument("--server-logs", metavar="DIR", help="copy each server's log into DIR")
+    p.add_argument("--timeline", type=float, default=0.0, metavar="SECONDS",
+                   help="also print the window's requests per slice of this many seconds (count, p50, p95, max, "
+                        "feed (re)connections): when the tail happens, not only how long it is")
     p.add_argument("--seed", type=int, default=2026, help="random seed for think times, filters and points")
     args = p.parse_args(argv)
     if (args.users < 3 or (args.seconds is not None and args.seconds <= 0) or args.ramp < 0 or args.timeout <= 0
@@ -699,6 +702,15 @@ def _rss_mib(pids: list[int]) -> float:
     return sum(tree_memory_mb(pid) for pid in pids)
 
 
+@dataclass
+class ConnFigures:
+    """pg_stat_activity's counts over the samples: (all, active, idle in transaction, waiting on the
+    feed's advisory lock, waiting on a row lock), mean and max of each."""
+
+    mean: np.ndarray
+    max: np.ndarray
+
+
 class Sampler(threading.Thread):
     """Memory of all server processes and the database's connections every SAMPLE_S seconds."""
 
@@ -706,7 +718,8 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.server_pids, self.pg_url = server_pids, pg_url
         self.rss: list[float] = []
-        self.conns: list[tuple[int, ...]] = []  # (all, active, idle in transaction)
+        # (all, active, idle in transaction, waiting on an advisory lock, waiting on a row lock)
+        self.conns: list[tuple[int, ...]] = []
         self.stopping = threading.Event()
         self.error: str | None = None
 
@@ -720,7 +733,9 @@ class Sampler(threading.Thread):
                 engine = create_engine(self.pg_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
                 conn = engine.connect()
                 count = text("SELECT count(*), count(*) FILTER (WHERE state = 'active'), "
-                             "count(*) FILTER (WHERE state = 'idle in transaction') FROM pg_stat_activity "
+                             "count(*) FILTER (WHERE state = 'idle in transaction'), "
+                             "count(*) FILTER (WHERE wait_event = 'advisory'), "
+                             "count(*) FILTER (WHERE wait_event IN ('transactionid', 'tuple')) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
             while True:
                 self.rss.append(_rss_mib(self.server_pids))
@@ -736,13 +751,14 @@ class Sampler(threading.Thread):
             if engine is not None:
                 engine.dispose()
 
-    def finish(self) -> tuple[tuple[float, float, float], tuple[float, int, int, int] | None]:
+    def finish(self) -> tuple[tuple[float, float, float], ConnFigures | None]:
         self.stopping.set()
         self.join(timeout=10)
         rss = (self.rss[0], max(self.rss), self.rss[-1]) if self.rss else (0.0, 0.0, 0.0)
-        conns = ((float(np.mean([c[0] for c in self.conns])), *(max(c[i] for c in self.conns) for i in range(3)))
-                 if self.conns else None)
-        return rss, conns
+        if not self.conns:
+            return rss, None
+        c = np.array(self.conns, dtype=float)
+        return rss, ConnFigures(c.mean(axis=0), c.max(axis=0))
 
 
 def servers_snapshot(servers: list[Server], pg_database: str | None) -> CpuSnapshot:
@@ -778,7 +794,7 @@ class BackendResult:
     results: list[ClientResult]
     cpu: CpuUse
     rss_mib: tuple[float, float, float]
-    pg_connections: tuple[float, int, int, int] | None
+    pg_connections: ConnFigures | None
     cross: CrossCheck | None
     server_exits: list[int | None]
     server_errors: Counter[str]
@@ -924,6 +940,21 @@ def in_window(r: BackendResult) -> list[tuple[str, str, float, float]]:
     return [s for s in r.samples if lo <= s[3] < hi]
 
 
+def print_timeline(r: BackendResult, window: list[tuple[str, str, float, float]], step: float) -> None:
+    """Latency by when the request started, so a burst (feeds reconnecting, caches expiring) shows."""
+    lo = r.plan.window[0]
+    opens = np.array([s[3] for s in r.samples if s[0].endswith("feed open")])
+    print(f"  timeline (s after the window's start: requests, p50 / p95 / max ms, feed (re)connections):")
+    for k in range(int(np.ceil(r.seconds / step))):
+        a, b = lo + k * step, lo + (k + 1) * step
+        lat = np.array([s[2] for s in window if a <= s[3] < b])
+        if not lat.size:
+            continue
+        p50, p95, top = (float(x) * 1000 for x in np.percentile(lat, [50, 95, 100]))
+        n_open = int(((opens >= a) & (opens < b)).sum()) if opens.size else 0
+        print(f"    {k * step:5.0f}–{(k + 1) * step:<5.0f} {lat.size:6,} {p50:8,.0f} {p95:8,.0f} {top:8,.0f} {n_open:5}")
+
+
 def print_table(samples: list[tuple[str, str, float, float]], seconds: float) -> list[Row]:
     print(f"  {'request type':30} {'count':>7} {'answers/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
           f"{'max ms':>8} {'4xx':>5} {'5xx':>5} {'time-outs':>9} {'closed':>6}")
@@ -1048,6 +1079,8 @@ def print_result(r: BackendResult, args: argparse.Namespace) -> bool:
              f"the end, cancelled" if any(x.cancelled for x in r.results) else ""))
     print(f"window   : requests started in the {r.seconds:g} s window; answers/s = 2xx per second of it")
     rows = print_table(window, r.seconds)
+    if args.timeline:
+        print_timeline(r, window, args.timeline)
     total = rows[-1]
     print(f"  throughput: {total.rate:,.1f} answers/s ({total.count:,} requests); events posted "
           f"{sum(1 for p in r.posts if lo <= p.sent < r.plan.window[1]):,}, photos "
@@ -1070,9 +1103,11 @@ def print_result(r: BackendResult, args: argparse.Namespace) -> bool:
     print(f"  memory   : server processes RSS {start:.0f} MiB at the start, {peak:.0f} MiB at most, {end:.0f} MiB "
           f"at the end (sampled every {SAMPLE_S:g} s); client processes {sum(x.rss_mib for x in r.results):.0f} MiB")
     if r.pg_connections is not None:
-        mean, top, active, idle_tx = r.pg_connections
-        print(f"  database : {mean:.1f} connections on average, {top} at most ({active} active at most, "
-              f"{idle_tx} idle in transaction at most), pg_stat_activity every {SAMPLE_S:g} s")
+        mean, top = r.pg_connections.mean, r.pg_connections.max.astype(int)
+        print(f"  database : {mean[0]:.1f} connections on average, {top[0]} at most ({top[1]} active at most, "
+              f"{top[2]} idle in transaction at most), pg_stat_activity every {SAMPLE_S:g} s")
+        print(f"  lock waits: {mean[3]:.1f} backends waiting on an advisory lock (the feeds' commit order) on "
+              f"average, {top[3]} at most; {mean[4]:.1f} on a row lock on average, {top[4]} at most")
     feeds = feed_figures(r)
     ev = [f for f in r.feeds if f.name == "events"]
     dv = [f for f in r.feeds if f.name == "devices"]
