@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.security import OAuth2PasswordRequestForm as OAuth2Form
 
 from server.auth import passwords, roster, service, throttle
 from server.auth.enums import Role
 from server.auth.models import User
-from server.auth.models import AppSession
 from server.auth.schemas import (
     AdminActionPage, AdminActionRead, AppSessionIn, AppSessionRead, InitialPasswordRead, PasswordChange, PasswordPolicy, RosterMoveRead, RosterReportRead, RosterUserRead,
     TemporaryPassword, Token, UserCreate, UserPage, UserRead,
@@ -25,6 +24,7 @@ from server.errors import Forbidden, InvalidInput, NotAuthenticated
 from server.inputs import IdPath, Line, Page, PageSize
 from server.keys import token_secret
 from server.openapi import UPLOAD_RESPONSES, error
+from server.responses import model_response
 from server.territory import territory
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -222,9 +222,9 @@ def import_users(db_session: DbSession, admin: UserAdmin, now: Now,
 
 
 @app_router.post("/sessions", response_model=AppSessionRead)
-def record_app_session(db_session: DbSession, user: CurrentUser, body: AppSessionIn, now: Now) -> AppSession:
+def record_app_session(db_session: DbSession, user: CurrentUser, body: AppSessionIn, now: Now) -> Response:
     """The mobile app calls this once per sync: the day's row of the caller (the app usage
     indicator counts the workers who synced in a month). Names no record: only the caller's own use."""
     row = service.record_app_session(db_session=db_session, user=user, app_version=body.app_version, now=now)
     db_session.commit()
-    return row
+    return model_response(AppSessionRead.model_validate(row))

@@ -69,10 +69,10 @@ Sort = Annotated[str, Query(pattern=r"^-?(reported_at|due_at|closure_due_at|upda
 
 @router.get("", response_model=EventPage)
 def list_events(db_session: DbSession, user: CurrentUser, flt: Filter, now: Now, page: Page = 1,
-                page_size: PageSize = 50, sort: Sort = "-reported_at") -> EventPage:
+                page_size: PageSize = 50, sort: Sort = "-reported_at") -> Response:
     rows, total = service.list_events(db_session=db_session, user=user, flt=flt, now=now, page=page, page_size=page_size,
                                       sort=sort)
-    return EventPage(items=event_reads(db_session, rows), total=total, page=page, page_size=page_size)
+    return model_response(EventPage(items=event_reads(db_session, rows), total=total, page=page, page_size=page_size))
 
 
 @router.get("/export", response_class=Response,
@@ -119,13 +119,13 @@ def _cut_off_on_error(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 @router.get("/changes", response_model=ChangePage)
 def changes(db_session: DbSession, user: CurrentUser, now: Now, cursor: Cursor = 0,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ChangePage:
+            limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Response:
     """Incremental sync: every change after `cursor` on events you may see, oldest first."""
     rows = service.changes_since(db_session=db_session, user=user, cursor=cursor, limit=limit + 1, now=now)
     more = len(rows) > limit
     rows = rows[:limit]
-    return ChangePage(changes=[change(h, u) for h, u in rows], next_cursor=rows[-1][0].id if rows else cursor,
-                      has_more=more)
+    return model_response(ChangePage(changes=[change(h, u) for h, u in rows],
+                                     next_cursor=rows[-1][0].id if rows else cursor, has_more=more))
 
 
 def _changes(db_session: Session, user: User, cursor: int, now: datetime) -> list[Message]:
@@ -185,9 +185,9 @@ def put_time_limit(db_session: DbSession, _: Admin, category_code: str, step: Ti
 
 
 @router.get("/{uuid}", response_model=EventRead)
-def get_event(db_session: DbSession, user: CurrentUser, uuid: str, now: Now) -> EventRead:
-    return event_read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid, now=now),
-                      history=True)
+def get_event(db_session: DbSession, user: CurrentUser, uuid: str, now: Now) -> Response:
+    return model_response(event_read(db_session, service.get_visible(db_session=db_session, user=user, uuid=uuid,
+                                                                     now=now), history=True))
 
 
 @router.post("/{uuid}/transitions", response_model=EventRead,
