@@ -56,8 +56,8 @@ class Listener:
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5, **KEEPALIVE) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    self.connected.set()
-                    self._on_notify(ANY_FEED)  # anything committed before LISTEN took effect
+                    self._on_notify(ANY_FEED)  # anything committed before LISTEN took effect …
+                    self.connected.set()  # … is looked for before anyone relies on the notifications
                     while not self._stop.is_set():
                         for n in conn.notifies(timeout=1.0):  # returns each second to see `_stop`
                             self._on_notify(n.payload)
