@@ -8,8 +8,9 @@ copy at once:
 
 - a flush that writes a user row sends `NOTIFY gridops_feed, 'user'` in its transaction
   (server.auth.models), which PostgreSQL delivers at the commit to every process, whoever wrote it
-  (a server, `gridops users disable`); each process's LISTEN thread (server.database.listen, the one
-  the live feeds use) empties its cache when it arrives;
+  (a server, `gridops users disable`); each process's LISTEN thread (server.database.listen, as the
+  live feeds use, with a connection of its own: one more per server process) empties its cache when
+  it arrives;
 - in the committing process, the commit empties it before the commit returns (feed_order.on_commit).
 
 The cache answers only while its LISTEN connection is in force (after a reconnect it starts empty:
@@ -48,7 +49,7 @@ class UserCache:
         self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
         self._generation = 0
         self._lock = threading.Lock()
-        self._listener = Listener(listener_url, self._heard)
+        self._listener = Listener(listener_url, self._heard, name="gridops-user-listen")
         self._started = False
         self._forget = on_commit(self._heard)
 
@@ -103,5 +104,5 @@ def for_engine(engine: Engine) -> UserCache | None:
     """The process's cache for the server's database; None on SQLite (see the module's docstring)."""
     if engine.dialect.name != "postgresql":
         return None
-    direct = get_settings().database_direct_url  # LISTEN past a transaction-mode PgBouncer
+    direct = get_settings().database_direct_url  # LISTEN past a transaction-mode PgBouncer (required there)
     return UserCache(make_url(direct) if direct else engine.url)
