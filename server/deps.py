@@ -13,11 +13,11 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import user_cache
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server import user_cache
 from server.database.core import get_engine, get_read_sessionmaker, get_write_once_sessionmaker
 from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
