@@ -8,19 +8,22 @@ from datetime import datetime
 from typing import Annotated
 
 import jwt
+from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import user_cache
 from server.auth import service as auth_service
 from server.auth.enums import Role
 from server.auth.models import User
 from server.config import get_settings
-from server.database.core import get_read_sessionmaker, get_write_once_sessionmaker
+from server.database.core import get_engine, get_read_sessionmaker, get_write_once_sessionmaker
 from server.database.types import utcnow
 from server.errors import Forbidden, NotAuthenticated
 from server.keys import InsecureSettings, token_secret
 from server.territory import territory
+from server.user_cache import UserCache
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -95,12 +98,12 @@ async def get_session_scope() -> Callable[[], AbstractContextManager[Session]]:
 SessionScope = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_session_scope)]
 
 
-def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
-    """The token's user, read in a short session of its own and returned detached (User has no
-    relationships: services use its columns). The request's own transaction starts later, in the
-    view, so a write transaction never spans the hop from this dependency to the view. Looked up on
-    every request, so disabling a user, or raising their token_version (a reset, disabling),
-    stops their tokens at once."""
+async def get_user_cache() -> UserCache | None:
+    """The process's cache of users (PostgreSQL; None on SQLite: server.user_cache); tests use none."""
+    return user_cache.for_engine(get_engine())
+
+
+def _claims(token: str | None) -> dict[str, object]:
     if not token:
         raise NotAuthenticated("missing bearer token", "缺少登录令牌", code="token_missing")
     try:
@@ -109,13 +112,36 @@ def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Dep
         raise NotAuthenticated("this server has no secret key of its own: tokens are refused",
                                "服务器未设置自己的密钥，拒绝所有令牌", code="server_key_unsafe") from None
     try:
-        claims = auth_service.decode_token(token, secret=secret)
+        return auth_service.decode_token(token, secret=secret)
     except jwt.ExpiredSignatureError:
         raise NotAuthenticated("token expired, log in again", "登录已过期，请重新登录", code="token_expired") from None
     except jwt.PyJWTError:
         raise NotAuthenticated("invalid token", "登录令牌无效", code="token_invalid") from None
+
+
+def _read_user(scope: Callable[[], AbstractContextManager[Session]], username: str,
+               cache: UserCache | None) -> User | None:
+    generation = cache.generation() if cache else 0
     with scope() as db_session:
-        user = auth_service.get_by_username(db_session=db_session, username=str(claims["sub"]))
+        user = auth_service.get_by_username(db_session=db_session, username=username)
+    if cache is not None and user is not None:
+        cache.put(user, generation)
+    return user
+
+
+async def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Depends(oauth2_scheme)],
+                                 cache: Annotated[UserCache | None, Depends(get_user_cache)]) -> User:
+    """The token's user, checked on every request, so disabling a user, or raising their
+    token_version (a reset, disabling), stops their tokens at once. On PostgreSQL from the process's
+    cache, which every change to a user row empties in every process (server.user_cache); otherwise
+    read in a short session of its own, in a worker thread, and returned detached (User has no
+    relationships: services use its columns). The request's own transaction starts later, in the
+    view, so a write transaction never spans the hop from this dependency to the view."""
+    claims = _claims(token)
+    username = str(claims["sub"])
+    user = cache.get(username) if cache is not None else None
+    if user is None:
+        user = await to_thread.run_sync(_read_user, scope, username, cache)
     if user is None or not user.is_active:
         raise NotAuthenticated("user disabled or unknown", "用户不存在或已停用", code="user_inactive")
     if claims.get("ver", 0) != user.token_version:

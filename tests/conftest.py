@@ -29,7 +29,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from server.database.core import make_engine
-from server.deps import get_db, get_read_db, get_session_scope, get_write_db
+from server.deps import get_db, get_read_db, get_session_scope, get_user_cache, get_write_db
 from server.database.migrate import upgrade
 from server.main import create_app
 
@@ -95,6 +95,7 @@ def use_session(application, db_session: Session):  # type: ignore[no-untyped-de
     for dependency in (get_db, get_read_db, get_write_db):
         application.dependency_overrides[dependency] = lambda: db_session
     application.dependency_overrides[get_session_scope] = lambda: (lambda: nullcontext(db_session))
+    application.dependency_overrides[get_user_cache] = lambda: None  # users read in the test's session
     return application
 
 

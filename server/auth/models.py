@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import chain
+from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.database.core import Base
+from server.database.feed_order import notify_at_commit
 from server.database.types import UTCDateTime, utcnow
 
 
@@ -34,6 +37,18 @@ class User(Base):
     # In every token ("ver"); raised by a password change, a reset or disabling, so older tokens stop.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+USER_CHANGED = "user"  # the payload of the notification a user row's change sends (server.user_cache)
+
+
+@event.listens_for(Session, "before_flush")
+def _tell_user_caches(session: Session, _flush: Any, _instances: Any) -> None:
+    """Every process keeps the users it authenticates in memory (server.user_cache): a flush that
+    writes a user row tells them all at its commit, whichever process or command wrote it (the
+    server, `gridops users disable`), so a disabled user's or reset password's tokens stop at once."""
+    if any(isinstance(obj, User) for obj in chain(session.new, session.dirty, session.deleted)):
+        notify_at_commit(session, USER_CHANGED)
 
 
 class AdminAction(Base):

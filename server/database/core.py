@@ -186,12 +186,29 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None, pgbouncer: bool
         event.listen(engine, "connect", partial(_on_sqlite_connect, busy_timeout_ms=timeout, gate=WriteQueue()))
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
+    _parse_long_statements_once()
     settings = get_settings()  # a pool as large as the threads that may use it at once (see server.deps)
     engine = create_engine(url, pool_use_lifo=True, pool_size=settings.db_pool_size,
                            max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
                            connect_args={"prepare_threshold": None} if pgbouncer else {})
     ping_when_idle(engine)
     return engine
+
+
+# psycopg turns a statement's %(name)s placeholders into $n once per text and keeps the result, but
+# only for statements of at most 50 parameters. A report's one write (server.events.serials,
+# insert_numbered: the event's and its history row's columns, 52 parameters) was parsed again at every
+# report: an eighth of the report's CPU in its worker thread (bench_request_cpu.py). The kept results
+# are an lru_cache of 128 texts (psycopg._queries._query2pg): our statements are built once and few.
+STATEMENT_PARAMS_KEPT = 200
+
+
+def _parse_long_statements_once() -> None:
+    """Raise psycopg's limit: a module constant it reads at each execution, private, so
+    tests/server/events/test_report_statements.py checks that it is still there and read."""
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, STATEMENT_PARAMS_KEPT)
 
 
 PING_AFTER_IDLE_S = 1.0

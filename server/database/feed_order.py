@@ -65,6 +65,15 @@ def lock_feed(session: Session, feed: type) -> None:
         _lock_and_notify(session, _LOCK_KEYS[feed])
 
 
+def notify_at_commit(session: Session, payload: str) -> None:
+    """Tell every process at this transaction's commit (PostgreSQL NOTIFY on the feeds' channel, never
+    sent for a rollback) and this process's `on_commit` listeners, with `payload` for a feed's table:
+    the users' row cache (server.user_cache) hears of user changes this way. No lock is taken."""
+    session.info.setdefault(_WRITTEN, set()).add(payload)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, payload)))
+
+
 def lock_columns(feed: type) -> tuple[ColumnElement[None], ColumnElement[None]]:
     """The lock and notification of `feed` as columns, for a PostgreSQL statement to evaluate before
     its writes (from a subquery in its FROM: volatile calls there are always evaluated); call `taken`

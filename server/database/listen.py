@@ -37,12 +37,13 @@ def libpq_url(url: URL) -> str:
 class Listener:
     """Calls `on_notify(payload)` in its own thread for each NOTIFY on the feeds' channel."""
 
-    def __init__(self, url: URL, on_notify: Callable[[str], None]) -> None:
+    def __init__(self, url: URL, on_notify: Callable[[str], None], name: str = "gridops-feed-listen") -> None:
         self._url = libpq_url(url)
         self._on_notify = on_notify
+        self._name = name  # the thread's, and the connection's application_name (pg_stat_activity)
         self._stop = threading.Event()
         self.connected = threading.Event()  # set while LISTEN is in force (tests wait for it)
-        self._thread = threading.Thread(target=self._run, name="gridops-feed-listen", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -54,10 +55,11 @@ class Listener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=5, **KEEPALIVE) as conn:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5,
+                                     application_name=self._name, **KEEPALIVE) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    self.connected.set()
-                    self._on_notify(ANY_FEED)  # anything committed before LISTEN took effect
+                    self._on_notify(ANY_FEED)  # anything committed before LISTEN took effect …
+                    self.connected.set()  # … is looked for before anyone relies on the notifications
                     while not self._stop.is_set():
                         for n in conn.notifies(timeout=1.0):  # returns each second to see `_stop`
                             self._on_notify(n.payload)

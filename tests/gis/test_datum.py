@@ -264,3 +264,13 @@ def test_the_wgs84_to_cgcs2000_step_is_projs_noop_and_passed_through_without_pro
     np.testing.assert_array_equal(out, by_proj)
     assert datum.to_cgcs2000(113.3, 23.1, "wgs84") == (113.3, 23.1)
     assert out[0] is not lon  # a new array, as PROJ gives
+
+
+def test_one_point_is_inverted_exactly_as_in_an_array() -> None:
+    """A report's single point takes the float path (_POINT): the same answer as the array path."""
+    rng = np.random.default_rng(17)
+    lon, lat = datum.wgs84_to_gcj02(rng.uniform(73.7, 134.8, 500), rng.uniform(18.2, 53.5, 500))
+    wx, wy = datum.gcj02_to_wgs84(lon, lat)
+    points = [datum.gcj02_to_wgs84(float(x), float(y)) for x, y in zip(lon, lat)]
+    assert all(type(px) is float for px, _ in points)
+    assert np.array_equal(np.array(points), np.column_stack([wx, wy]))

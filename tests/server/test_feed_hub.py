@@ -198,7 +198,8 @@ def test_notify_wakes_the_reader_and_it_listens_again_after_its_connection_is_cu
     assert _write(base, users, "street1", 1) == [201] and stream.wait_for(1)
     admin = create_engine(libpq_url(make_engine(fresh_db_url).url).replace("postgresql://", "postgresql+psycopg://"),
                           isolation_level="AUTOCOMMIT")
-    listening = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+    listening = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' "
+                     "AND application_name = 'gridops-feed-listen'")  # not the user cache's (server.user_cache)
     with admin.connect() as conn:
         pids = conn.execute(listening).scalars().all()
         assert len(pids) == 1

@@ -69,3 +69,28 @@ def test_the_answer_is_the_presenters(client, db_session: Session, extra: dict[s
     assert created.json() == _as_presented(db_session, body["uuid"])
     assert (created.json()["dispute"] is not None) == bool(extra)
     assert (created.json()["possible_duplicate_of"] == first.json()["uuid"]) == (not extra)
+
+
+def test_postgres_parses_the_report_write_once(client, db_session: Session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """psycopg keeps its parse of a statement only up to a number of parameters (server.database.core):
+    the report's one write has more than psycopg's own 50, and must not be parsed again each time."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's driver only")
+    from psycopg import _queries
+
+    from server.events.serials import _numbered_statement
+
+    assert len(_numbered_statement().compile().params) > 50  # else this test proves nothing
+    world = factories.event_world(db_session)
+    headers = factories.auth_headers(world["users"]["worker_a"])
+    assert client.post(API, json=factories.event_body(), headers=headers).status_code == 201
+    parsed: list[bytes] = []
+    uncached = _queries._query2pg_nocache  # what psycopg calls for a statement it does not keep
+
+    def counting(query: bytes, encoding: str):  # type: ignore[no-untyped-def]
+        parsed.append(query)
+        return uncached(query, encoding)
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", counting)
+    assert client.post(API, json=factories.event_body(), headers=headers).status_code == 201
+    assert parsed == []
