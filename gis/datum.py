@@ -197,11 +197,14 @@ def _invert(forward: Forward, tx: np.ndarray, ty: np.ndarray, what: str) -> tupl
         if todo.size == 0:
             return x, y
     i = int(todo[0])
-    raise InputError(
+    raise _not_converged(what, i, tx[i], ty[i])
+
+
+def _not_converged(what: str, i: int, tx: Any, ty: Any) -> InputError:
+    return InputError(
         "datum_not_converged",
-        f"{what} 反算在 {MAX_ITERATIONS} 次迭代内未收敛：第 {i} 个点 ({tx[i]}, {ty[i]})",
-        f"{what} inverse did not converge in {MAX_ITERATIONS} iterations: "
-        f"point #{i} ({tx[i]}, {ty[i]})",
+        f"{what} 反算在 {MAX_ITERATIONS} 次迭代内未收敛：第 {i} 个点 ({tx}, {ty})",
+        f"{what} inverse did not converge in {MAX_ITERATIONS} iterations: point #{i} ({tx}, {ty})",
     )
 
 
@@ -235,11 +238,7 @@ def _gcj02_point_to_wgs84(tx: float, ty: float) -> tuple[float, float]:
         x, y = x - ex, y - ey
         if _residual_m(ex, ey, ty, _POINT) < TOLERANCE_M:
             return x, y
-    raise InputError(
-        "datum_not_converged",
-        f"GCJ-02 反算在 {MAX_ITERATIONS} 次迭代内未收敛：第 0 个点 ({tx}, {ty})",
-        f"GCJ-02 inverse did not converge in {MAX_ITERATIONS} iterations: point #0 ({tx}, {ty})",
-    )
+    raise _not_converged("GCJ-02", 0, tx, ty)
 
 
 # ---------------------------------------------------------------- BD-09
