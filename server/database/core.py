@@ -258,28 +258,46 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 class ReadsFirst:
-    """A write whose reads come first, outside SQLite's write lock.
+    """A write whose reads come first, outside the locks its writes take.
 
-    A write session takes the lock at its first statement (BEGIN IMMEDIATE), so a service that reads
-    for a while before it writes holds the lock for all of it, and every other writer of the process
-    queues behind that Python. Created before the reads, this opens a read transaction (deferred: no
-    lock); `writes()` ends it and opens the write transaction, which takes the lock only now. A race
-    with a writer in between is the caller's to settle the way it settles a concurrent one (a unique
-    key). No-op on PostgreSQL (reading takes no lock; one more COMMIT would only add a round trip) and
-    in a session already in a transaction (a caller's, a test's): its reads are part of that one.
+    SQLite: a write session takes the lock at its first statement (BEGIN IMMEDIATE), so a service that
+    reads for a while before it writes holds the lock for all of it, and every other writer of the
+    process queues behind that Python. Created before the reads, this opens a read transaction
+    (deferred: no lock); `writes()` ends it and opens the write transaction, which takes the lock only
+    now.
+
+    PostgreSQL: reading takes no lock, but a transaction costs a BEGIN and a COMMIT round trip, and
+    the locks a write takes (a report's: the feed's and the serial counter's) are held from the write
+    to the COMMIT, across the return to Python and its wait for the GIL among 40 request threads,
+    while every other report waits (bench_events). So the reads run in autocommit, each statement its
+    own snapshot as under READ COMMITTED, and `writes(one_statement=True)` stays there: a write made
+    of one statement then commits by itself, its locks released inside PostgreSQL. `writes()` opens
+    an ordinary transaction for writes of several statements.
+
+    A race with a writer in between is the caller's to settle the way it settles a concurrent one (a
+    unique key). No-op in a session already in a transaction (a caller's, a test's): its reads and
+    writes are part of that one.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.reading = not session.in_transaction() and session.get_bind().dialect.name == "sqlite"
+        dialect = session.get_bind().dialect.name
+        self.reading = not session.in_transaction() and dialect in ("sqlite", "postgresql")
         if self.reading:
-            session.connection(execution_options={READ_ONLY: True})
+            options = {READ_ONLY: True} if dialect == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
+            session.connection(execution_options=options)
 
-    def writes(self) -> None:
-        """End the reads (nothing was written) and begin the write transaction: the lock from here."""
-        if self.reading:
-            self.reading = False
-            self.session.commit()
+    def writes(self, *, one_statement: bool = False) -> None:
+        """End the reads (nothing was written) and begin the writes: SQLite's lock from here; on
+        PostgreSQL a transaction, or with `one_statement` none (the statement commits itself)."""
+        if not self.reading:
+            return
+        self.reading = False
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        if postgres and one_statement:
+            return
+        self.session.commit()  # gives the connection back: the next one begins as the engine does
+        if not postgres:
             self.session.connection(execution_options={READ_ONLY: False})
 
 

@@ -114,12 +114,15 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
 def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> Submitted:
     """Create an event exactly once: a retry with the same uuid and body returns the first event.
 
-    Everything that only reads comes first (on SQLite in a read transaction of its own, ReadsFirst,
-    so the write lock is not held for it); the locks that serialise creations, SQLite's write lock,
-    the serial counter's row lock and PostgreSQL's feed-order lock, are taken by the writes at the
-    end: on PostgreSQL one statement (the feed's lock, the counter bump, the event and its history
-    row), on SQLite the bump and one flush of the two rows; then the caller's commit. A retry that
-    loses the race to its own first copy meets the uuid's unique index there.
+    Everything that only reads comes first (ReadsFirst: on SQLite in a read transaction of its own,
+    so the write lock is not held for it; on PostgreSQL in autocommit); the locks that serialise
+    creations, SQLite's write lock, the serial counter's row lock and PostgreSQL's feed-order lock,
+    are taken by the writes at the end: on PostgreSQL one statement (the feed's lock, the counter
+    bump, the event and its history row), on SQLite the bump and one flush of the two rows; then the
+    caller's commit. On PostgreSQL a report without photos or a dispute row is that one statement,
+    still in autocommit: it commits itself and its locks are never held across a return to Python;
+    with photos or a dispute, the statement and their rows are one transaction. A retry that loses the
+    race to its own first copy meets the uuid's unique index there.
     """
     request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
                                                else set()))  # the hashes of reports from before the flag hold
@@ -154,8 +157,9 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     history = EventHistory(kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
                            actor_role=reporter.role, at=now, attachments=list(data.photos),
                            data={"grid_code": grid.code})
-    phase.writes()  # SQLite's write lock from here: the counter, the two INSERTs, the commit
     postgres = db_session.get_bind().dialect.name == "postgresql"
+    dispute_row = data.dispute is not None or is_dispute(category)
+    phase.writes(one_statement=postgres and not data.photos and not dispute_row)  # SQLite's write lock from here
     try:
         if postgres:  # the feed lock, the number, the event and its history row: one statement (serials)
             serials.insert_numbered(db_session, event, history)
@@ -175,7 +179,7 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     photos.link(db_session=db_session, keys=data.photos, record_type="event", record_id=event.id,
                 street_code=event.street_code, grid_id=event.grid_id, owner_id=reporter.id)
     dispute = None
-    if data.dispute is not None or is_dispute(category):
+    if dispute_row:
         parties = [p.model_dump() for p in data.dispute.parties] if data.dispute else []
         dispute = Dispute.for_event(event, parties=parties, reply_due_at=data.reported_at + timedelta(days=30))
         db_session.add(dispute)

@@ -5,7 +5,7 @@ transaction holds an uncommitted history row, another cannot take the next id, s
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ def test_a_second_writer_waits_for_the_first_to_commit(fresh_db_url: str) -> Non
         s.commit()
     first, second = Session(engine), Session(engine)
     try:
+        first.connection()  # in a transaction already: the report's statement does not commit itself (below)
         _report(first, first.merge(users["worker_a"]), (0, 0))  # flushed, holds history id n, not committed
         second.execute(text("SET LOCAL lock_timeout = '300ms'"))
         with pytest.raises(OperationalError, match="lock timeout"):
@@ -67,6 +68,7 @@ def test_the_serial_bump_takes_the_feed_lock_and_a_rolled_back_savepoint_gives_i
             users = factories.event_world(s)["users"]
             s.commit()
             assert not _feed_lock_held(s)
+            s.connection()  # a transaction: the lock is held until its commit
             _report(s, users["worker_a"], (0, 0))
             assert _feed_lock_held(s)
             s.commit()
@@ -82,5 +84,34 @@ def test_the_serial_bump_takes_the_feed_lock_and_a_rolled_back_savepoint_gives_i
             assert any("pg_advisory_xact_lock" in statement for statement in statements)
             assert _feed_lock_held(s)
             s.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("category_code, holds", [("sanitation.garbage", False), ("dispute.neighbour", True)])
+def test_a_report_alone_commits_itself_and_holds_no_lock_once_written(fresh_db_url: str, category_code: str,
+                                                                       holds: bool) -> None:
+    """PostgreSQL: a report outside a transaction reads in autocommit, and one without photos or a
+    dispute row is written by one statement that commits itself: the feed's lock and the serial
+    counter's row are released inside PostgreSQL, never held while Python returns and waits for the
+    caller's commit. A dispute (two statements) is one transaction: locked and unseen until then."""
+    if not fresh_db_url.startswith("postgresql"):
+        pytest.skip("the feed lock is PostgreSQL's")
+    engine = make_engine(fresh_db_url)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            users = factories.event_world(s)["users"]
+            s.commit()
+        with Session(engine) as s, Session(engine) as other:
+            body = factories.event_body(factories.gk_square(0, 0), category_code=category_code)
+            service.create(db_session=s, reporter=users["worker_a"], now=NOW,  # detached, as from the user cache
+                           data=EventCreate.model_validate(body))
+            seen = other.scalar(select(Event.serial).where(Event.uuid == body["uuid"]))
+            assert (seen is None) == holds  # committed already, or not before the caller's commit
+            locked = not other.scalar(select(func.pg_try_advisory_xact_lock(advisory_key("feed EventHistory"))))
+            assert locked == holds
+            other.rollback()
+            s.commit()
+            assert other.scalar(select(Event.serial).where(Event.uuid == body["uuid"])) == "440112-2026-000001"
     finally:
         engine.dispose()
