@@ -99,7 +99,7 @@ SessionScope = Annotated[Callable[[], AbstractContextManager[Session]], Depends(
 
 
 async def get_user_cache() -> UserCache | None:
-    """The process's cache of users (PostgreSQL; None on SQLite: server.user_cache); tests use none."""
+    """The process's cache of users (server.user_cache; None for an in-memory SQLite database); tests use none."""
     return user_cache.for_engine(get_engine())
 
 
@@ -132,9 +132,9 @@ def _read_user(scope: Callable[[], AbstractContextManager[Session]], username: s
 async def get_authenticated_user(scope: SessionScope, token: Annotated[str | None, Depends(oauth2_scheme)],
                                  cache: Annotated[UserCache | None, Depends(get_user_cache)]) -> User:
     """The token's user, checked on every request, so disabling a user, or raising their
-    token_version (a reset, disabling), stops their tokens at once. On PostgreSQL from the process's
-    cache, which every change to a user row empties in every process (server.user_cache); otherwise
-    read in a short session of its own, in a worker thread, and returned detached (User has no
+    token_version (a reset, disabling), stops their tokens at once. From the process's cache, which
+    every change to a user row empties in every process (server.user_cache); when not there, read in
+    a short session of its own, in a worker thread, and returned detached (User has no
     relationships: services use its columns). The request's own transaction starts later, in the
     view, so a write transaction never spans the hop from this dependency to the view."""
     claims = _claims(token)

@@ -1,25 +1,24 @@
-"""The users that tokens name, kept in memory on PostgreSQL, so a request does not read its user.
+"""The users that tokens name, kept in memory, so a request does not read its user.
 
 Every authenticated request needs its user's row (role, territory, is_active, token_version). Read
 from the database each time, it was the most expensive single step of a `POST /events` after the
 write itself: a worker thread, a session, a statement (bench/bench_request_cpu.py, README: Event
 submission). Here it is read once and kept, and every change to a user row empties every process's
-copy at once:
+copy at once: a flush that writes a user row tells every process at its commit, whoever wrote it (a
+server, `gridops users disable`; server.auth.models, feed_order.notify_at_commit):
 
-- a flush that writes a user row sends `NOTIFY gridops_feed, 'user'` in its transaction
-  (server.auth.models), which PostgreSQL delivers at the commit to every process, whoever wrote it
-  (a server, `gridops users disable`); each process's LISTEN thread (server.database.listen, as the
-  live feeds use, with a connection of its own: one more per server process) empties its cache when
-  it arrives;
+- PostgreSQL: `NOTIFY gridops_feed, 'user'`, heard by each process's LISTEN thread
+  (server.database.listen, as the live feeds use, with a connection of its own: one more per server
+  process); the cache answers only while that connection is in force (after a reconnect it starts
+  empty: notifications sent meanwhile were lost);
+- SQLite: a byte appended to the database's signal file (server.database.signals), which every
+  lookup compares with what it saw last (a stat, a few microseconds) before it answers;
 - in the committing process, the commit empties it before the commit returns (feed_order.on_commit).
 
-The cache answers only while its LISTEN connection is in force (after a reconnect it starts empty:
-notifications sent meanwhile were lost), and a row read before a change is never kept after it (a
-generation counter: a read that started before an emptying is not stored). A change made past the
-ORM (SQL typed in psql) sends no notification: entries also expire after TTL_S, the fallback.
-
-SQLite has no way to tell other processes (the CLI disabling a user while `gridops serve` runs), so
-there users are read on every request, as before.
+A row read before a change is never kept after it (a generation counter: a read that started before
+an emptying is not stored). A change made past the ORM (SQL typed in psql or sqlite3) tells nobody:
+entries also expire after TTL_S, the fallback. An in-memory SQLite database has no other process and
+no file: its users are read on every request.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, inspect, make_url
@@ -34,6 +34,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from server.auth.models import USER_CHANGED, User
 from server.config import get_settings
+from server.database import signals
 from server.database.feed_order import on_commit
 from server.database.listen import ANY_FEED, Listener
 
@@ -44,12 +45,17 @@ _COLUMNS = tuple(attr.key for attr in inspect(User).column_attrs)
 class UserCache:
     """username → the user's column values, while the notifications of user changes are heard."""
 
-    def __init__(self, listener_url: Any, ttl_s: float = TTL_S) -> None:
+    def __init__(self, listener_url: Any = None, ttl_s: float = TTL_S, *, signal_file: Path | None = None) -> None:
+        """PostgreSQL: `listener_url`, the database to LISTEN on; SQLite: `signal_file`, the file a
+        commit that changes users appends to (server.database.signals)."""
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
         self._generation = 0
         self._lock = threading.Lock()
-        self._listener = Listener(listener_url, self._heard, name="gridops-user-listen")
+        self._signal_file = signal_file
+        self._seen = signals.mark(signal_file) if signal_file is not None else (0, 0)
+        self._listener = None if signal_file is not None else \
+            Listener(listener_url, self._heard, name="gridops-user-listen")
         self._started = False
         self._forget = on_commit(self._heard)
 
@@ -62,8 +68,20 @@ class UserCache:
             self._generation += 1
             self._entries.clear()
 
+    def _look(self) -> None:
+        """SQLite: empty the cache if another process signalled a change since the last look."""
+        assert self._signal_file is not None
+        with self._lock:  # a look that finds a change empties the cache before any other look answers
+            now = signals.mark(self._signal_file)
+            if now != self._seen:
+                self._seen = now
+                self._generation += 1
+                self._entries.clear()
+
     @property
     def listening(self) -> bool:
+        if self._listener is None:
+            return True  # SQLite: every get() looks at the signal file first
         if not self._started:
             with self._lock:
                 if not self._started:
@@ -79,6 +97,8 @@ class UserCache:
         """A detached User of its own for this request (nobody shares the object), or None: read it."""
         if not self.listening:
             return None
+        if self._signal_file is not None:
+            self._look()
         entry = self._entries.get(username)
         if entry is None or entry[0] <= time.monotonic():
             return None
@@ -90,19 +110,20 @@ class UserCache:
         """Keep `user`, read after `generation()` returned `generation`, unless a change came since."""
         values = {key: getattr(user, key) for key in _COLUMNS}
         with self._lock:
-            if generation == self._generation and self._listener.connected.is_set():
+            if generation == self._generation and (self._listener is None or self._listener.connected.is_set()):
                 self._entries[user.username] = (time.monotonic() + self.ttl_s, values)
 
     def stop(self) -> None:
         self._forget()
-        if self._started:
+        if self._started and self._listener is not None:
             self._listener.stop()
 
 
 @lru_cache
 def for_engine(engine: Engine) -> UserCache | None:
-    """The process's cache for the server's database; None on SQLite (see the module's docstring)."""
-    if engine.dialect.name != "postgresql":
-        return None
+    """The process's cache for the server's database; None for an in-memory SQLite database."""
+    if engine.dialect.name == "sqlite":
+        path = signals.signal_path(engine.url, USER_CHANGED)
+        return UserCache(signal_file=path) if path is not None else None
     direct = get_settings().database_direct_url  # LISTEN past a transaction-mode PgBouncer (required there)
     return UserCache(make_url(direct) if direct else engine.url)

@@ -30,12 +30,14 @@ from itertools import chain
 from sqlalchemy import ColumnElement, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
+from server.database import signals
 from server.database.singleton import advisory_key
 
 CHANNEL = "gridops_feed"
 _LOCK_KEYS: dict[type, tuple[int, str]] = {}  # class → (its feed's lock key, its feed's table)
 _ON_COMMIT: list[Callable[[str], None]] = []
 _WRITTEN = "gridops feeds written"  # Session.info key: the feed tables this transaction wrote
+_SIGNALLED = "gridops signals to send"  # Session.info key: SQLite, notify_at_commit's payloads for other processes
 _HELD = "gridops feed locks held"  # Session.info key: [(transaction, key)] taken by a caller's own statement
 
 
@@ -66,12 +68,15 @@ def lock_feed(session: Session, feed: type) -> None:
 
 
 def notify_at_commit(session: Session, payload: str) -> None:
-    """Tell every process at this transaction's commit (PostgreSQL NOTIFY on the feeds' channel, never
-    sent for a rollback) and this process's `on_commit` listeners, with `payload` for a feed's table:
-    the users' row cache (server.user_cache) hears of user changes this way. No lock is taken."""
+    """Tell every process at this transaction's commit (PostgreSQL NOTIFY on the feeds' channel; on
+    SQLite a byte appended to the payload's signal file, server.database.signals; never for a
+    rollback) and this process's `on_commit` listeners, with `payload` for a feed's table: the users'
+    row cache (server.user_cache) hears of user changes this way. No lock is taken."""
     session.info.setdefault(_WRITTEN, set()).add(payload)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_notify(CHANNEL, payload)))
+    else:
+        session.info.setdefault(_SIGNALLED, set()).add(payload)
 
 
 def lock_columns(feed: type) -> tuple[ColumnElement[None], ColumnElement[None]]:
@@ -115,6 +120,9 @@ def _take_feed_locks(session: Session, _flush: UOWTransaction, _instances: objec
 
 @event.listens_for(Session, "after_commit")
 def _tell_listeners(session: Session) -> None:
+    for payload in session.info.pop(_SIGNALLED, ()):  # SQLite: other processes first, as NOTIFY would
+        if (path := signals.signal_path(session.get_bind().engine.url, payload)) is not None:
+            signals.send(path)
     for table in session.info.pop(_WRITTEN, ()):
         for listener in _ON_COMMIT.copy():  # another thread may add or remove one meanwhile
             listener(table)
@@ -123,3 +131,4 @@ def _tell_listeners(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget(session: Session, _previous: object) -> None:
     session.info.pop(_WRITTEN, None)
+    session.info.pop(_SIGNALLED, None)

@@ -78,11 +78,66 @@ def _eventually_none(cache: UserCache, username: str, within_s: float = 5.0) -> 
     return time.monotonic() - start
 
 
-def test_sqlite_keeps_no_users(engine) -> None:  # type: ignore[no-untyped-def]
-    if engine.dialect.name == "postgresql":
-        assert isinstance(for_engine(engine), UserCache)
-    else:
-        assert for_engine(engine) is None
+def test_every_database_but_an_in_memory_one_keeps_users(engine) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(for_engine(engine), UserCache)
+    memory = make_engine("sqlite://")
+    assert for_engine(memory) is None  # no other process can change it: nothing to hear, nothing kept
+    memory.dispose()
+
+
+@pytest.fixture
+def sqlite_maker(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    url = fresh_database_url("sqlite", tmp_path, "gridops_user_cache")
+    upgrade(url)
+    engine = make_engine(url)
+    yield sessionmaker(bind=engine, expire_on_commit=False)
+    engine.dispose()
+
+
+def _cli(url: str, *args: str) -> None:
+    env = {**os.environ, "GRIDOPS_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "server.cli.main", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_sqlite_hears_a_change_in_another_process_at_the_next_lookup(sqlite_maker: sessionmaker[Session]) -> None:
+    """`gridops users disable` beside the server on SQLite: its commit appends to the signal file,
+    and the next lookup, in this process, finds it and reads the user again."""
+    engine = sqlite_maker.kw["bind"]
+    cache = for_engine(engine)
+    assert cache is not None
+    try:
+        _worker(sqlite_maker, "nearworker")
+        _read_and_keep(sqlite_maker, cache, "nearworker")
+        assert cache.get("nearworker") is not None
+        _cli(engine.url.render_as_string(hide_password=False), "users", "disable", "nearworker")
+        assert cache.get("nearworker") is None  # at once: no wait, the lookup looks at the file first
+        _read_and_keep(sqlite_maker, cache, "nearworker")
+        kept = cache.get("nearworker")
+        assert kept is not None and kept.is_active is False
+    finally:
+        cache.stop()
+
+
+def test_sqlite_a_read_overtaken_by_another_process_is_dropped(sqlite_maker: sessionmaker[Session]) -> None:
+    """A request read the user, another process disabled them, then the request keeps its stale
+    row: the next lookup sees the signal and does not answer with it."""
+    engine = sqlite_maker.kw["bind"]
+    cache = for_engine(engine)
+    assert cache is not None
+    try:
+        _worker(sqlite_maker, "sqlraced")
+        assert cache.get("sqlraced") is None  # a lookup: the creation's own signal is seen and done with
+        generation = cache.generation()
+        with sqlite_maker() as s:
+            stale = auth_service.get_by_username(db_session=s, username="sqlraced")
+        _cli(engine.url.render_as_string(hide_password=False), "users", "disable", "sqlraced")
+        assert stale is not None
+        cache.put(stale, generation)  # nothing looked meanwhile: the generation did not move
+        assert cache.get("sqlraced") is None
+    finally:
+        cache.stop()
 
 
 def test_a_user_is_kept_as_a_copy_of_its_own(pg_maker: sessionmaker[Session], cache: UserCache) -> None:
