@@ -51,6 +51,23 @@ def test_expired_and_forged_tokens_are_refused(client, admin) -> None:  # type: 
     assert r.status_code == 401 and r.json()["error"]["code"] == "token_invalid"
 
 
+def test_a_token_accepted_once_is_refused_when_it_expires_and_a_look_alike_never_passes(  # type: ignore[no-untyped-def]
+        client, admin, time_machine) -> None:
+    """Verified tokens are kept (server.auth.security): the expiry is still checked at every request,
+    and a token that differs from a kept one by one character is verified, and refused."""
+    time_machine.move_to("2026-06-01T08:00:00+08:00", tick=False)
+    token = create_token(subject="admin", role="district_admin", secret=get_settings().secret_key, minutes=5)
+    me = {"Authorization": f"Bearer {token}"}
+    assert [client.get("/api/v1/auth/me", headers=me).status_code for _ in range(2)] == [200, 200]
+    head, _, signature = token.rpartition(".")
+    altered = f"{head}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}"
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {altered}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_invalid"
+    time_machine.move_to("2026-06-01T08:05:00+08:00", tick=False)  # exp is reached: refused from that second
+    r = client.get("/api/v1/auth/me", headers=me)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
+
+
 def test_disabled_user_cannot_use_a_valid_token(client, db_session, admin) -> None:  # type: ignore[no-untyped-def]
     headers = factories.auth_headers(admin)
     admin.is_active = False
