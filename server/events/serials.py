@@ -17,8 +17,8 @@ Lock order is the feed's lock, then the counter row, as for every writer of the 
 On PostgreSQL a report goes further (`insert_numbered`): the feed's lock, the bump, the event and its
 history row are ONE statement (data-modifying CTEs, each reading the one before, so the lock is
 taken before the counter's row and before the history id is drawn), then the commit: two round trips
-under the locks instead of four. SQLite cannot write in a CTE and holds one writer anyway: it bumps
-in the event's savepoint, then the ORM flushes.
+under the locks instead of four. SQLite cannot write in a CTE and holds one writer anyway: in the
+event's savepoint it bumps, then inserts the two rows (SQLAlchemy Core, not the ORM's flush).
 """
 
 from __future__ import annotations
@@ -85,17 +85,6 @@ def _bump(db_session: Session, district_code: str, year: int, by: int = 1, feed_
     return int(db_session.execute(stmt, {"district": district_code, "year": year, "by": by}).scalar_one())
 
 
-def next_serial(db_session: Session, street_code: str, reported_at: datetime) -> str:
-    """The next number of the event's district and year; call inside the creating transaction, right
-    before the event is flushed: on PostgreSQL it takes the event feed's lock (see the module)."""
-    district, year = district_of(street_code), year_of(reported_at)
-    postgres = db_session.get_bind().dialect.name == "postgresql"
-    number = _bump(db_session, district, year, feed_locked=postgres)
-    if postgres:
-        feed_order.taken(db_session, EventHistory)
-    return key(district, year, number)
-
-
 def _columns(table: Any) -> list[Any]:
     """The columns a report writes: all but the id (drawn by the statement) and the serial (computed)."""
     return [c for c in table.columns if not c.primary_key and c.key != "serial"]
@@ -144,21 +133,38 @@ def _values(obj: object, columns: list[Any], prefix: str) -> dict[str, Any]:
 
 
 def insert_numbered(db_session: Session, event: Event, history: EventHistory) -> None:
-    """PostgreSQL: number `event` and insert it with `history` (its `create` row) in one statement under
-    the event feed's lock (see the module); both become persistent in the session, as if flushed.
+    """Number `event` and insert it with `history` (its `create` row); both become persistent in the
+    session, as if flushed. On PostgreSQL one statement under the event feed's lock (see the module);
+    on SQLite, whose writers hold the one write lock already, the bump and two INSERT … RETURNING.
 
     The two are transient and not linked by their relationship (the event's id is the statement's).
-    A uuid already taken raises IntegrityError and writes nothing: no number is used up."""
+    A uuid already taken raises IntegrityError and writes nothing on PostgreSQL (no number is used
+    up); on SQLite the bump before it is the caller's to roll back (a savepoint)."""
     district, year = district_of(event.street_code), year_of(event.reported_at)
-    params = {"district": district, "year": year, "by": 1,
-              **_values(event, _columns(Event.__table__), "e_"),
-              **_values(history, [c for c in _columns(EventHistory.__table__) if c.key != "event_id"], "h_")}
-    event_id, event.serial, history_id = db_session.execute(_numbered_statement(), params).one()
-    feed_order.taken(db_session, EventHistory)
+    ev_cols, hist_cols = _columns(Event.__table__), [c for c in _columns(EventHistory.__table__) if c.key != "event_id"]
+    if db_session.get_bind().dialect.name == "postgresql":
+        params = {"district": district, "year": year, "by": 1,
+                  **_values(event, ev_cols, "e_"), **_values(history, hist_cols, "h_")}
+        event_id, event.serial, history_id = db_session.execute(_numbered_statement(), params).one()
+        feed_order.taken(db_session, EventHistory)
+    else:  # Core, not a flush: the unit of work cost a sixth of a SQLite report (bench_request_cpu.py)
+        event.serial = key(district, year, _bump(db_session, district, year))
+        event_id = db_session.execute(_inserted(Event), {**_values(event, ev_cols, ""), "serial": event.serial}).scalar_one()
+        history.event_id = event_id
+        history_id = db_session.execute(_inserted(EventHistory),
+                                        {**_values(history, hist_cols, ""), "event_id": event_id}).scalar_one()
+        feed_order.lock_feed(db_session, EventHistory)  # no lock on SQLite: the commit wakes the feeds
     event.id, history.id, history.event_id = event_id, history_id, event_id
     for obj in (event, history):
         make_transient_to_detached(obj)
         db_session.add(obj)
+
+
+@cache
+def _inserted(cls: type) -> Executable:
+    """INSERT … RETURNING id of a mapped class's table, built once (SQLite)."""
+    table = cls.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id)
 
 
 def backfill(db_session: Session) -> int:

@@ -165,10 +165,7 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
             serials.insert_numbered(db_session, event, history)
         else:  # the number is rolled back with the event if a retry won the race
             with db_session.begin_nested():
-                event.serial = serials.next_serial(db_session, event.street_code, event.reported_at)
-                history.event = event  # inserted by the same flush, given the event's id
-                db_session.add(event)
-                db_session.flush()
+                serials.insert_numbered(db_session, event, history)
     except IntegrityError:  # a concurrent retry inserted the same uuid first
         if postgres:  # nothing written: the transaction has only read so far
             db_session.rollback()

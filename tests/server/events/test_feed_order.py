@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.database.core import make_engine
 from server.database.singleton import advisory_key
-from server.events import serials, service
+from server.events import service
 from server.events.models import Event, EventHistory
 from server.events.schemas import EventCreate
 from tests import factories
@@ -74,7 +74,7 @@ def test_the_serial_bump_takes_the_feed_lock_and_a_rolled_back_savepoint_gives_i
             s.commit()
             assert not _feed_lock_held(s)
             with s.begin_nested() as savepoint:
-                serials.next_serial(s, "440112001001", NOW)
+                _report(s, users["worker_b"], (1, 0))
                 assert _feed_lock_held(s)
                 savepoint.rollback()
             assert not _feed_lock_held(s)
