@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 import shapely
@@ -152,12 +153,21 @@ def worker_grid_codes(*, db_session: Session, worker: User, at: datetime) -> lis
 
 _SQLITE_FRAME = text("SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grid' AND f_geometry_column = 'geom' "
                      "AND search_frame = BuildMbr(:x0, :y0, :x1, :y1, 4490)")
-# Built once: a statement object keeps its cache key, so each call skips building and keying it.
+# Built once: a statement object keeps its cache key, so each call skips building and keying it. Rows,
+# not Grid entities: the three columns the rule needs, without the ORM's loading of every column.
+_CANDIDATE_COLUMNS = (Grid.id, Grid.code, Grid.geom)
 _CANDIDATES = {
-    "sqlite": select(Grid).where(Grid.retired_at.is_(None), Grid.id.in_(_SQLITE_FRAME)),
-    "postgresql": select(Grid).where(Grid.retired_at.is_(None), func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(
-        bindparam("x0"), bindparam("y0"), bindparam("x1"), bindparam("y1"), CGCS2000))),
+    "sqlite": select(*_CANDIDATE_COLUMNS).where(Grid.retired_at.is_(None), Grid.id.in_(_SQLITE_FRAME)),
+    "postgresql": select(*_CANDIDATE_COLUMNS).where(Grid.retired_at.is_(None), func.ST_Intersects(
+        Grid.geom, func.ST_MakeEnvelope(bindparam("x0"), bindparam("y0"), bindparam("x1"), bindparam("y1"), CGCS2000))),
 }
+
+
+class GridHit(Protocol):
+    """A grid a point fell in: its id and code (a row of _CANDIDATES)."""
+
+    id: int
+    code: str
 
 
 def _ewkb(geom: WKBElement) -> bytes | str:
@@ -175,7 +185,7 @@ def _index(layer: tuple[tuple[str, bytes | str], ...]) -> tuple[GridIndex, threa
     return GridIndex([code for code, _ in layer], [shapely.from_wkb(wkb) for _, wkb in layer]), threading.Lock()
 
 
-def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None]) -> list[Grid | None]:
+def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None]) -> list[GridHit | None]:
     """The active grid holding each CGCS2000 point (None outside every grid, or for no point).
 
     One rule for one point (an event report) and for many (a device ledger, a fleet): the database
@@ -191,7 +201,7 @@ def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None
     frame = {"x0": float(xs.min() - MARGIN_DEG), "y0": float(ys.min() - MARGIN_DEG),
              "x1": float(xs.max() + MARGIN_DEG), "y1": float(ys.max() + MARGIN_DEG)}
     dialect = db_session.get_bind().dialect.name
-    rows = list(db_session.scalars(_CANDIDATES["sqlite" if dialect == "sqlite" else "postgresql"], frame))
+    rows = db_session.execute(_CANDIDATES["sqlite" if dialect == "sqlite" else "postgresql"], frame).all()
     if not rows:
         return [None] * len(points)
     index, lock = _index(tuple((g.code, _ewkb(g.geom)) for g in rows))
@@ -201,7 +211,7 @@ def grids_at(*, db_session: Session, points: Sequence[tuple[float, float] | None
     return [None if p is None or (i := next(hits)) == OUTSIDE else rows[i] for p in points]
 
 
-def grid_at(*, db_session: Session, lon: float, lat: float) -> Grid | None:
+def grid_at(*, db_session: Session, lon: float, lat: float) -> GridHit | None:
     """The active grid containing a CGCS2000 point, by the gis.assign rule (see grids_at)."""
     return grids_at(db_session=db_session, points=[(lon, lat)])[0]
 
