@@ -23,10 +23,11 @@ _METRES_PER_DEGREE = 111_320.0
 
 
 # Built once (a statement keeps its cache key): building it per report cost more than running it.
+# No IN of a list: SQLAlchemy renders a list's values into the SQL again at every execution.
 _NEAR = select(Event.id, Event.lon, Event.lat).where(
     Event.category_code == bindparam("category_code"),
     Event.reporter_id != bindparam("reporter_id"),
-    Event.state.not_in([EventState.merged.value, EventState.rejected.value]),
+    Event.state != EventState.merged.value, Event.state != EventState.rejected.value,
     Event.lon.between(bindparam("lon0"), bindparam("lon1")),
     Event.lat.between(bindparam("lat0"), bindparam("lat1")),
     Event.reported_at.between(bindparam("t0"), bindparam("t1")),

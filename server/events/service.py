@@ -55,7 +55,7 @@ _FIRST_READ = (
            EventCategory, *time_limits.POLICY_COLUMNS)
     .select_from(select(literal(1).label("one")).subquery("one_row"))
     .outerjoin(EventCategory, EventCategory.code == bindparam("code"))
-    .outerjoin(TimeLimitPolicy, time_limits.POLICIES_OF_CATEGORY))
+    .outerjoin(TimeLimitPolicy, time_limits.policies_of_category(LIMITED_STEPS)))
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ class _FirstRead:
 
 
 def _first_read(db_session: Session, uuid: str, category_code: str) -> _FirstRead:
-    rows = db_session.execute(_FIRST_READ, {"uuid": uuid, "code": category_code,
-                                            "steps": [s.value for s in LIMITED_STEPS]}).all()
+    rows = db_session.execute(_FIRST_READ, {"uuid": uuid, "code": category_code}).all()
     taken_by, category = rows[0][0], rows[0][1]
     limits = time_limits.of_category(category, (r[2:] for r in rows), LIMITED_STEPS) if category else {}
     return _FirstRead(taken_by, category, limits)

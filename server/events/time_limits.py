@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, literal, or_, select
+from sqlalchemy import ColumnElement, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from server.config import get_settings
@@ -37,21 +37,26 @@ def _most_specific(lineage: list[str], rows: dict[str, str]) -> TimeLimit | None
     return None
 
 
-# Joined to a category row: the policies of its lineage, one row per (step, code) that has one.
-# A report reads its category and these in one statement (server.events.service): the category row
-# says which parent's policies apply, so the join does what two reads did in a row.
-POLICIES_OF_CATEGORY = and_(
-    TimeLimitPolicy.step.in_(bindparam("steps", expanding=True)),
-    or_(TimeLimitPolicy.category_code == EventCategory.code,
-        TimeLimitPolicy.category_code == EventCategory.parent_code,
-        TimeLimitPolicy.category_code == literal(DEFAULT)))
+def policies_of_category(steps: Iterable[TimeLimitStep]) -> ColumnElement[bool]:
+    """Joined to a category row: the policies of its lineage for `steps`, one row per (step, code)
+    that has one. A report reads its category and these in one statement (server.events.service):
+    the category row says which parent's policies apply, so the join does what two reads did in a
+    row. The steps are written into the statement, not an IN of a list bound at each execution:
+    SQLAlchemy renders such a list into the SQL again every time (a twentieth of a report's CPU)."""
+    return and_(
+        or_(*(TimeLimitPolicy.step == step.value for step in steps)),
+        or_(TimeLimitPolicy.category_code == EventCategory.code,
+            TimeLimitPolicy.category_code == EventCategory.parent_code,
+            TimeLimitPolicy.category_code == literal(DEFAULT)))
+
+
 POLICY_COLUMNS = (TimeLimitPolicy.step, TimeLimitPolicy.category_code, TimeLimitPolicy.time_limit)
 
 
 def of_category(category: EventCategory, rows: Iterable[tuple[str | None, str | None, str | None]],
                 steps: Iterable[TimeLimitStep]) -> dict[TimeLimitStep, TimeLimit | None]:
     """The most specific limit of each step, from the (step, category_code, time_limit) rows that
-    POLICIES_OF_CATEGORY joined to `category` (all None where it found none). Read, not cached: an
+    policies_of_category joined to `category` (all None where it found none). Read, not cached: an
     admin's change (PUT /events/time-limits, in any process) applies to the next event at once."""
     by_step: dict[str, dict[str, str]] = defaultdict(dict)
     for step, code, text in rows:
