@@ -112,7 +112,7 @@ def _claims(token: str | None) -> dict[str, object]:
         raise NotAuthenticated("this server has no secret key of its own: tokens are refused",
                                "服务器未设置自己的密钥，拒绝所有令牌", code="server_key_unsafe") from None
     try:
-        return auth_service.decode_token(token, secret=secret)
+        return auth_service.decode_token(token, secret=secret, now=utcnow())  # a dependency: it reads the clock
     except jwt.ExpiredSignatureError:
         raise NotAuthenticated("token expired, log in again", "登录已过期，请重新登录", code="token_expired") from None
     except jwt.PyJWTError:

@@ -41,10 +41,10 @@ def create_token(*, subject: str, role: str, secret: str, minutes: int, version:
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, *, secret: str) -> dict[str, object]:
-    """Claims of a valid token; raises jwt.PyJWTError for expired or forged ones."""
+def decode_token(token: str, *, secret: str, now: datetime) -> dict[str, object]:
+    """Claims of a token valid at `now`; raises jwt.PyJWTError for expired or forged ones."""
     claims = _signed_claims(token, secret)
-    if claims["exp"] <= datetime.now(UTC).timestamp():  # as PyJWT checks it (no leeway)
+    if claims["exp"] <= now.timestamp():  # as PyJWT checks it (no leeway)
         raise jwt.ExpiredSignatureError("Signature has expired")
     return dict(claims)
 

@@ -147,7 +147,7 @@ def insert_numbered(db_session: Session, event: Event, history: EventHistory) ->
                   **_values(event, ev_cols, "e_"), **_values(history, hist_cols, "h_")}
         event_id, event.serial, history_id = db_session.execute(_numbered_statement(), params).one()
         feed_order.taken(db_session, EventHistory)
-    else:  # Core, not a flush: the unit of work cost a sixth of a SQLite report (bench_request_cpu.py)
+    else:  # Core, not a flush: the unit of work was a tenth of a SQLite report's server time (py-spy)
         event.serial = key(district, year, _bump(db_session, district, year))
         event_id = db_session.execute(_inserted(Event), {**_values(event, ev_cols, ""), "serial": event.serial}).scalar_one()
         history.event_id = event_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -159,12 +160,9 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     postgres = db_session.get_bind().dialect.name == "postgresql"
     dispute_row = data.dispute is not None or is_dispute(category)
     phase.writes(one_statement=postgres and not data.photos and not dispute_row)  # SQLite's write lock from here
-    try:
-        if postgres:  # the feed lock, the number, the event and its history row: one statement (serials)
+    try:  # on SQLite in a savepoint: the number is rolled back with the event if a retry won the race
+        with nullcontext() if postgres else db_session.begin_nested():
             serials.insert_numbered(db_session, event, history)
-        else:  # the number is rolled back with the event if a retry won the race
-            with db_session.begin_nested():
-                serials.insert_numbered(db_session, event, history)
     except IntegrityError:  # a concurrent retry inserted the same uuid first
         if postgres:  # nothing written: the transaction has only read so far
             db_session.rollback()
