@@ -150,7 +150,6 @@ def insert_numbered(db_session: Session, event: Event, history: EventHistory) ->
     else:  # Core, not a flush: the unit of work was a tenth of a SQLite report's server time (py-spy)
         event.serial = key(district, year, _bump(db_session, district, year))
         event_id = db_session.execute(_inserted(Event), {**_values(event, ev_cols, ""), "serial": event.serial}).scalar_one()
-        history.event_id = event_id
         history_id = db_session.execute(_inserted(EventHistory),
                                         {**_values(history, hist_cols, ""), "event_id": event_id}).scalar_one()
         feed_order.lock_feed(db_session, EventHistory)  # no lock on SQLite: the commit wakes the feeds

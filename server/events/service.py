@@ -118,8 +118,8 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     so the write lock is not held for it; on PostgreSQL in autocommit); the locks that serialise
     creations, SQLite's write lock, the serial counter's row lock and PostgreSQL's feed-order lock,
     are taken by the writes at the end: on PostgreSQL one statement (the feed's lock, the counter
-    bump, the event and its history row), on SQLite the bump and one flush of the two rows; then the
-    caller's commit. On PostgreSQL a report without photos or a dispute row is that one statement,
+    bump, the event and its history row), on SQLite the bump and the two rows' INSERTs (serials.
+    insert_numbered); then the caller's commit. On PostgreSQL a report without photos or a dispute row is that one statement,
     still in autocommit: it commits itself and its locks are never held across a return to Python;
     with photos or a dispute, the statement and their rows are one transaction. A retry that loses the
     race to its own first copy meets the uuid's unique index there.
