@@ -63,7 +63,9 @@ class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
         Index("ix_event_street_state", "street_code", "state"),
-        Index("ix_event_category_reported", "category_code", "reported_at"),
+        # migration 0019: a category's events by period, with what the duplicate check compares (the
+        # check reads the index alone: server.events.duplicates)
+        Index("ix_event_category_near", "category_code", "reported_at", "lon", "lat", "reporter_id", "state"),
         # indicators: a scope (street code, or grid below the street) and a period (migration 0004)
         # (with grid and id on PostgreSQL since 0017: the disputes' join to their events reads the index only)
         Index("ix_event_street_reported", "street_code", "reported_at", postgresql_include=["grid_id", "id"]),
