@@ -17,6 +17,8 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from pathlib import Path
 import pyproj  # noqa: F401
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from server.config import get_settings
@@ -34,6 +36,10 @@ SPATIALITE_MODULE = "mod_spatialite"
 # Execution option of sessions and connections that only read: on SQLite their transactions
 # begin deferred, so they never take (nor wait for) the write lock.
 READ_ONLY = "gridops_read_only"
+# Execution option, with READ_ONLY, of a SQLite connection whose statements each read on their own
+# (autocommit): no BEGIN is sent, and the commit that ends the "transaction" sends nothing either
+# (sqlite3 commits only a transaction that is open).
+NO_BEGIN = "gridops_no_begin"
 
 
 class Base(DeclarativeBase):
@@ -156,8 +162,10 @@ def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     "database is locked" when another writer committed meanwhile (WAL snapshot), whatever
     the busy timeout; taking the write lock up front makes writers queue instead. Reads
     (READ_ONLY) BEGIN deferred: in WAL mode they never wait for the writer, nor it for them."""
-    if conn.get_execution_options().get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
+    options = conn.get_execution_options()
+    if options.get(READ_ONLY):
+        if not options.get(NO_BEGIN):
+            conn.exec_driver_sql("BEGIN")
         return
     dbapi_conn = conn.connection.dbapi_connection
     try:
@@ -262,9 +270,9 @@ class ReadsFirst:
 
     SQLite: a write session takes the lock at its first statement (BEGIN IMMEDIATE), so a service that
     reads for a while before it writes holds the lock for all of it, and every other writer of the
-    process queues behind that Python. Created before the reads, this opens a read transaction
-    (deferred: no lock); `writes()` ends it and opens the write transaction, which takes the lock only
-    now.
+    process queues behind that Python. Created before the reads, this reads in autocommit (each
+    statement its own snapshot, no BEGIN and no COMMIT sent); `writes()` then opens the write
+    transaction, which takes the lock only now.
 
     PostgreSQL: reading takes no lock, but a transaction costs a BEGIN and a COMMIT round trip, and
     the locks a write takes (a report's: the feed's and the serial counter's) are held from the write
@@ -275,16 +283,17 @@ class ReadsFirst:
     an ordinary transaction for writes of several statements.
 
     A race with a writer in between is the caller's to settle the way it settles a concurrent one (a
-    unique key). No-op in a session already in a transaction (a caller's, a test's): its reads and
-    writes are part of that one.
+    unique key, see `attempt`). No-op in a session already in a transaction (a caller's, a test's):
+    its reads and writes are part of that one.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        dialect = session.get_bind().dialect.name
-        self.reading = not session.in_transaction() and dialect in ("sqlite", "postgresql")
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.own = not session.in_transaction() and (self.postgres or session.get_bind().dialect.name == "sqlite")
+        self.reading = self.own
         if self.reading:
-            options = {READ_ONLY: True} if dialect == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
+            options = {"isolation_level": "AUTOCOMMIT"} if self.postgres else {READ_ONLY: True, NO_BEGIN: True}
             session.connection(execution_options=options)
 
     def writes(self, *, one_statement: bool = False) -> None:
@@ -293,12 +302,27 @@ class ReadsFirst:
         if not self.reading:
             return
         self.reading = False
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        if postgres and one_statement:
+        if self.postgres and one_statement:
             return
-        self.session.commit()  # gives the connection back: the next one begins as the engine does
-        if not postgres:
+        self.session.commit()  # gives the connection back (nothing to commit): the next one begins as the engine does
+        if not self.postgres:
             self.session.connection(execution_options={READ_ONLY: False})
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """The first write, which a unique key may refuse (IntegrityError, raised on), undone alone:
+        in a transaction of this phase's own by rolling it back (nothing else is in it yet, and
+        SQLite's lock goes with it); on SQLite inside a caller's transaction by a savepoint. On
+        PostgreSQL the failed statement has aborted the transaction: it is rolled back either way."""
+        if self.own or self.postgres:
+            try:
+                yield
+            except IntegrityError:
+                self.session.rollback()
+                raise
+        else:
+            with self.session.begin_nested():
+                yield
 
 
 @lru_cache

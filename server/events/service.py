@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -114,15 +113,15 @@ def create(*, db_session: Session, reporter: User, data: EventCreate, now: datet
 def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datetime) -> Submitted:
     """Create an event exactly once: a retry with the same uuid and body returns the first event.
 
-    Everything that only reads comes first (ReadsFirst: on SQLite in a read transaction of its own,
-    so the write lock is not held for it; on PostgreSQL in autocommit); the locks that serialise
-    creations, SQLite's write lock, the serial counter's row lock and PostgreSQL's feed-order lock,
-    are taken by the writes at the end: on PostgreSQL one statement (the feed's lock, the counter
-    bump, the event and its history row), on SQLite the bump and the two rows' INSERTs (serials.
-    insert_numbered); then the caller's commit. On PostgreSQL a report without photos or a dispute row is that one statement,
-    still in autocommit: it commits itself and its locks are never held across a return to Python;
-    with photos or a dispute, the statement and their rows are one transaction. A retry that loses the
-    race to its own first copy meets the uuid's unique index there.
+    Everything that only reads comes first (ReadsFirst: in autocommit, so SQLite's write lock is not
+    held for it); the locks that serialise creations, SQLite's write lock, the serial counter's row
+    lock and PostgreSQL's feed-order lock, are taken by the writes at the end: on PostgreSQL one
+    statement (the feed's lock, the counter bump, the event and its history row), on SQLite the bump
+    and the two rows' INSERTs (serials.insert_numbered); then the caller's commit. On PostgreSQL a
+    report without photos or a dispute row is that one statement, still in autocommit: it commits
+    itself and its locks are never held across a return to Python; with photos or a dispute, the
+    statement and their rows are one transaction. A retry that loses the race to its own first copy
+    meets the uuid's unique index there, and the write is undone (ReadsFirst.attempt).
     """
     request_hash = fingerprint(data.model_dump(mode="json", exclude={"location_mock"} if data.location_mock is None
                                                else set()))  # the hashes of reports from before the flag hold
@@ -157,15 +156,12 @@ def submit(*, db_session: Session, reporter: User, data: EventCreate, now: datet
     history = EventHistory(kind="create", from_state=None, to_state=event.state, actor_id=reporter.id,
                            actor_role=reporter.role, at=now, attachments=list(data.photos),
                            data={"grid_code": grid.code})
-    postgres = db_session.get_bind().dialect.name == "postgresql"
     dispute_row = data.dispute is not None or is_dispute(category)
-    phase.writes(one_statement=postgres and not data.photos and not dispute_row)  # SQLite's write lock from here
-    try:  # on SQLite in a savepoint: the number is rolled back with the event if a retry won the race
-        with nullcontext() if postgres else db_session.begin_nested():
+    phase.writes(one_statement=phase.postgres and not data.photos and not dispute_row)  # SQLite's write lock from here
+    try:  # undone alone if a retry won the race: on SQLite the number taken goes back with the event
+        with phase.attempt():
             serials.insert_numbered(db_session, event, history)
     except IntegrityError:  # a concurrent retry inserted the same uuid first
-        if postgres:  # nothing written: the transaction has only read so far
-            db_session.rollback()
         found = _existing(db_session, uuid, request_hash, reporter)
         if found is None:
             raise
