@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,54 @@ TTL_S = 30.0  # the fallback for changes that send no notification (not made thr
 _COLUMNS = tuple(attr.key for attr in inspect(User).column_attrs)
 
 
+class _SignalFile:
+    """SQLite: a change in another process is a byte appended to the database's signal file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._seen = signals.mark(path)
+
+    def in_force(self) -> bool:
+        return True  # every look reads the file
+
+    def changed(self) -> bool:
+        """Whether the file moved since the last look (the caller holds the cache's lock)."""
+        now = signals.mark(self._path)
+        if now == self._seen:
+            return False
+        self._seen = now
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+class _Listen:
+    """PostgreSQL: LISTEN in a thread of its own, started at the first look; each NOTIFY of a user
+    change empties the cache as it arrives, so a look finds nothing to report."""
+
+    def __init__(self, url: Any, on_notify: Callable[[str], None]) -> None:
+        self._listener = Listener(url, on_notify, name="gridops-user-listen")
+        self._start = threading.Lock()
+        self._started = False
+
+    def in_force(self) -> bool:
+        """Whether notifications are heard now: the cache answers only then."""
+        if not self._started:
+            with self._start:
+                if not self._started:
+                    self._listener.start()
+                    self._started = True
+        return self._listener.connected.is_set()
+
+    def changed(self) -> bool:
+        return False
+
+    def stop(self) -> None:
+        if self._started:
+            self._listener.stop()
+
+
 class UserCache:
     """username → the user's column values, while the notifications of user changes are heard."""
 
@@ -52,11 +101,7 @@ class UserCache:
         self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
         self._generation = 0
         self._lock = threading.Lock()
-        self._signal_file = signal_file
-        self._seen = signals.mark(signal_file) if signal_file is not None else (0, 0)
-        self._listener = None if signal_file is not None else \
-            Listener(listener_url, self._heard, name="gridops-user-listen")
-        self._started = False
+        self._watch = _SignalFile(signal_file) if signal_file is not None else _Listen(listener_url, self._heard)
         self._forget = on_commit(self._heard)
 
     def _heard(self, payload: str) -> None:
@@ -68,26 +113,9 @@ class UserCache:
             self._generation += 1
             self._entries.clear()
 
-    def _look(self) -> None:
-        """SQLite: empty the cache if another process signalled a change since the last look."""
-        assert self._signal_file is not None
-        with self._lock:  # a look that finds a change empties the cache before any other look answers
-            now = signals.mark(self._signal_file)
-            if now != self._seen:
-                self._seen = now
-                self._generation += 1
-                self._entries.clear()
-
     @property
     def listening(self) -> bool:
-        if self._listener is None:
-            return True  # SQLite: every get() looks at the signal file first
-        if not self._started:
-            with self._lock:
-                if not self._started:
-                    self._listener.start()
-                    self._started = True
-        return self._listener.connected.is_set()
+        return self._watch.in_force()
 
     def generation(self) -> int:
         """Take it before reading a user, and give it to `put`."""
@@ -95,11 +123,13 @@ class UserCache:
 
     def get(self, username: str) -> User | None:
         """A detached User of its own for this request (nobody shares the object), or None: read it."""
-        if not self.listening:
+        if not self._watch.in_force():
             return None
-        if self._signal_file is not None:
-            self._look()
-        entry = self._entries.get(username)
+        with self._lock:  # a look that finds a change empties the cache before any other look answers
+            if self._watch.changed():
+                self._generation += 1
+                self._entries.clear()
+            entry = self._entries.get(username)
         if entry is None or entry[0] <= time.monotonic():
             return None
         user = User(**entry[1])
@@ -110,13 +140,12 @@ class UserCache:
         """Keep `user`, read after `generation()` returned `generation`, unless a change came since."""
         values = {key: getattr(user, key) for key in _COLUMNS}
         with self._lock:
-            if generation == self._generation and (self._listener is None or self._listener.connected.is_set()):
+            if generation == self._generation and self._watch.in_force():
                 self._entries[user.username] = (time.monotonic() + self.ttl_s, values)
 
     def stop(self) -> None:
         self._forget()
-        if self._started and self._listener is not None:
-            self._listener.stop()
+        self._watch.stop()
 
 
 @lru_cache
