@@ -289,8 +289,9 @@ class ReadsFirst:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.postgres = session.get_bind().dialect.name == "postgresql"
-        self.own = not session.in_transaction() and (self.postgres or session.get_bind().dialect.name == "sqlite")
+        dialect = session.get_bind().dialect.name
+        self.postgres = dialect == "postgresql"
+        self.own = not session.in_transaction() and dialect in ("sqlite", "postgresql")
         self.reading = self.own
         if self.reading:
             options = {"isolation_level": "AUTOCOMMIT"} if self.postgres else {READ_ONLY: True, NO_BEGIN: True}
